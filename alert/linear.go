@@ -1,0 +1,118 @@
+package alert
+
+import "context"
+
+// Team is a Linear team.
+type Team struct {
+	ID   string
+	Key  string // e.g. "ENG"; issue identifiers start with it.
+	Name string
+}
+
+// User is a Linear user (a team member, a possible assignee).
+type User struct {
+	ID          string
+	Name        string
+	DisplayName string
+	Email       string
+}
+
+// Label is how the user is shown in a select: display name, else name.
+func (u User) Label() string {
+	if u.DisplayName != "" && u.DisplayName != u.Name {
+		return u.Name + " (" + u.DisplayName + ")"
+	}
+	if u.Name != "" {
+		return u.Name
+	}
+	return u.Email
+}
+
+// Issue is what the bot knows of a Linear issue.
+type Issue struct {
+	ID           string
+	Identifier   string // e.g. "ENG-123".
+	Title        string
+	URL          string
+	StateName    string
+	StateType    string
+	TeamID       string
+	TeamKey      string
+	AssigneeID   string
+	AssigneeName string
+}
+
+// Priority is Linear's issue priority: 0 none, 1 urgent, 2 high, 3 medium, 4 low.
+type Priority int
+
+// Priorities, in Linear's numbering.
+const (
+	PriorityNone   Priority = 0
+	PriorityUrgent Priority = 1
+	PriorityHigh   Priority = 2
+	PriorityMedium Priority = 3
+	PriorityLow    Priority = 4
+)
+
+// Priorities lists the priorities in the order a menu shows them.
+var Priorities = []Priority{PriorityNone, PriorityUrgent, PriorityHigh, PriorityMedium, PriorityLow}
+
+// String is the priority's name as Linear shows it.
+func (p Priority) String() string {
+	switch p {
+	case PriorityUrgent:
+		return "Urgent"
+	case PriorityHigh:
+		return "High"
+	case PriorityMedium:
+		return "Medium"
+	case PriorityLow:
+		return "Low"
+	}
+	return "No priority"
+}
+
+// IssueRequest is everything needed to create an issue and, in the same
+// GraphQL request, attach the Proliferate error to it.
+type IssueRequest struct {
+	// ID is the Creation ID (UUID v4), sent as IssueCreateInput.id.
+	ID          string
+	TeamID      string
+	AssigneeID  string // optional.
+	Title       string
+	Description string // Markdown.
+	Priority    Priority
+
+	// The attachment that points from the issue back to the error.
+	AttachmentURL      string // the error's URL in Proliferate.
+	AttachmentTitle    string
+	AttachmentSubtitle string
+	// AttachmentMetadata carries the Slack thread back-link and counters.
+	AttachmentMetadata map[string]any
+}
+
+// Workspace describes the connected Linear workspace and user, for
+// `/proliferate-linear test`.
+type Workspace struct {
+	UserName     string
+	UserEmail    string
+	OrgID        string
+	OrgName      string
+	OrgURLKey    string
+	RecentIssues []Issue
+}
+
+// Tracker is the Linear side as the core needs it. linear.Client implements
+// it; every error it returns wraps one of the sentinel errors in errors.go
+// where one applies, so callers can tell the user what to do.
+type Tracker interface {
+	Teams(ctx context.Context) ([]Team, error)
+	TeamMembers(ctx context.Context, teamID string) ([]User, error)
+	// CreateIssue creates the issue and its attachment in one request. When
+	// an issue with req.ID already exists (an earlier attempt got through)
+	// it returns that issue rather than an error.
+	CreateIssue(ctx context.Context, req IssueRequest) (Issue, error)
+	// Issue reads one issue by UUID or identifier; ErrNotFound if none.
+	Issue(ctx context.Context, idOrIdentifier string) (Issue, error)
+	Workspace(ctx context.Context) (Workspace, error)
+}

@@ -1,0 +1,251 @@
+package alert
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Service holds the use cases. Build it with NewService; the zero value is
+// not usable.
+type Service struct {
+	store   Store
+	tracker Tracker
+	log     *slog.Logger
+	now     func() time.Time
+	newID   func() string
+	// PermalinkBase, when set, turns a channel and ts into the Slack thread
+	// back-link stored in the Linear attachment (e.g. "https://acme.slack.com/archives/").
+	PermalinkBase string
+}
+
+// NewService builds a Service. tracker may be nil: Linear is not connected
+// and every Linear use case answers ErrNotConnected.
+func NewService(store Store, tracker Tracker, log *slog.Logger) *Service {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{
+		store:   store,
+		tracker: tracker,
+		log:     log,
+		now:     time.Now,
+		newID:   func() string { return uuid.NewString() },
+	}
+}
+
+// creationStaleAfter is how long a pending creation blocks another one for
+// the same error. Past it the first attempt is presumed dead (its replica
+// crashed mid-request) and a new intent may go ahead; Linear's duplicate-id
+// check still protects a retry of the old intent.
+const creationStaleAfter = 2 * time.Minute
+
+// Accept stores an alert (folding a repeat into the existing one) and
+// queues its Slack message. Once Accept returns nil the alert is durable.
+func (s *Service) Accept(ctx context.Context, a Alert) (Alert, error) {
+	now := s.now().UTC()
+	if a.LastSeen.IsZero() {
+		a.LastSeen = now
+	}
+	if a.FirstSeen.IsZero() {
+		a.FirstSeen = a.LastSeen
+	}
+	stored, err := s.store.AcceptAlert(ctx, a)
+	if err != nil {
+		return Alert{}, fmt.Errorf("accept alert %s: %w", a.ErrorID, err)
+	}
+	s.log.InfoContext(ctx, "alert accepted", "alert_id", stored.ID, "error_id", stored.ErrorID,
+		"channel", stored.Channel, "occurrences", stored.Occurrences)
+	return stored, nil
+}
+
+// Alert returns one stored alert.
+func (s *Service) Alert(ctx context.Context, id int64) (Alert, error) {
+	return s.store.Alert(ctx, id)
+}
+
+// Link returns the issue link of an error, ErrNotFound if it has none.
+func (s *Service) Link(ctx context.Context, errorID string) (IssueLink, error) {
+	return s.store.Link(ctx, errorID)
+}
+
+// Teams lists Linear teams.
+func (s *Service) Teams(ctx context.Context) ([]Team, error) {
+	if s.tracker == nil {
+		return nil, ErrNotConnected
+	}
+	return s.tracker.Teams(ctx)
+}
+
+// TeamMembers lists the members of a Linear team.
+func (s *Service) TeamMembers(ctx context.Context, teamID string) ([]User, error) {
+	if s.tracker == nil {
+		return nil, ErrNotConnected
+	}
+	return s.tracker.TeamMembers(ctx, teamID)
+}
+
+// Workspace describes the connected Linear workspace.
+func (s *Service) Workspace(ctx context.Context) (Workspace, error) {
+	if s.tracker == nil {
+		return Workspace{}, ErrNotConnected
+	}
+	return s.tracker.Workspace(ctx)
+}
+
+// NewCreationID returns a fresh UUID v4 for one create intent. The Slack
+// adapter puts it in the modal's private_metadata when the modal opens, so
+// a double submission of that modal carries the same ID.
+func (s *Service) NewCreationID() string { return s.newID() }
+
+// CreateRequest is a user's create-issue intent.
+type CreateRequest struct {
+	CreationID  string // from NewCreationID; required.
+	AlertID     int64
+	TeamID      string
+	AssigneeID  string
+	Title       string
+	Description string
+	Priority    Priority
+	SlackUser   string // who asked; "api" for the REST API.
+}
+
+// CreateIssue creates the Linear issue for an alert's error exactly once,
+// records the link and queues the thread reply and the alert message
+// update. A repeat of the same CreationID returns the same link. A create
+// for an error that already has a link returns *AlreadyLinkedError.
+func (s *Service) CreateIssue(ctx context.Context, req CreateRequest) (IssueLink, error) {
+	if s.tracker == nil {
+		return IssueLink{}, ErrNotConnected
+	}
+	if _, err := uuid.Parse(req.CreationID); err != nil {
+		return IssueLink{}, fmt.Errorf("creation id %q: %w", req.CreationID, ErrInvalid)
+	}
+	if strings.TrimSpace(req.TeamID) == "" {
+		return IssueLink{}, fmt.Errorf("team is required: %w", ErrInvalid)
+	}
+	if strings.TrimSpace(req.Title) == "" {
+		return IssueLink{}, fmt.Errorf("title is required: %w", ErrInvalid)
+	}
+	a, err := s.store.Alert(ctx, req.AlertID)
+	if err != nil {
+		return IssueLink{}, fmt.Errorf("alert %d: %w", req.AlertID, err)
+	}
+	log := s.log.With("alert_id", a.ID, "error_id", a.ErrorID, "creation_id", req.CreationID, "team_id", req.TeamID)
+
+	c, err := s.store.BeginCreation(ctx, Creation{
+		ID: req.CreationID, ErrorID: a.ErrorID, AlertID: a.ID, SlackUser: req.SlackUser, Status: CreationPending,
+	}, creationStaleAfter)
+	if err != nil {
+		if link, lerr := s.store.Link(ctx, a.ErrorID); lerr == nil {
+			return IssueLink{}, &AlreadyLinkedError{Link: link}
+		}
+		return IssueLink{}, fmt.Errorf("begin creation: %w", err)
+	}
+	if link, err := s.store.Link(ctx, a.ErrorID); err == nil {
+		// Already tracked. A retry of the intent that made the link is
+		// answered with that link; any other intent is refused.
+		if c.Status == CreationDone && c.IssueID == link.IssueID {
+			return link, nil
+		}
+		_ = s.store.AbandonCreation(ctx, c.ID)
+		return IssueLink{}, &AlreadyLinkedError{Link: link}
+	} else if !errors.Is(err, ErrNotFound) {
+		return IssueLink{}, fmt.Errorf("look up link: %w", err)
+	}
+
+	desc := req.Description
+	if desc == "" {
+		desc = Description(a)
+	}
+	issue, err := s.tracker.CreateIssue(ctx, IssueRequest{
+		ID:                 c.ID,
+		TeamID:             req.TeamID,
+		AssigneeID:         req.AssigneeID,
+		Title:              req.Title,
+		Description:        desc,
+		Priority:           req.Priority,
+		AttachmentURL:      a.URL,
+		AttachmentTitle:    "Proliferate: " + truncateRunes(a.Title(), 200),
+		AttachmentSubtitle: attachmentSubtitle(a),
+		AttachmentMetadata: s.attachmentMetadata(a),
+	})
+	if err != nil {
+		var tmp *TemporaryError
+		if !errors.As(err, &tmp) && !errors.Is(err, ErrUnavailable) && !errors.Is(err, ErrRateLimited) {
+			// Linear refused for good (bad team, no permission, bad token):
+			// nothing was created, so free the error for another try.
+			if aerr := s.store.AbandonCreation(ctx, c.ID); aerr != nil {
+				log.ErrorContext(ctx, "abandon creation", "err", aerr)
+			}
+		}
+		log.WarnContext(ctx, "linear issue create failed", "err", err)
+		return IssueLink{}, fmt.Errorf("create linear issue: %w", err)
+	}
+
+	now := s.now().UTC()
+	link := IssueLink{
+		ErrorID: a.ErrorID, IssueID: issue.ID, Identifier: issue.Identifier, Title: issue.Title, URL: issue.URL,
+		StateName: issue.StateName, StateType: issue.StateType, TeamID: issue.TeamID, TeamKey: issue.TeamKey,
+		AssigneeID: issue.AssigneeID, AssigneeName: issue.AssigneeName,
+		CreatedBy: req.SlackUser, Kind: LinkCreated, CreatedAt: now, UpdatedAt: now,
+	}
+	jobs, err := s.linkJobs(ctx, a, CreatedNote(link, req.SlackUser))
+	if err != nil {
+		return IssueLink{}, err
+	}
+	if err := s.store.CompleteCreation(ctx, c.ID, link, jobs...); err != nil {
+		return IssueLink{}, fmt.Errorf("record link %s: %w", issue.Identifier, err)
+	}
+	log.InfoContext(ctx, "linear issue created", "issue", issue.Identifier, "issue_id", issue.ID)
+	return link, nil
+}
+
+// linkJobs is the Slack work after an error gains or changes its link: a
+// note in the thread of the alert acted on, and a refresh of every message
+// that shows the error.
+func (s *Service) linkJobs(ctx context.Context, acted Alert, note string) ([]Job, error) {
+	alerts, err := s.store.AlertsByError(ctx, acted.ErrorID)
+	if err != nil {
+		return nil, fmt.Errorf("alerts of error %s: %w", acted.ErrorID, err)
+	}
+	jobs := make([]Job, 0, len(alerts)+1)
+	if note != "" {
+		jobs = append(jobs, NoteJob(acted.ID, note))
+	}
+	for _, a := range alerts {
+		jobs = append(jobs, RenderJob(a.ID))
+	}
+	return jobs, nil
+}
+
+func (s *Service) attachmentMetadata(a Alert) map[string]any {
+	md := map[string]any{
+		"source":         "proliferate",
+		"errorId":        a.ErrorID,
+		"environment":    a.Environment,
+		"release":        a.Release,
+		"eventCount":     a.EventCount,
+		"usersAffected":  a.UsersAffected,
+		"slackChannel":   a.Channel,
+		"slackMessageTs": a.MessageTS,
+	}
+	if s.PermalinkBase != "" && a.MessageTS != "" {
+		md["slackThreadUrl"] = s.PermalinkBase + a.Channel + "/p" + strings.ReplaceAll(a.MessageTS, ".", "")
+	}
+	return md
+}
+
+func attachmentSubtitle(a Alert) string {
+	var parts []string
+	if a.Environment != "" {
+		parts = append(parts, a.Environment)
+	}
+	parts = append(parts, fmt.Sprintf("%d events", a.EventCount), fmt.Sprintf("%d users", a.UsersAffected))
+	return strings.Join(parts, " · ")
+}

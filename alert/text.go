@@ -1,0 +1,133 @@
+package alert
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// AutoCreatedSentence ends every description the bot writes; users search
+// Linear for it.
+const AutoCreatedSentence = "This issue was automatically created from Proliferate."
+
+// Description is the Markdown description of a Linear issue for alert a,
+// with the whole stack trace. It is what Linear receives unless the user
+// edited the pre-filled text.
+func Description(a Alert) string { return description(a, -1) }
+
+// DescriptionWithin is Description cut to at most max runes (a Slack input
+// holds 3000) by shortening the stack trace, never the facts around it.
+func DescriptionWithin(a Alert, max int) string {
+	full := description(a, -1)
+	if utf8.RuneCountInString(full) <= max {
+		return full
+	}
+	withoutStack := description(a, 0)
+	room := max - utf8.RuneCountInString(withoutStack) - len(stackCut)
+	if room < 0 {
+		return truncateRunes(withoutStack, max)
+	}
+	return description(a, room)
+}
+
+const stackCut = "\n… (cut; the full stack trace is in Proliferate)"
+
+// description renders the template; stackRoom < 0 keeps the whole stack,
+// otherwise the stack is cut to stackRoom runes.
+func description(a Alert, stackRoom int) string {
+	var b strings.Builder
+	typ := a.ErrorType
+	if typ == "" {
+		typ = "Error"
+	}
+	fmt.Fprintf(&b, "**%s**: %s\n\n", typ, strings.TrimSpace(a.ErrorMessage))
+	row := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(&b, "- **%s:** %s\n", k, v)
+		}
+	}
+	row("Project", a.Project)
+	row("Environment", a.Environment)
+	row("Release", a.Release)
+	row("First seen", formatTime(a.FirstSeen))
+	row("Last seen", formatTime(a.LastSeen))
+	row("Users affected", fmt.Sprint(a.UsersAffected))
+	row("Events", fmt.Sprint(a.EventCount))
+	if a.URL != "" {
+		fmt.Fprintf(&b, "\n[View the error in Proliferate](%s)\n", a.URL)
+	}
+	if stack := strings.TrimRight(a.Stack, "\n "); stack != "" && stackRoom != 0 {
+		if stackRoom > 0 && utf8.RuneCountInString(stack) > stackRoom {
+			stack = truncateRunes(stack, stackRoom) + stackCut
+		}
+		// A fence longer than any backtick run inside keeps the stack intact.
+		fence := strings.Repeat("`", max(3, longestRun(stack, '`')+1))
+		fmt.Fprintf(&b, "\n### Stack trace\n%s\n%s\n%s\n", fence, stack, fence)
+	}
+	b.WriteString("\n---\n" + AutoCreatedSentence + "\n")
+	return b.String()
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02 15:04 MST")
+}
+
+func longestRun(s string, c rune) int {
+	best, cur := 0, 0
+	for _, r := range s {
+		if r == c {
+			cur++
+			best = max(best, cur)
+		} else {
+			cur = 0
+		}
+	}
+	return best
+}
+
+// truncateRunes cuts s to at most n runes, marking a cut with "…".
+func truncateRunes(s string, n int) string {
+	if n <= 0 {
+		return ""
+	}
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
+
+// Truncate cuts s to at most n runes, marking a cut with "…". Slack counts
+// characters, not bytes, in its Block Kit limits.
+func Truncate(s string, n int) string { return truncateRunes(s, n) }
+
+// EscapeMrkdwn makes untrusted text safe in Slack mrkdwn: &, < and > are
+// escaped so that no alert text can create a mention, a channel ping or a
+// link (https://api.slack.com/reference/surfaces/formatting#escaping).
+func EscapeMrkdwn(s string) string {
+	return mrkdwnEscaper.Replace(s)
+}
+
+var mrkdwnEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+// SlackLink is a mrkdwn link to url labelled label, both made safe.
+func SlackLink(url, label string) string {
+	url = strings.NewReplacer("|", "%7C", "<", "%3C", ">", "%3E").Replace(url)
+	return "<" + url + "|" + EscapeMrkdwn(label) + ">"
+}
+
+// CreatedNote is the thread reply after the bot created an issue.
+func CreatedNote(l IssueLink, slackUser string) string {
+	s := fmt.Sprintf(":white_check_mark: Created Linear issue %s: %s", SlackLink(l.URL, l.Identifier), EscapeMrkdwn(l.Title))
+	if l.AssigneeName != "" {
+		s += " · assigned to " + EscapeMrkdwn(l.AssigneeName)
+	}
+	if slackUser != "" && slackUser != "api" {
+		s += " · by <@" + slackUser + ">"
+	}
+	return s + "\n" + l.URL
+}
