@@ -19,6 +19,9 @@ type Service struct {
 	log     *slog.Logger
 	now     func() time.Time
 	newID   func() string
+	// Notify, when set, is called after jobs are queued (Dispatcher.Wake),
+	// so Slack hears of a change at once rather than at the next poll.
+	Notify func()
 	// PermalinkBase, when set, turns a channel and ts into the Slack thread
 	// back-link stored in the Linear attachment (e.g. "https://acme.slack.com/archives/").
 	PermalinkBase string
@@ -59,6 +62,7 @@ func (s *Service) Accept(ctx context.Context, a Alert) (Alert, error) {
 	if err != nil {
 		return Alert{}, fmt.Errorf("accept alert %s: %w", a.ErrorID, err)
 	}
+	s.notify()
 	s.log.InfoContext(ctx, "alert accepted", "alert_id", stored.ID, "error_id", stored.ErrorID,
 		"channel", stored.Channel, "occurrences", stored.Occurrences)
 	return stored, nil
@@ -202,8 +206,15 @@ func (s *Service) CreateIssue(ctx context.Context, req CreateRequest) (IssueLink
 	if err := s.store.CompleteCreation(ctx, c.ID, link, jobs...); err != nil {
 		return IssueLink{}, fmt.Errorf("record link %s: %w", issue.Identifier, err)
 	}
+	s.notify()
 	log.InfoContext(ctx, "linear issue created", "issue", issue.Identifier, "issue_id", issue.ID)
 	return link, nil
+}
+
+func (s *Service) notify() {
+	if s.Notify != nil {
+		s.Notify()
+	}
 }
 
 // linkJobs is the Slack work after an error gains or changes its link: a
