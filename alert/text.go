@@ -23,12 +23,19 @@ func DescriptionWithin(a Alert, max int) string {
 	if utf8.RuneCountInString(full) <= max {
 		return full
 	}
-	withoutStack := description(a, 0)
-	room := max - utf8.RuneCountInString(withoutStack) - len(stackCut)
-	if room < 0 {
-		return truncateRunes(withoutStack, max)
+	// Start from the room the stack would have without its header and
+	// fences, then shrink by whatever the result still overshoots (the fence
+	// length depends on the cut stack, so one pass is not always enough).
+	room := max - utf8.RuneCountInString(description(a, 0))
+	for room > 0 {
+		d := description(a, room)
+		over := utf8.RuneCountInString(d) - max
+		if over <= 0 {
+			return d
+		}
+		room -= over
 	}
-	return description(a, room)
+	return truncateRunes(description(a, 0), max)
 }
 
 const stackCut = "\n… (cut; the full stack trace is in Proliferate)"
