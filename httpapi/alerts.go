@@ -1,0 +1,85 @@
+package httpapi
+
+import (
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/proliferate/proliferate-linear/alert"
+)
+
+// acceptedResponse is the 202 body: the alert is stored and its Slack
+// message queued.
+type acceptedResponse struct {
+	Status      string `json:"status"`
+	AlertID     int64  `json:"alert_id"`
+	Occurrences int64  `json:"occurrences"`
+}
+
+// retryAfterSeconds is the Retry-After sent with a 503: long enough for a
+// database blip to pass, short enough not to delay the alert much.
+const retryAfterSeconds = "10"
+
+// postAlert handles POST /api/v1/alerts. Checks run cheapest first:
+// timestamp (no body read), body size, signature, JSON, fields. The alert
+// is stored before 202 is sent, so an accepted alert is never lost; if it
+// cannot be stored the answer is 503 and Proliferate retries.
+func (s *server) postAlert(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if len(s.secret) == 0 || s.alerts == nil {
+		s.log.ErrorContext(ctx, "alert refused", "err", errNoSecret)
+		writeError(w, http.StatusServiceUnavailable, "alert intake is not configured on this server")
+		return
+	}
+	ts, err := checkTimestamp(r.Header.Get(TimestampHeader), s.now())
+	if err != nil {
+		s.unauthorized(w, r, err)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, http.StatusRequestEntityTooLarge, "body: larger than 1 MiB")
+			return
+		}
+		writeError(w, http.StatusBadRequest, "body: could not be read")
+		return
+	}
+	if err := checkSignature(s.secret, r.Header.Get(SignatureHeader), ts, body); err != nil {
+		s.unauthorized(w, r, err)
+		return
+	}
+
+	p, err := decodePayload(body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, errorText(err))
+		return
+	}
+	a, err := p.toAlert(s.defaultChannel)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, errorText(err))
+		return
+	}
+
+	stored, err := s.alerts.Accept(ctx, a)
+	if err != nil {
+		if errors.Is(err, alert.ErrInvalid) {
+			// The core names what is wrong in the wrapping message.
+			writeError(w, http.StatusBadRequest, errorText(err))
+			return
+		}
+		s.log.ErrorContext(ctx, "store alert", "error_id", a.ErrorID, "channel", a.Channel, "err", err)
+		w.Header().Set("Retry-After", retryAfterSeconds)
+		writeError(w, http.StatusServiceUnavailable, "the alert could not be stored; retry later")
+		return
+	}
+	writeJSON(w, http.StatusAccepted, acceptedResponse{Status: "accepted", AlertID: stored.ID, Occurrences: stored.Occurrences})
+}
+
+// unauthorized answers 401 with the reason (which header, what is wrong;
+// never the expected signature) and logs it without any header value.
+func (s *server) unauthorized(w http.ResponseWriter, r *http.Request, err error) {
+	s.log.WarnContext(r.Context(), "alert not authenticated", "reason", err.Error(), "remote", r.RemoteAddr)
+	writeError(w, http.StatusUnauthorized, err.Error())
+}

@@ -1,0 +1,171 @@
+// Package httpapi is proliferate-linear's HTTP side: the signed alert
+// webhook Proliferate calls (POST /api/v1/alerts), liveness and readiness
+// probes, and a place to mount other adapters' handlers. It uses only
+// net/http and its Go 1.22 method-and-path patterns.
+//
+// Every response is JSON. Requests are logged (method, path, status,
+// duration; never bodies, queries or headers) and a panicking handler
+// answers 500 instead of killing the connection silently.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/proliferate/proliferate-linear/alert"
+)
+
+// AlertAccepter stores an alert durably, folding a repeat into the existing
+// one, and returns the stored alert. *alert.Service implements it.
+type AlertAccepter interface {
+	Accept(ctx context.Context, a alert.Alert) (alert.Alert, error)
+}
+
+// Config is what the handlers need to know.
+type Config struct {
+	// WebhookSecret signs alert requests (PROLIFERATE_WEBHOOK_SECRET). When
+	// empty, alert requests are refused with 503: an empty HMAC key would
+	// let anyone sign.
+	WebhookSecret string
+	// DefaultChannel is where an alert without its own channel goes
+	// (SLACK_ALERT_CHANNEL). Empty: every alert must name a channel.
+	DefaultChannel string
+	// Now is the clock the signature timestamp is checked against;
+	// time.Now when nil.
+	Now func() time.Time
+	// Log receives request and error logs; discarded when nil.
+	Log *slog.Logger
+}
+
+// Deps are the collaborators the handlers call.
+type Deps struct {
+	// Alerts stores accepted alerts. Required for POST /api/v1/alerts.
+	Alerts AlertAccepter
+	// Ready, when set, is called by GET /readyz (e.g. a database ping);
+	// an error makes the replica unready.
+	Ready func(ctx context.Context) error
+	// Routes mounts further handlers (OAuth callback, Linear webhooks) by
+	// ServeMux pattern, behind the same logging and panic recovery. A
+	// pattern that clashes with a built-in one panics in New, at startup.
+	Routes map[string]http.Handler
+}
+
+// MaxBodyBytes bounds an alert body. Proliferate's payload is a few KiB;
+// the stack trace is the only big part.
+const MaxBodyBytes = 1 << 20
+
+// readyTimeout bounds the readiness check: probes (Kubernetes' default
+// timeoutSeconds is 1) should get an answer, not a hang.
+const readyTimeout = 2 * time.Second
+
+// server holds the handlers' shared state.
+type server struct {
+	secret         []byte
+	defaultChannel string
+	now            func() time.Time
+	log            *slog.Logger
+	alerts         AlertAccepter
+	ready          func(ctx context.Context) error
+}
+
+// New returns the HTTP handler with every route, wrapped in request
+// logging and panic recovery.
+func New(cfg Config, deps Deps) http.Handler {
+	s := &server{
+		secret:         []byte(cfg.WebhookSecret),
+		defaultChannel: cfg.DefaultChannel,
+		now:            cfg.Now,
+		log:            cfg.Log,
+		alerts:         deps.Alerts,
+		ready:          deps.Ready,
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+
+	mux := http.NewServeMux()
+	r := router{mux: mux, allowed: map[string][]string{}}
+	r.handle(http.MethodPost, "/api/v1/alerts", http.HandlerFunc(s.postAlert))
+	r.handle(http.MethodGet, "/healthz", http.HandlerFunc(s.healthz))
+	r.handle(http.MethodGet, "/readyz", http.HandlerFunc(s.readyz))
+	r.finish()
+	for pattern, h := range deps.Routes {
+		mux.Handle(pattern, h)
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, http.StatusNotFound, "not found")
+	})
+	return logRequests(s.log, recoverPanics(s.log, mux))
+}
+
+// router registers method patterns and, for each path, a method-less
+// fallback that answers 405 in JSON (ServeMux's own 405 is plain text).
+type router struct {
+	mux     *http.ServeMux
+	allowed map[string][]string
+}
+
+func (r router) handle(method, path string, h http.Handler) {
+	r.mux.Handle(method+" "+path, h)
+	r.allowed[path] = append(r.allowed[path], method)
+	if method == http.MethodGet {
+		r.allowed[path] = append(r.allowed[path], http.MethodHead)
+	}
+}
+
+func (r router) finish() {
+	for path, methods := range r.allowed {
+		slices.Sort(methods)
+		allow := strings.Join(methods, ", ")
+		r.mux.HandleFunc(path, func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Allow", allow)
+			writeError(w, http.StatusMethodNotAllowed, "method not allowed; use "+allow)
+		})
+	}
+}
+
+// healthz is liveness: the process serves HTTP. It checks nothing else, so
+// a database outage does not get every replica restarted.
+func (s *server) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz is readiness: the replica can do its work (its Ready check passes).
+func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+		defer cancel()
+		if err := s.ready(ctx); err != nil {
+			// The cause goes to the log, not to whoever can reach the probe.
+			s.log.WarnContext(r.Context(), "not ready", "err", err)
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// NewServer wraps h in an http.Server with timeouts, so a slow or idle
+// client cannot hold connections open forever (Slowloris).
+func NewServer(addr string, h http.Handler, log *slog.Logger) *http.Server {
+	srv := &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	if log != nil {
+		srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+	}
+	return srv
+}
