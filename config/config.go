@@ -185,7 +185,8 @@ func (l *loader) level(name string) slog.Level {
 	return lv
 }
 
-// database reads DATABASE_URL: unset means the embedded SQLite file; a
+// database reads DATABASE_URL: unset means the embedded SQLite file in the
+// working directory, sqlite:<path> an embedded SQLite file elsewhere; a
 // postgres:// or postgresql:// URL means PostgreSQL (the two schemes lib/pq
 // accepts); anything else is refused rather than guessed at.
 func (l *loader) database() Database {
@@ -205,8 +206,20 @@ func (l *loader) database() Database {
 			l.fail("DATABASE_URL", "PostgreSQL URL has no host")
 		}
 		return Database{Driver: DriverPostgres, URL: raw}
+	case "sqlite":
+		// sqlite:path/to/file.db or sqlite:///abs/path.db: the embedded store
+		// in a file of one's choosing (the demo and tests use a temp dir).
+		path := u.Opaque
+		if path == "" {
+			path = u.Path
+		}
+		if path == "" {
+			l.fail("DATABASE_URL", "sqlite: URL has no file path")
+			return Database{}
+		}
+		return Database{Driver: DriverSQLite, Path: path}
 	case "":
-		l.fail("DATABASE_URL", `must be a postgres:// or postgresql:// URL (leave unset for the embedded SQLite database)`)
+		l.fail("DATABASE_URL", `must be a postgres:// or postgresql:// URL, or sqlite:<path> (leave unset for the embedded SQLite database)`)
 	default:
 		// Name the scheme only when it clearly is one ("mysql://…"): in a
 		// mangled URL such as "user:pass@host" the "scheme" is a user name.
@@ -214,7 +227,7 @@ func (l *loader) database() Database {
 		if strings.HasPrefix(strings.TrimSpace(raw.Value()), u.Scheme+"://") {
 			scheme = strconv.Quote(u.Scheme)
 		}
-		l.fail("DATABASE_URL", `%s is not supported: use postgres:// or postgresql:// (leave unset for the embedded SQLite database)`, scheme)
+		l.fail("DATABASE_URL", `%s is not supported: use postgres://, postgresql:// or sqlite:<path> (leave unset for the embedded SQLite database)`, scheme)
 	}
 	return Database{}
 }

@@ -88,6 +88,22 @@ func TestLoad(t *testing.T) {
 			},
 		},
 		{
+			name: "sqlite file elsewhere, key beside it",
+			env:  map[string]string{"DATABASE_URL": "sqlite:///var/lib/pl/bot.db"},
+			edit: func(c *Config) {
+				c.Database = Database{Driver: DriverSQLite, Path: "/var/lib/pl/bot.db"}
+				c.KeyFile = "/var/lib/pl/" + KeyFileName
+			},
+		},
+		{
+			name: "relative sqlite file",
+			env:  map[string]string{"DATABASE_URL": "sqlite:data/bot.db"},
+			edit: func(c *Config) {
+				c.Database = Database{Driver: DriverSQLite, Path: "data/bot.db"}
+				c.KeyFile = "data/" + KeyFileName
+			},
+		},
+		{
 			name: "surrounding space on plain settings is trimmed",
 			env:  map[string]string{"HTTP_ADDR": " :9090 ", "WORKERS": " 2"},
 			edit: func(c *Config) { c.HTTPAddr, c.Workers = ":9090", 2 },
@@ -122,7 +138,7 @@ func TestLoadErrors(t *testing.T) {
 		{"slack url relative", map[string]string{"SLACK_API_URL": "/api/"}, nil, []string{"SLACK_API_URL: \"/api/\" is not an absolute http(s) URL"}},
 		{"linear url scheme", map[string]string{"LINEAR_API_URL": "ftp://x/graphql"}, nil, []string{"LINEAR_API_URL: "}},
 		{"database mysql", map[string]string{"DATABASE_URL": "mysql://u:p@h/db"}, nil, []string{`DATABASE_URL: "mysql" is not supported`}},
-		{"database sqlite url", map[string]string{"DATABASE_URL": "sqlite:///tmp/x.db"}, nil, []string{`DATABASE_URL: "sqlite" is not supported`}},
+		{"database sqlite without path", map[string]string{"DATABASE_URL": "sqlite:"}, nil, []string{`DATABASE_URL: sqlite: URL has no file path`}},
 		{"database bare path", map[string]string{"DATABASE_URL": "/tmp/x.db"}, nil, []string{"DATABASE_URL: must be a postgres://"}},
 		{"postgres without key", map[string]string{"DATABASE_URL": "postgres://db/app"}, nil, []string{"ENCRYPTION_KEY: required with PostgreSQL"}},
 		{"key too short", map[string]string{"ENCRYPTION_KEY": "AAAA"}, nil, []string{"ENCRYPTION_KEY: must be the base64 of exactly 32 bytes"}},
