@@ -145,20 +145,28 @@ func (s *Service) CreateIssue(ctx context.Context, req CreateRequest) (IssueLink
 	c, err := s.store.BeginCreation(ctx, Creation{
 		ID: req.CreationID, ErrorID: a.ErrorID, AlertID: a.ID, SlackUser: req.SlackUser, Status: CreationPending,
 	}, creationStaleAfter)
-	if err != nil {
-		if link, lerr := s.store.Link(ctx, a.ErrorID); lerr == nil {
+	if errors.Is(err, ErrConflict) {
+		// Someone else's create for this error is in flight (a double
+		// click, or two people at once). Its result is the answer.
+		if link, ok := s.awaitLink(ctx, a.ErrorID); ok {
 			return IssueLink{}, &AlreadyLinkedError{Link: link}
 		}
+	}
+	if err != nil {
 		return IssueLink{}, fmt.Errorf("begin creation: %w", err)
 	}
 	if link, err := s.store.Link(ctx, a.ErrorID); err == nil {
 		// Already tracked. A retry of the intent that made the link is
-		// answered with that link; any other intent is refused.
+		// answered with that link; a new intent is refused unless the
+		// linked issue is closed, in which case the error regressed and the
+		// new issue replaces the old link.
 		if c.Status == CreationDone && c.IssueID == link.IssueID {
 			return link, nil
 		}
-		_ = s.store.AbandonCreation(ctx, c.ID)
-		return IssueLink{}, &AlreadyLinkedError{Link: link}
+		if !link.Closed() {
+			_ = s.store.AbandonCreation(ctx, c.ID)
+			return IssueLink{}, &AlreadyLinkedError{Link: link}
+		}
 	} else if !errors.Is(err, ErrNotFound) {
 		return IssueLink{}, fmt.Errorf("look up link: %w", err)
 	}
@@ -216,6 +224,30 @@ func (s *Service) notify() {
 		s.Notify()
 	}
 }
+
+// awaitLink waits a little for another creation of errorID to finish,
+// so a concurrent second intent can be answered with the first one's issue
+// rather than an "in progress" message. It gives up after linkWait.
+func (s *Service) awaitLink(ctx context.Context, errorID string) (IssueLink, bool) {
+	deadline := s.now().Add(linkWait)
+	for {
+		link, err := s.store.Link(ctx, errorID)
+		if err == nil && !link.Closed() {
+			return link, true
+		}
+		if s.now().After(deadline) {
+			return IssueLink{}, false
+		}
+		select {
+		case <-ctx.Done():
+			return IssueLink{}, false
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// linkWait bounds awaitLink: a Linear create takes well under this.
+const linkWait = 5 * time.Second
 
 // linkJobs is the Slack work after an error gains or changes its link: a
 // note in the thread of the alert acted on, and a refresh of every message

@@ -246,3 +246,31 @@ func TestSlashCommand(t *testing.T) {
 		})
 	}
 }
+
+func TestRedeliverSendsTheSamePayloadAgain(t *testing.T) {
+	got := make(chan slack.SlashCommand, 2)
+	h := startHarness(t, Options{}, 1, func(h *harness, evt socketmode.Event) {
+		got <- evt.Data.(slack.SlashCommand)
+		h.sm.Ack(*evt.Request)
+	})
+	ctx := testCtx(t)
+	ack, err := h.srv.SlashCommand(ctx, "U1", "C1", "/proliferate-linear", "help")
+	if err != nil {
+		t.Fatalf("SlashCommand: %v", err)
+	}
+	first := <-got
+	again, err := h.srv.Redeliver(ctx, ack.EnvelopeID)
+	if err != nil {
+		t.Fatalf("Redeliver: %v", err)
+	}
+	second := <-got
+	if first.Text != second.Text || first.TriggerID != second.TriggerID || first.UserID != second.UserID {
+		t.Errorf("redelivered payload differs: %+v vs %+v", first, second)
+	}
+	if again.EnvelopeID == ack.EnvelopeID {
+		t.Errorf("redelivery reused envelope id %s", ack.EnvelopeID)
+	}
+	if _, err := h.srv.Redeliver(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Redeliver(unknown) = %v, want ErrNotFound", err)
+	}
+}

@@ -1,0 +1,219 @@
+// Package bot is the Slack adapter: the Socket Mode loop with ack-first
+// dispatch into a bounded worker pool, the alert message and the create
+// modal in Block Kit, the /proliferate-linear command, and alert.Poster.
+//
+// No modal state lives in memory: everything a payload needs travels in the
+// view's private_metadata and block_ids, so any replica can handle any
+// payload (Socket Mode hands each payload to one of up to 10 connections).
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/socketmode"
+
+	"github.com/proliferate/proliferate-linear/alert"
+)
+
+// Config configures a Bot.
+type Config struct {
+	// BotToken (xoxb-) calls the Web API; AppToken (xapp-) opens Socket Mode.
+	BotToken, AppToken string
+	// APIURL is the base of every Web API method and ends in "/"
+	// (slack.OptionAPIURL); empty means Slack's own.
+	APIURL string
+	// DefaultTeamKey (LINEAR_DEFAULT_TEAM) preselects a team in the modal.
+	DefaultTeamKey string
+	// Workers bounds the pool that runs work after the ack (default 8);
+	// the queue in front of it is bounded too.
+	Workers int
+	// HTTPClient carries every Web API and response_url call (default: 30 s timeout).
+	HTTPClient *http.Client
+	// Log receives identifiers (channel, alert, view, user), never tokens.
+	Log *slog.Logger
+}
+
+// Bot is the Slack adapter. It implements alert.Poster; Run serves Socket
+// Mode.
+type Bot struct {
+	api         *slack.Client
+	svc         *alert.Service
+	log         *slog.Logger
+	http        *http.Client
+	appToken    string
+	apiURL      string
+	defaultTeam string
+	workers     int
+	// jobTimeout bounds one unit of work after the ack.
+	jobTimeout time.Duration
+	// minProgress is the least time "Creating issue…" stays up (see submitCreate).
+	minProgress time.Duration
+	teams       *cache[string, []alert.Team]
+	members     *cache[string, []alert.User]
+}
+
+// Compile-time proof that *Bot is the core's Poster.
+var _ alert.Poster = (*Bot)(nil)
+
+// teamsTTL is how long the Linear team and member lists are reused. They
+// change rarely, and a cached list lets the modal open at once.
+const teamsTTL = 10 * time.Minute
+
+// New builds a Bot. svc may be nil for a Bot used only as alert.Poster.
+func New(cfg Config, svc *alert.Service) (*Bot, error) {
+	if cfg.BotToken == "" {
+		return nil, fmt.Errorf("slack bot token is required: %w", alert.ErrInvalid)
+	}
+	if cfg.APIURL != "" && !strings.HasSuffix(cfg.APIURL, "/") {
+		return nil, fmt.Errorf("slack api url %q must end in /: %w", cfg.APIURL, alert.ErrInvalid)
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 8
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	opts := []slack.Option{slack.OptionHTTPClient(cfg.HTTPClient)}
+	if cfg.APIURL != "" {
+		opts = append(opts, slack.OptionAPIURL(cfg.APIURL))
+	}
+	if cfg.AppToken != "" {
+		opts = append(opts, slack.OptionAppLevelToken(cfg.AppToken))
+	}
+	return &Bot{
+		api:         slack.New(cfg.BotToken, opts...),
+		svc:         svc,
+		log:         cfg.Log,
+		http:        cfg.HTTPClient,
+		appToken:    cfg.AppToken,
+		apiURL:      cfg.APIURL,
+		defaultTeam: cfg.DefaultTeamKey,
+		workers:     cfg.Workers,
+		jobTimeout:  time.Minute,
+		minProgress: 500 * time.Millisecond,
+		teams:       newCache[string, []alert.Team](teamsTTL),
+		members:     newCache[string, []alert.User](teamsTTL),
+	}, nil
+}
+
+// job is work that runs after its envelope was acked.
+type job func(ctx context.Context)
+
+// Run serves Socket Mode until ctx is done, then stops reading, lets the
+// work already queued finish (each job bounded by its own timeout) and
+// returns. It returns early with an error if Slack refuses the app token.
+func (b *Bot) Run(ctx context.Context) error {
+	if b.svc == nil {
+		return fmt.Errorf("bot has no service: %w", alert.ErrInvalid)
+	}
+	if b.appToken == "" {
+		return fmt.Errorf("slack app token is required for socket mode: %w", alert.ErrInvalid)
+	}
+	sm := socketmode.New(b.api, socketmode.OptionLog(slog.NewLogLogger(b.log.Handler(), slog.LevelDebug)))
+
+	// Work outlives ctx by design: a user who clicked before shutdown
+	// still gets the modal or the result.
+	workCtx := context.WithoutCancel(ctx)
+	jobs := make(chan job, b.workers*16)
+	var wg sync.WaitGroup
+	for range b.workers {
+		wg.Go(func() {
+			for j := range jobs {
+				b.runJob(workCtx, j)
+			}
+		})
+	}
+	defer func() {
+		close(jobs)
+		wg.Wait()
+	}()
+
+	smCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	smDone := make(chan error, 1)
+	go func() { smDone <- sm.RunContext(smCtx) }()
+
+	for {
+		select {
+		case <-ctx.Done():
+			stop()
+			<-smDone
+			return nil
+		case err := <-smDone:
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("slack socket mode: %w", err)
+		case evt := <-sm.Events:
+			b.handleEvent(ctx, sm, evt, func(j job) bool {
+				select {
+				case jobs <- j:
+					return true
+				default:
+					return false
+				}
+			})
+		}
+	}
+}
+
+// runJob runs one job with its own deadline and survives its panic, so one
+// bad payload cannot take the pool down.
+func (b *Bot) runJob(ctx context.Context, j job) {
+	ctx, cancel := context.WithTimeout(ctx, b.jobTimeout)
+	defer cancel()
+	defer func() {
+		if r := recover(); r != nil {
+			b.log.ErrorContext(ctx, "slack job panicked", "panic", r)
+		}
+	}()
+	j(ctx)
+}
+
+// errQueueFull is logged when the pool's queue is full and work is dropped.
+var errQueueFull = errors.New("slack work queue is full")
+
+// cache keeps values for a while; it holds Linear lists, never modal state.
+type cache[K comparable, V any] struct {
+	ttl time.Duration
+	now func() time.Time
+	mu  sync.Mutex
+	m   map[K]cacheEntry[V]
+}
+
+type cacheEntry[V any] struct {
+	v  V
+	at time.Time
+}
+
+func newCache[K comparable, V any](ttl time.Duration) *cache[K, V] {
+	return &cache[K, V]{ttl: ttl, now: time.Now, m: map[K]cacheEntry[V]{}}
+}
+
+func (c *cache[K, V]) get(k K) (V, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[k]
+	if !ok || c.now().Sub(e.at) > c.ttl {
+		var zero V
+		return zero, false
+	}
+	return e.v, true
+}
+
+func (c *cache[K, V]) put(k K, v V) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m[k] = cacheEntry[V]{v: v, at: c.now()}
+}

@@ -1,0 +1,242 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/proliferate/proliferate-linear/alert"
+)
+
+// openCreate answers a click on "Create Linear Issue": views.open first
+// (the trigger_id dies after 3 seconds), Linear only afterwards, each fill
+// a views.update guarded by the view's hash so a newer update by the user's
+// own actions is never overwritten.
+func (b *Bot) openCreate(ctx context.Context, cb slack.InteractionCallback, alertID int64) {
+	meta := modalMeta{
+		AlertID:    alertID,
+		CreationID: b.svc.NewCreationID(),
+		Channel:    or(cb.Container.ChannelID, cb.Channel.ID),
+		TS:         or(cb.Container.MessageTs, cb.Message.Timestamp),
+	}
+	log := b.log.With("alert_id", alertID, "channel", meta.Channel, "user", cb.User.ID)
+
+	// The store is local; this read costs milliseconds of the 3 seconds.
+	a, link, err := b.alertAndLink(ctx, alertID)
+	if err != nil {
+		log.WarnContext(ctx, "create modal: alert", "err", err)
+		b.openView(ctx, log, cb.TriggerID, errorModal(err, meta))
+		return
+	}
+	meta.Prefill = digest(alert.DescriptionWithin(a, maxDescriptionInput))
+	if link != nil && !link.Closed() {
+		b.openView(ctx, log, cb.TriggerID, linkedModal(*link, meta))
+		return
+	}
+
+	form := createForm{Alert: a, Link: link}
+	var view *slack.View
+	teams, cached := b.teams.get("")
+	if !cached {
+		if view = b.openView(ctx, log, cb.TriggerID, loadingModal(meta)); view == nil {
+			return
+		}
+		if teams, err = b.teamList(ctx); err != nil {
+			log.WarnContext(ctx, "create modal: teams", "err", err)
+			b.updateView(ctx, log, view, errorModal(err, meta))
+			return
+		}
+	}
+	form.Teams = teams
+	form.TeamID = b.defaultTeamID(teams)
+	if form.TeamID != "" {
+		form.Members, cached = b.members.get(form.TeamID)
+		form.MembersLoading = !cached
+	}
+	if view == nil {
+		view = b.openView(ctx, log, cb.TriggerID, createModal(form, meta))
+	} else {
+		view = b.updateView(ctx, log, view, createModal(form, meta))
+	}
+	if view == nil || !form.MembersLoading {
+		return
+	}
+	form.MembersLoading = false
+	if form.Members, err = b.memberList(ctx, form.TeamID); err != nil {
+		log.WarnContext(ctx, "create modal: members", "team_id", form.TeamID, "err", err)
+		form.Error = alert.UserMessage(err)
+	}
+	b.updateView(ctx, log, view, createModal(form, meta))
+}
+
+// teamChanged rebuilds the modal for a newly picked team: its members in a
+// fresh assignee element. Typed values survive because their block_ids
+// stay the same.
+func (b *Bot) teamChanged(ctx context.Context, cb slack.InteractionCallback, teamID string) {
+	log := b.log.With("view_id", cb.View.ID, "team_id", teamID, "user", cb.User.ID)
+	meta, err := decodeMeta(cb.View.PrivateMetadata)
+	if err != nil {
+		log.WarnContext(ctx, "team change", "err", err)
+		return
+	}
+	a, link, err := b.alertAndLink(ctx, meta.AlertID)
+	if err != nil {
+		b.updateView(ctx, log, &cb.View, errorModal(err, meta))
+		return
+	}
+	form := createForm{Alert: a, Link: link, TeamID: teamID}
+	if form.Teams, err = b.teamList(ctx); err != nil {
+		b.updateView(ctx, log, &cb.View, errorModal(err, meta))
+		return
+	}
+	if form.Members, err = b.memberList(ctx, teamID); err != nil {
+		log.WarnContext(ctx, "team change: members", "err", err)
+		form.Error = alert.UserMessage(err)
+	}
+	b.updateView(ctx, log, &cb.View, createModal(form, meta))
+}
+
+// submitCreate runs after the ack turned the modal into "Creating issue…":
+// it creates the issue (once per creation_id, however often it is
+// submitted) and shows the outcome. A failure brings the form back, filled
+// as submitted and with the same creation_id, so a retry stays one intent.
+func (b *Bot) submitCreate(ctx context.Context, viewID, user string, meta modalMeta, sub submission) {
+	log := b.log.With("alert_id", meta.AlertID, "creation_id", meta.CreationID, "team_id", sub.TeamID, "user", user)
+	start := time.Now()
+	link, err := b.svc.CreateIssue(ctx, sub.request(meta, user))
+	var linked *alert.AlreadyLinkedError
+	var view slack.ModalViewRequest
+	switch {
+	case err == nil:
+		log.InfoContext(ctx, "issue created from slack", "issue", link.Identifier)
+		view = createdModal(link, meta)
+	case errors.As(err, &linked):
+		view = linkedModal(linked.Link, meta)
+	default:
+		log.WarnContext(ctx, "issue create failed", "err", err)
+		view = b.retryForm(ctx, meta, sub, err)
+	}
+	// The ack that shows "Creating issue…" is written to the socket
+	// asynchronously (slack-go queues it) and gives no signal when Slack has
+	// applied it; an update that overtakes it would be overwritten by it.
+	// A short floor keeps the order when Linear answers very fast.
+	if wait := b.minProgress - time.Since(start); wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	if _, err := b.api.UpdateViewContext(ctx, view, "", "", viewID); err != nil {
+		log.ErrorContext(ctx, "views.update after create", "err", err)
+	}
+}
+
+func (b *Bot) retryForm(ctx context.Context, meta modalMeta, sub submission, cause error) slack.ModalViewRequest {
+	a, link, err := b.alertAndLink(ctx, meta.AlertID)
+	if err != nil {
+		return errorModal(cause, meta)
+	}
+	teams, terr := b.teamList(ctx)
+	if terr != nil {
+		return errorModal(cause, meta)
+	}
+	members, _ := b.memberList(ctx, sub.TeamID) // without them the form still works, unassigned.
+	return createModal(createForm{
+		Alert: a, Link: link, Teams: teams, TeamID: sub.TeamID, Members: members,
+		Error: alert.UserMessage(cause), Values: sub,
+	}, meta)
+}
+
+// alertAndLink reads an alert and the link of its error, if any.
+func (b *Bot) alertAndLink(ctx context.Context, alertID int64) (alert.Alert, *alert.IssueLink, error) {
+	a, err := b.svc.Alert(ctx, alertID)
+	if err != nil {
+		return alert.Alert{}, nil, fmt.Errorf("alert %d: %w", alertID, err)
+	}
+	l, err := b.svc.Link(ctx, a.ErrorID)
+	switch {
+	case err == nil:
+		return a, &l, nil
+	case errors.Is(err, alert.ErrNotFound):
+		return a, nil, nil
+	}
+	return alert.Alert{}, nil, fmt.Errorf("link of %s: %w", a.ErrorID, err)
+}
+
+func (b *Bot) teamList(ctx context.Context) ([]alert.Team, error) {
+	if t, ok := b.teams.get(""); ok {
+		return t, nil
+	}
+	t, err := b.svc.Teams(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b.teams.put("", t)
+	return t, nil
+}
+
+func (b *Bot) memberList(ctx context.Context, teamID string) ([]alert.User, error) {
+	if m, ok := b.members.get(teamID); ok {
+		return m, nil
+	}
+	m, err := b.svc.TeamMembers(ctx, teamID)
+	if err != nil {
+		return nil, err
+	}
+	b.members.put(teamID, m)
+	return m, nil
+}
+
+// defaultTeamID is the team whose key (or ID) is the configured default.
+func (b *Bot) defaultTeamID(teams []alert.Team) string {
+	if b.defaultTeam == "" {
+		return ""
+	}
+	for _, t := range teams {
+		if strings.EqualFold(t.Key, b.defaultTeam) || t.ID == b.defaultTeam {
+			return t.ID
+		}
+	}
+	return ""
+}
+
+// openView calls views.open and returns the opened view, nil on failure.
+func (b *Bot) openView(ctx context.Context, log *slog.Logger, trigger string, v slack.ModalViewRequest) *slack.View {
+	resp, err := b.api.OpenViewContext(ctx, trigger, v)
+	if err != nil {
+		log.ErrorContext(ctx, "views.open", "err", err)
+		return nil
+	}
+	return &resp.View
+}
+
+// updateView replaces view guarded by its hash. On hash_conflict the user
+// has changed the modal meanwhile and their own action brings a newer
+// update, so this one is dropped rather than retried.
+func (b *Bot) updateView(ctx context.Context, log *slog.Logger, view *slack.View, v slack.ModalViewRequest) *slack.View {
+	resp, err := b.api.UpdateViewContext(ctx, v, "", view.Hash, view.ID)
+	if err != nil {
+		if slackCode(err) == "hash_conflict" {
+			return nil
+		}
+		log.ErrorContext(ctx, "views.update", "view_id", view.ID, "err", err)
+		return nil
+	}
+	return &resp.View
+}
+
+// slackCode is the error code of a Web API error ("" if not one).
+func slackCode(err error) string {
+	var se slack.SlackErrorResponse
+	if errors.As(err, &se) {
+		return se.Err
+	}
+	return ""
+}

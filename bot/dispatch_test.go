@@ -1,0 +1,166 @@
+package bot
+
+import (
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/socketmode"
+
+	"github.com/proliferate/proliferate-linear/alert"
+)
+
+func viewState(team, assigneeBlock, assignee, title, desc, prio string) *slack.ViewState {
+	sel := func(v string) slack.BlockAction {
+		return slack.BlockAction{SelectedOption: slack.OptionBlockObject{Value: v}}
+	}
+	st := &slack.ViewState{Values: map[string]map[string]slack.BlockAction{
+		blockTeam:        {actionTeam: sel(team)},
+		blockTitle:       {actionTitle: {Value: title}},
+		blockDescription: {actionDescription: {Value: desc}},
+		blockPriority:    {actionPriority: sel(prio)},
+	}}
+	if assigneeBlock != "" {
+		st.Values[assigneeBlock] = map[string]slack.BlockAction{actionAssignee: sel(assignee)}
+	}
+	return st
+}
+
+func TestRoute(t *testing.T) {
+	b, err := New(Config{BotToken: "xoxb-test"}, alert.NewService(newMemStore(), nil, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	submit := func(st *slack.ViewState, meta string) socketmode.Event {
+		return socketmode.Event{Type: socketmode.EventTypeInteractive, Data: slack.InteractionCallback{
+			Type: slack.InteractionTypeViewSubmission,
+			View: slack.View{ID: "V1", CallbackID: callbackCreate, PrivateMetadata: meta, State: st},
+		}}
+	}
+	click := func(actionID, value, viewCallback string) socketmode.Event {
+		return socketmode.Event{Type: socketmode.EventTypeInteractive, Data: slack.InteractionCallback{
+			Type: slack.InteractionTypeBlockActions, TriggerID: "trig", View: slack.View{CallbackID: viewCallback},
+			ActionCallback: slack.ActionCallbacks{BlockActions: []*slack.BlockAction{{ActionID: actionID, Value: value}}},
+		}}
+	}
+	good := viewState("team-eng", "assignee:team-eng", "u1", "Title", "Desc", "2")
+
+	tests := []struct {
+		name     string
+		evt      socketmode.Event
+		wantAck  any
+		wantWork bool
+	}{
+		{"create click opens modal later", click(actionCreateIssue, "42", ""), nil, true},
+		{"create click with bad value", click(actionCreateIssue, "x", ""), nil, false},
+		{"link click answers coming soon", click(actionLinkIssue, "42", ""), nil, true},
+		{"url button is only acked", click(actionViewError, "", ""), nil, false},
+		{"team change in modal", click(actionTeam, "", callbackCreate), nil, true},
+		{"slash command", socketmode.Event{Type: socketmode.EventTypeSlashCommand, Data: slack.SlashCommand{Text: "help"}}, nil, true},
+		{"events api is only acked", socketmode.Event{Type: socketmode.EventTypeEventsAPI}, nil, false},
+		{
+			"submission without team or title",
+			submit(viewState("", "", "", "  ", "d", "0"), testMeta.encode()),
+			slack.NewErrorsViewSubmissionResponse(map[string]string{
+				blockTeam: "Choose the Linear team for the issue.", blockTitle: "The title cannot be empty.",
+			}),
+			false,
+		},
+		{"valid submission shows progress", submit(good, testMeta.encode()), slack.NewUpdateViewSubmissionResponse(ptr(creatingModal(testMeta))), true},
+		{"submission with broken metadata", submit(good, "{"), nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ack, work := b.route(tt.evt)
+			if (work != nil) != tt.wantWork {
+				t.Errorf("work queued = %v, want %v", work != nil, tt.wantWork)
+			}
+			if tt.name == "submission with broken metadata" {
+				r, ok := ack.(*slack.ViewSubmissionResponse)
+				if !ok || r.ResponseAction != slack.RAUpdate {
+					t.Errorf("ack = %#v, want an update to an error view", ack)
+				}
+				return
+			}
+			if d := cmp.Diff(tt.wantAck, ack); d != "" {
+				t.Errorf("ack (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+func TestParseSubmission(t *testing.T) {
+	tests := []struct {
+		name string
+		st   *slack.ViewState
+		want submission
+	}{
+		{"all fields", viewState("team-eng", "assignee:team-eng", "u1", " T ", "D", "2"),
+			submission{TeamID: "team-eng", AssigneeID: "u1", Title: "T", Description: "D", Priority: alert.PriorityHigh}},
+		{"stale assignee of another team is ignored", viewState("team-ops", "assignee:team-eng", "u1", "T", "D", "0"),
+			submission{TeamID: "team-ops", Title: "T", Description: "D"}},
+		{"unknown priority is none", viewState("team-eng", "", "", "T", "D", "9"),
+			submission{TeamID: "team-eng", Title: "T", Description: "D"}},
+		{"no state", nil, submission{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if d := cmp.Diff(tt.want, parseSubmission(slack.View{State: tt.st})); d != "" {
+				t.Errorf("submission (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// TestSubmissionRequest: an untouched pre-filled description is replaced by
+// the full one (empty tells the service to write it); an edited one is kept.
+func TestSubmissionRequest(t *testing.T) {
+	a := sampleAlert()
+	prefill := alert.DescriptionWithin(a, maxDescriptionInput)
+	meta := testMeta
+	meta.Prefill = digest(prefill)
+	tests := []struct {
+		name, desc, want string
+	}{
+		{"untouched", prefill, ""},
+		{"untouched, Slack normalised line ends", "  " + prefill + "\r\n", ""},
+		{"edited", prefill + "more", prefill + "more"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := submission{TeamID: "team-eng", Title: "T", Description: tt.desc}.request(meta, "U1")
+			if req.Description != tt.want {
+				t.Errorf("description = %q, want %q", req.Description, tt.want)
+			}
+			if req.CreationID != meta.CreationID || req.AlertID != meta.AlertID || req.SlackUser != "U1" {
+				t.Errorf("request = %+v, want ids from the metadata", req)
+			}
+		})
+	}
+}
+
+// TestHandleEventQueueFull: with the pool's queue full, the envelope is
+// still acked and the dropped work is logged, never run inline.
+func TestHandleEventQueueFull(t *testing.T) {
+	var logs strings.Builder
+	b, err := New(Config{BotToken: "xoxb-test", Log: slog.New(slog.NewTextHandler(&logs, nil))}, alert.NewService(newMemStore(), nil, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sm := socketmode.New(b.api)
+	evt := socketmode.Event{
+		Type:    socketmode.EventTypeSlashCommand,
+		Data:    slack.SlashCommand{Text: "help"},
+		Request: &socketmode.Request{EnvelopeID: "env-1"},
+	}
+	submitted := 0
+	b.handleEvent(t.Context(), sm, evt, func(job) bool { submitted++; return false })
+	if submitted != 1 {
+		t.Errorf("submit called %d times, want 1", submitted)
+	}
+	if !strings.Contains(logs.String(), "slack work dropped") || !strings.Contains(logs.String(), "env-1") {
+		t.Errorf("drop not logged: %s", logs.String())
+	}
+}

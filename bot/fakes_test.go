@@ -1,0 +1,245 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/proliferate/proliferate-linear/alert"
+)
+
+// memStore is an in-memory alert.Store for the adapter's tests: enough of
+// the contract (ErrNotFound, creation idempotency, queued jobs) for the
+// service's use cases the bot drives. store/ has the real ones.
+type memStore struct {
+	mu        sync.Mutex
+	alerts    map[int64]alert.Alert
+	links     map[string]alert.IssueLink
+	creations map[string]alert.Creation
+	jobs      []alert.Job
+}
+
+func newMemStore(alerts ...alert.Alert) *memStore {
+	s := &memStore{alerts: map[int64]alert.Alert{}, links: map[string]alert.IssueLink{}, creations: map[string]alert.Creation{}}
+	for _, a := range alerts {
+		s.alerts[a.ID] = a
+	}
+	return s
+}
+
+func (s *memStore) AcceptAlert(_ context.Context, a alert.Alert) (alert.Alert, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a.ID = int64(len(s.alerts) + 1)
+	s.alerts[a.ID] = a
+	return a, nil
+}
+
+func (s *memStore) Alert(_ context.Context, id int64) (alert.Alert, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.alerts[id]
+	if !ok {
+		return alert.Alert{}, fmt.Errorf("alert %d: %w", id, alert.ErrNotFound)
+	}
+	return a, nil
+}
+
+func (s *memStore) AlertsByError(_ context.Context, errorID string) ([]alert.Alert, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []alert.Alert
+	for _, a := range s.alerts {
+		if a.ErrorID == errorID {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+func (s *memStore) SetAlertMessage(_ context.Context, id int64, ts string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.alerts[id]
+	a.MessageTS = ts
+	s.alerts[id] = a
+	return nil
+}
+
+func (s *memStore) Link(_ context.Context, errorID string) (alert.IssueLink, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, ok := s.links[errorID]
+	if !ok {
+		return alert.IssueLink{}, fmt.Errorf("link %s: %w", errorID, alert.ErrNotFound)
+	}
+	return l, nil
+}
+
+func (s *memStore) SaveLink(_ context.Context, l alert.IssueLink, jobs ...alert.Job) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.links[l.ErrorID] = l
+	s.jobs = append(s.jobs, jobs...)
+	return nil
+}
+
+func (s *memStore) BeginCreation(_ context.Context, c alert.Creation, _ time.Duration) (alert.Creation, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.creations[c.ID]; ok {
+		return old, nil
+	}
+	for _, o := range s.creations {
+		if o.ErrorID == c.ErrorID && o.Status == alert.CreationPending {
+			return alert.Creation{}, fmt.Errorf("creation for %s pending: %w", c.ErrorID, alert.ErrConflict)
+		}
+	}
+	s.creations[c.ID] = c
+	return c, nil
+}
+
+func (s *memStore) CompleteCreation(_ context.Context, id string, l alert.IssueLink, jobs ...alert.Job) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.creations[id]
+	c.Status, c.IssueID = alert.CreationDone, l.IssueID
+	s.creations[id] = c
+	s.links[l.ErrorID] = l
+	s.jobs = append(s.jobs, jobs...)
+	return nil
+}
+
+func (s *memStore) AbandonCreation(_ context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.creations, id)
+	return nil
+}
+
+func (s *memStore) Enqueue(_ context.Context, jobs ...alert.Job) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.jobs = append(s.jobs, jobs...)
+	return nil
+}
+
+func (s *memStore) ClaimJobs(context.Context, int, time.Duration) ([]alert.Job, error) {
+	return nil, nil
+}
+func (s *memStore) FinishJob(context.Context, int64) error                   { return nil }
+func (s *memStore) RetryJob(context.Context, int64, time.Time, string) error { return nil }
+func (s *memStore) BuryJob(context.Context, int64, string) error             { return nil }
+
+// memTracker is an in-memory Linear: teams, members, and issues created
+// once per request ID, as Linear refuses a duplicate IssueCreateInput.id.
+type memTracker struct {
+	mu      sync.Mutex
+	teams   []alert.Team
+	members map[string][]alert.User
+	issues  map[string]alert.Issue
+	reqs    []alert.IssueRequest
+	calls   map[string]int
+	// err, when set, is returned by every call.
+	err error
+	// gate, when set, holds TeamMembers until it is closed.
+	gate chan struct{}
+}
+
+func newMemTracker() *memTracker {
+	return &memTracker{
+		teams:   sampleTeams(),
+		members: map[string][]alert.User{"team-eng": sampleMembers(), "team-ops": {{ID: "u3", Name: "Linus"}}},
+		issues:  map[string]alert.Issue{},
+		calls:   map[string]int{},
+	}
+}
+
+func (t *memTracker) setErr(err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.err = err
+}
+
+func (t *memTracker) count(m string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.calls[m]++
+	return t.err
+}
+
+func (t *memTracker) Calls(m string) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.calls[m]
+}
+
+func (t *memTracker) Teams(context.Context) ([]alert.Team, error) {
+	if err := t.count("Teams"); err != nil {
+		return nil, err
+	}
+	return t.teams, nil
+}
+
+func (t *memTracker) TeamMembers(ctx context.Context, teamID string) ([]alert.User, error) {
+	if t.gate != nil {
+		select {
+		case <-t.gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if err := t.count("TeamMembers"); err != nil {
+		return nil, err
+	}
+	return t.members[teamID], nil
+}
+
+func (t *memTracker) CreateIssue(_ context.Context, req alert.IssueRequest) (alert.Issue, error) {
+	if err := t.count("CreateIssue"); err != nil {
+		return alert.Issue{}, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.reqs = append(t.reqs, req)
+	if is, ok := t.issues[req.ID]; ok {
+		return is, nil
+	}
+	n := len(t.issues) + 1
+	is := alert.Issue{
+		ID: req.ID, Identifier: fmt.Sprintf("ENG-%d", n), Title: req.Title,
+		URL: fmt.Sprintf("https://linear.app/acme/issue/ENG-%d", n), StateName: "Todo", StateType: "unstarted",
+		TeamID: req.TeamID, TeamKey: "ENG",
+	}
+	t.issues[req.ID] = is
+	return is, nil
+}
+
+func (t *memTracker) Requests() []alert.IssueRequest {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]alert.IssueRequest(nil), t.reqs...)
+}
+
+func (t *memTracker) Issue(_ context.Context, id string) (alert.Issue, error) {
+	if err := t.count("Issue"); err != nil {
+		return alert.Issue{}, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if is, ok := t.issues[id]; ok {
+		return is, nil
+	}
+	return alert.Issue{}, fmt.Errorf("issue %s: %w", id, alert.ErrNotFound)
+}
+
+func (t *memTracker) Workspace(context.Context) (alert.Workspace, error) {
+	if err := t.count("Workspace"); err != nil {
+		return alert.Workspace{}, err
+	}
+	return alert.Workspace{
+		UserName: "Ada <admin>", UserEmail: "ada@example.com", OrgName: "Acme & Co", OrgURLKey: "acme",
+		RecentIssues: []alert.Issue{{Identifier: "ENG-1", Title: "First <b>", URL: "https://linear.app/acme/issue/ENG-1", StateName: "Done"}},
+	}, nil
+}

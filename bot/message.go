@@ -1,0 +1,230 @@
+package bot
+
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/slack-go/slack"
+
+	"github.com/proliferate/proliferate-linear/alert"
+)
+
+// Block Kit limits (https://api.slack.com/reference/block-kit/blocks and
+// https://api.slack.com/reference/block-kit/composition-objects).
+const (
+	maxMessageBlocks = 50   // blocks in one message.
+	maxHeaderText    = 150  // header block text.
+	maxText          = 3000 // any text object.
+	maxButtonText    = 75   // button and option text.
+	maxFieldText     = 2000 // one section field.
+	maxURL           = 3000 // button url.
+	maxFallbackText  = 300  // our own cap on the notification text.
+)
+
+// Action IDs of the alert message's interactive elements.
+const (
+	actionCreateIssue = "create_issue"
+	actionLinkIssue   = "link_issue"
+	actionViewError   = "view_error" // url button: Slack still sends block_actions, which we ack and ignore.
+	actionOpenIssue   = "open_issue" // url button, likewise.
+)
+
+// alertMessage renders the Slack message of an alert: the notification
+// fallback text (escaped) and the blocks. link may be nil.
+//
+// Everything taken from the alert is untrusted: mrkdwn text is escaped with
+// alert.EscapeMrkdwn and marked verbatim, so Slack neither parses <...>
+// sequences nor auto-links URLs, channel names or @-mentions in it
+// (https://api.slack.com/reference/block-kit/composition-objects#text).
+func alertMessage(a alert.Alert, link *alert.IssueLink) (string, []slack.Block) {
+	blocks := []slack.Block{
+		slack.NewHeaderBlock(plain(alert.Truncate(headerText(a), maxHeaderText))),
+	}
+	if msg := strings.TrimSpace(a.ErrorMessage); msg != "" {
+		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(mrkdwnWithin(msg, maxText)), nil, nil))
+	}
+	blocks = append(blocks,
+		slack.NewSectionBlock(nil, alertFields(a), nil),
+		slack.NewContextBlock("", mrkdwn(triggerContext(a))),
+	)
+
+	regressed := link != nil && link.Closed() && a.LastSeen.After(link.UpdatedAt)
+	if link != nil {
+		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(linkText(*link)), nil, nil))
+		if regressed {
+			blocks = append(blocks, slack.NewContextBlock("", mrkdwn(fmt.Sprintf(
+				":warning: *%s was %s; the error is back.*", alert.EscapeMrkdwn(link.Identifier), closedVerb(*link)))))
+		}
+	}
+
+	var buttons []slack.BlockElement
+	if u, ok := safeURL(a.URL); ok {
+		b := slack.NewButtonBlockElement(actionViewError, "", plain("View in Proliferate"))
+		b.URL = u
+		buttons = append(buttons, b)
+	}
+	id := strconv.FormatInt(a.ID, 10)
+	if link == nil || regressed {
+		create := slack.NewButtonBlockElement(actionCreateIssue, id, plain("Create Linear Issue"))
+		create.Style = slack.StylePrimary
+		buttons = append(buttons, create, slack.NewButtonBlockElement(actionLinkIssue, id, plain("Link existing")))
+	} else if u, ok := safeURL(link.URL); ok {
+		b := slack.NewButtonBlockElement(actionOpenIssue, "", plain(alert.Truncate("Open "+link.Identifier, maxButtonText)))
+		b.URL = u
+		buttons = append(buttons, b)
+	}
+	if len(buttons) > 0 {
+		blocks = append(blocks, slack.NewActionBlock("alert_actions", buttons...))
+	}
+	if len(blocks) > maxMessageBlocks {
+		blocks = blocks[:maxMessageBlocks]
+	}
+	return fallbackText(a, link), blocks
+}
+
+func headerText(a alert.Alert) string {
+	if t := strings.TrimSpace(a.ErrorType); t != "" {
+		return t
+	}
+	return "Error"
+}
+
+// alertFields are the facts of the alert, two columns in Slack. A section
+// holds at most 10 fields.
+func alertFields(a alert.Alert) []*slack.TextBlockObject {
+	field := func(label, value string) *slack.TextBlockObject {
+		if strings.TrimSpace(value) == "" {
+			value = "—"
+		}
+		return mrkdwn("*" + label + "*\n" + mrkdwnWithin(value, maxFieldText-len(label)-3))
+	}
+	date := func(label string, t time.Time) *slack.TextBlockObject {
+		if t.IsZero() {
+			return field(label, "")
+		}
+		return mrkdwn("*" + label + "*\n" + slackDate(t))
+	}
+	return []*slack.TextBlockObject{
+		field("Project", a.Project),
+		field("Environment", a.Environment),
+		field("Release", a.Release),
+		field("Events", strconv.FormatInt(a.EventCount, 10)),
+		field("Users affected", strconv.FormatInt(a.UsersAffected, 10)),
+		field("Level", a.Level),
+		date("First seen", a.FirstSeen),
+		date("Last seen", a.LastSeen),
+	}
+}
+
+// slackDate lets each reader's Slack client show t in their own time zone;
+// the fallback (for clients that cannot) is UTC and escaped like any text
+// (https://api.slack.com/reference/surfaces/formatting#date-formatting).
+func slackDate(t time.Time) string {
+	fallback := alert.EscapeMrkdwn(t.UTC().Format("2006-01-02 15:04 UTC"))
+	return fmt.Sprintf("<!date^%d^{date_short_pretty} {time}|%s>", t.Unix(), fallback)
+}
+
+func triggerContext(a alert.Alert) string {
+	var s string
+	switch a.Trigger {
+	case alert.TriggerNewIssue:
+		s = ":new: New error"
+	case alert.TriggerSpike:
+		s = ":chart_with_upwards_trend: Spike in events"
+	case alert.TriggerRegression:
+		s = ":repeat: Regression: a resolved error is back"
+	default:
+		s = ":rotating_light: Error alert"
+	}
+	if a.Occurrences > 1 {
+		s += fmt.Sprintf(" · seen %d times", a.Occurrences)
+	}
+	return s
+}
+
+// linkText shows the Linear issue tracking the error. The identifier links
+// to the issue; title, status and assignee come from Linear and are escaped.
+func linkText(l alert.IssueLink) string {
+	ident := alert.EscapeMrkdwn(l.Identifier)
+	if u, ok := safeURL(l.URL); ok {
+		ident = alert.SlackLink(u, l.Identifier)
+	}
+	s := "*Linear:* " + ident + " (linked) · " + mrkdwnWithin(l.Title, 500)
+	if l.StateName != "" {
+		s += "\n*Status:* " + alert.EscapeMrkdwn(l.StateName)
+	}
+	assignee := "Unassigned"
+	if l.AssigneeName != "" {
+		assignee = l.AssigneeName
+	}
+	return s + " · *Assignee:* " + alert.EscapeMrkdwn(alert.Truncate(assignee, 200))
+}
+
+func closedVerb(l alert.IssueLink) string {
+	if l.StateType == "canceled" {
+		return "canceled"
+	}
+	return "completed"
+}
+
+// fallbackText is the top-level text: the notification and what screen
+// readers announce. It is plain and escaped like everything else.
+func fallbackText(a alert.Alert, link *alert.IssueLink) string {
+	s := a.Title()
+	if a.Project != "" {
+		s += " (" + a.Project + ")"
+	}
+	if link != nil {
+		s += " · " + link.Identifier
+	}
+	return mrkdwnWithin(s, maxFallbackText)
+}
+
+// safeURL accepts only absolute http(s) URLs that fit a button, so that an
+// alert cannot smuggle a javascript: or slack:// link into a button.
+func safeURL(raw string) (string, bool) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return "", false
+	}
+	s := u.String()
+	if len(s) > maxURL {
+		return "", false
+	}
+	return s, true
+}
+
+// mrkdwnWithin escapes s for mrkdwn and cuts it to at most n runes of
+// escaped text, never in the middle of an entity such as "&amp;".
+func mrkdwnWithin(s string, n int) string {
+	esc := alert.EscapeMrkdwn(s)
+	if utf8.RuneCountInString(esc) <= n {
+		return esc
+	}
+	var b strings.Builder
+	used := 0
+	for _, r := range s {
+		piece := alert.EscapeMrkdwn(string(r))
+		k := utf8.RuneCountInString(piece)
+		if used+k > n-1 { // keep room for "…".
+			break
+		}
+		b.WriteString(piece)
+		used += k
+	}
+	return b.String() + "…"
+}
+
+func plain(s string) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.PlainTextType, s, true, false)
+}
+
+// mrkdwn builds a verbatim mrkdwn text object: Slack does not auto-link or
+// auto-mention anything in it, only what we wrote as <...> ourselves.
+func mrkdwn(s string) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.MarkdownType, s, false, true)
+}

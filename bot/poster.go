@@ -1,0 +1,102 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/slack-go/slack"
+
+	"github.com/proliferate/proliferate-linear/alert"
+)
+
+// PostAlert posts the alert's message (link may be nil) and returns its ts.
+// Links are not unfurled: the message carries its own buttons.
+func (b *Bot) PostAlert(ctx context.Context, a alert.Alert, link *alert.IssueLink) (string, error) {
+	text, blocks := alertMessage(a, link)
+	_, ts, err := b.api.PostMessageContext(ctx, a.Channel,
+		slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...), slack.MsgOptionDisableLinkUnfurl())
+	if err != nil {
+		return "", classify(err, "chat.postMessage", a.Channel)
+	}
+	return ts, nil
+}
+
+// UpdateAlert rewrites the alert's message in place (chat.update on its ts).
+func (b *Bot) UpdateAlert(ctx context.Context, a alert.Alert, link *alert.IssueLink) error {
+	if a.MessageTS == "" {
+		return fmt.Errorf("update alert %d: no message ts: %w", a.ID, alert.ErrInvalid)
+	}
+	text, blocks := alertMessage(a, link)
+	_, _, _, err := b.api.UpdateMessageContext(ctx, a.Channel, a.MessageTS,
+		slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
+	if err != nil {
+		return classify(err, "chat.update", a.Channel)
+	}
+	return nil
+}
+
+// PostThread replies text (mrkdwn, already escaped by the core) in the
+// thread of threadTS.
+func (b *Bot) PostThread(ctx context.Context, channel, threadTS, text string) error {
+	_, _, err := b.api.PostMessageContext(ctx, channel,
+		slack.MsgOptionText(text, false), slack.MsgOptionTS(threadTS), slack.MsgOptionDisableLinkUnfurl())
+	if err != nil {
+		return classify(err, "chat.postMessage", channel)
+	}
+	return nil
+}
+
+// transientCodes are Slack error codes worth a retry
+// (https://api.slack.com/methods/chat.postMessage#errors).
+var transientCodes = map[string]bool{
+	"internal_error": true, "fatal_error": true, "service_unavailable": true,
+	"request_timeout": true, "ratelimited": true,
+}
+
+// permanentHints turns the Slack codes an operator must act on into words.
+var permanentHints = map[string]string{
+	"channel_not_found":   "the channel does not exist or the bot cannot see it",
+	"not_in_channel":      "the bot is not a member of the channel: invite it with /invite",
+	"is_archived":         "the channel is archived",
+	"invalid_blocks":      "Slack rejected the message's blocks (a bug: please report it)",
+	"msg_too_long":        "the message is too long",
+	"message_not_found":   "the alert's message was deleted",
+	"cant_update_message": "the message was not posted by this bot",
+	"invalid_auth":        "the Slack bot token is invalid",
+	"not_authed":          "no Slack bot token was sent",
+	"token_revoked":       "the Slack bot token was revoked",
+	"account_inactive":    "the Slack bot token belongs to a deactivated account",
+	"missing_scope":       "the Slack app lacks a scope (chat:write)",
+}
+
+// classify maps a Web API error to the core's vocabulary: rate limits,
+// network failures and 5xx become alert.Temporary (with Slack's Retry-After
+// when it gave one); refusals stay permanent with a clear message.
+func classify(err error, method, channel string) error {
+	var rl *slack.RateLimitedError
+	if errors.As(err, &rl) {
+		return alert.Temporary(fmt.Errorf("slack %s in %s: %w", method, channel, err), rl.RetryAfter)
+	}
+	var sc slack.StatusCodeError
+	if errors.As(err, &sc) {
+		if sc.Code >= 500 || sc.Code == http.StatusTooManyRequests {
+			return alert.Temporary(fmt.Errorf("slack %s in %s: %w", method, channel, err), 0)
+		}
+		return fmt.Errorf("slack %s in %s: %w", method, channel, err)
+	}
+	var se slack.SlackErrorResponse
+	if errors.As(err, &se) {
+		if transientCodes[se.Err] {
+			return alert.Temporary(fmt.Errorf("slack %s in %s: %w", method, channel, err), 0)
+		}
+		if hint, ok := permanentHints[se.Err]; ok {
+			return fmt.Errorf("slack %s in %s: %s: %w", method, channel, hint, err)
+		}
+		return fmt.Errorf("slack %s in %s: %w", method, channel, err)
+	}
+	// Anything else is the network (net.Error, a reset, a timeout, an
+	// unreadable body): a retry is cheap and bounded by the dispatcher.
+	return alert.Temporary(fmt.Errorf("slack %s in %s: %w", method, channel, err), 0)
+}

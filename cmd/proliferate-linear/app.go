@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/proliferate/proliferate-linear/alert"
+	"github.com/proliferate/proliferate-linear/bot"
+	"github.com/proliferate/proliferate-linear/config"
+	"github.com/proliferate/proliferate-linear/httpapi"
+	"github.com/proliferate/proliferate-linear/linear"
+	"github.com/proliferate/proliferate-linear/store"
+)
+
+// Main is the whole service wired together: the store, the core service,
+// the Slack queue, the Socket Mode bot and the HTTP API. `serve`, `demo` and
+// the end-to-end tests all run this same type.
+type Main struct {
+	Config config.Config
+	Log    *slog.Logger
+
+	DB         *store.DB
+	Service    *alert.Service
+	Dispatcher *alert.Dispatcher
+	Bot        *bot.Bot
+
+	http     *http.Server
+	listener net.Listener
+}
+
+// NewMain returns a Main for cfg; Open connects it.
+func NewMain(cfg config.Config, log *slog.Logger) *Main {
+	return &Main{Config: cfg, Log: log}
+}
+
+// Open connects the store (migrating it), builds every component and
+// binds the HTTP listener. Nothing talks to Slack or Linear yet.
+func (m *Main) Open(ctx context.Context) error {
+	// The keyring seals Linear tokens at rest. Loading it now means a
+	// missing or unreadable key fails at start-up, not at the first connect,
+	// and the embedded default generates its key file on first run.
+	if _, err := m.Config.Keyring(); err != nil {
+		return fmt.Errorf("encryption key: %w", err)
+	}
+	db, err := store.Open(ctx, m.Config.Database.DSN(), m.Log)
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	m.DB = db
+	if err := db.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrate database: %w", err)
+	}
+
+	var tracker alert.Tracker // nil: Linear not connected.
+	if key := m.Config.LinearAPIKey.Value(); key != "" {
+		hc := &http.Client{
+			Timeout:   15 * time.Second,
+			Transport: &linear.APIKeyTransport{Key: key, Base: http.DefaultTransport},
+		}
+		tracker = linear.NewCached(linear.New(m.Config.LinearAPIURL, hc, m.Log), time.Minute)
+	}
+	m.Service = alert.NewService(db, tracker, m.Log)
+
+	m.Bot, err = bot.New(bot.Config{
+		BotToken:       m.Config.SlackBotToken.Value(),
+		AppToken:       m.Config.SlackAppToken.Value(),
+		APIURL:         m.Config.SlackAPIURL,
+		DefaultTeamKey: m.Config.LinearDefaultTeam,
+		Workers:        m.Config.Workers,
+		Log:            m.Log,
+	}, m.Service)
+	if err != nil {
+		return fmt.Errorf("slack bot: %w", err)
+	}
+	m.Dispatcher = alert.NewDispatcher(db, m.Bot, m.Log)
+	m.Service.Notify = m.Dispatcher.Wake
+
+	handler := httpapi.New(httpapi.Config{
+		WebhookSecret:  m.Config.WebhookSecret.Value(),
+		DefaultChannel: m.Config.SlackAlertChannel,
+		Log:            m.Log,
+	}, httpapi.Deps{Alerts: m.Service, Ready: db.Ping})
+	m.http = httpapi.NewServer(m.Config.HTTPAddr, handler, m.Log)
+	m.listener, err = net.Listen("tcp", m.Config.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on HTTP_ADDR %s: %w", m.Config.HTTPAddr, err)
+	}
+	return nil
+}
+
+// Addr is the HTTP listener's address (useful with HTTP_ADDR=127.0.0.1:0).
+func (m *Main) Addr() string { return m.listener.Addr().String() }
+
+// Run serves until ctx is done or a component fails, then shuts every
+// component down and returns the first failure.
+func (m *Main) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	start := func(name string, fn func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fn(ctx); err != nil && ctx.Err() == nil {
+				cancel(fmt.Errorf("%s: %w", name, err))
+			}
+		}()
+	}
+	start("slack", m.Bot.Run)
+	start("queue", m.Dispatcher.Run)
+	start("http", func(ctx context.Context) error {
+		err := m.http.Serve(m.listener)
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	})
+	m.Log.Info("proliferate-linear running", "http_addr", m.Addr(), "store", m.DB.Dialect(), "version", version)
+
+	<-ctx.Done()
+	shutdown, done := context.WithTimeout(context.Background(), 10*time.Second)
+	defer done()
+	if err := m.http.Shutdown(shutdown); err != nil {
+		m.Log.Warn("http shutdown", "err", err)
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// Close releases the store.
+func (m *Main) Close() error {
+	if m.DB != nil {
+		return m.DB.Close()
+	}
+	return nil
+}

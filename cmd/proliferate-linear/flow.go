@@ -1,0 +1,258 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/proliferate/proliferate-linear/bot/fakeslack"
+	"github.com/proliferate/proliferate-linear/linear/fakelinear"
+)
+
+// flowResult is what one walk through the loop observed.
+type flowResult struct {
+	AlertTS    string
+	ViewID     string
+	Identifier string
+	IssueURL   string
+	// Acks are the ack latencies of the envelopes the walk sent.
+	Acks []time.Duration
+	// ClickToOpen is the time from the click's envelope to views.open.
+	ClickToOpen time.Duration
+	// SubmitEnvelope is the envelope that carried the modal's submission.
+	SubmitEnvelope string
+	// CreateRequests counts the Linear requests made to create the issue.
+	CreateRequests int
+}
+
+// walkAlert plays one alert through the loop as a person would: the alert
+// arrives, they click Create Linear Issue, pick the team and an assignee,
+// submit, and read the thread. It narrates to out.
+func walkAlert(ctx context.Context, w *world, payload map[string]any, out io.Writer) (flowResult, error) {
+	var res flowResult
+	say := func(format string, args ...any) { fmt.Fprintf(out, format+"\n", args...) }
+
+	status, body, err := w.sendAlert(ctx, payload)
+	if err != nil {
+		return res, fmt.Errorf("send alert: %w", err)
+	}
+	say("1. Proliferate  → POST /api/v1/alerts → %d %s", status, strings.TrimSpace(string(body)))
+	if status != http.StatusAccepted {
+		return res, fmt.Errorf("alert webhook answered %d", status)
+	}
+
+	var msg fakeslack.Message
+	if err := w.Slack.Wait(ctx, func() bool {
+		ms := w.Slack.Messages(demoChannel)
+		if len(ms) == 0 {
+			return false
+		}
+		msg = ms[0]
+		return true
+	}); err != nil {
+		return res, fmt.Errorf("waiting for the alert message in Slack: %w", err)
+	}
+	res.AlertTS = msg.TS
+	say("2. Slack        ← chat.postMessage #alerts ts=%s: %q", msg.TS, msg.Text)
+	say("                  buttons: %s", strings.Join(buttonTexts(msg.Blocks), " | "))
+
+	opensBefore := len(w.Slack.TriggerLatencies())
+	ack, err := w.Slack.ClickButton(ctx, demoUser, demoChannel, msg.TS, "create_issue")
+	if err != nil {
+		return res, fmt.Errorf("click Create Linear Issue: %w", err)
+	}
+	res.Acks = append(res.Acks, ack.Latency)
+
+	var view fakeslack.View
+	if err := w.Slack.Wait(ctx, func() bool {
+		for _, v := range w.Slack.Views() {
+			if v.CallbackID == "create_issue" && v.Open && len(elementOptions(v.Blocks, "team")) > 0 {
+				view = v
+				return true
+			}
+		}
+		return false
+	}); err != nil {
+		return res, fmt.Errorf("waiting for the create modal: %w", err)
+	}
+	if lat := w.Slack.TriggerLatencies(); len(lat) > opensBefore {
+		res.ClickToOpen = lat[opensBefore]
+	}
+	res.ViewID = view.ID
+	say("3. ada clicks Create Linear Issue (ack %s); views.open %s after the click", round(ack.Latency), round(res.ClickToOpen))
+	say("                  modal %q, teams: %s", view.Title, strings.Join(optionTexts(elementOptions(view.Blocks, "team")), ", "))
+
+	ack, err = w.Slack.SelectOption(ctx, demoUser, view.ID, "team", fakelinear.TeamEngID)
+	if err != nil {
+		return res, fmt.Errorf("pick the team: %w", err)
+	}
+	res.Acks = append(res.Acks, ack.Latency)
+	var assignees []option
+	if err := w.Slack.Wait(ctx, func() bool {
+		v, ok := w.Slack.View(view.ID)
+		assignees = elementOptions(v.Blocks, "assignee")
+		return ok && len(assignees) > 0
+	}); err != nil {
+		return res, fmt.Errorf("waiting for the team's members in the modal: %w", err)
+	}
+	say("4. ada picks team Engineering (ack %s); assignees: %s", round(ack.Latency), strings.Join(optionTexts(assignees), ", "))
+
+	pick := assignees[0]
+	for _, o := range assignees {
+		if o.Value == fakelinear.UserBobID {
+			pick = o
+		}
+	}
+	// The assignee select does not dispatch actions: Slack sends nothing
+	// until the submit, so there is no envelope and no ack here.
+	if _, err = w.Slack.SelectOption(ctx, demoUser, view.ID, "assignee", pick.Value); err != nil {
+		return res, fmt.Errorf("pick the assignee: %w", err)
+	}
+	before := w.Linear.CountRequests("")
+	ack, err = w.Slack.SubmitView(ctx, demoUser, view.ID)
+	if err != nil {
+		return res, fmt.Errorf("submit the modal: %w", err)
+	}
+	res.Acks = append(res.Acks, ack.Latency)
+	res.SubmitEnvelope = ack.EnvelopeID
+	say("5. ada picks %s and submits (ack %s, response_action %s)", pick.Text, round(ack.Latency), responseAction(ack.Payload))
+
+	var reply fakeslack.Message
+	if err := w.Slack.Wait(ctx, func() bool {
+		th := w.Slack.Thread(demoChannel, msg.TS)
+		if len(th) == 0 {
+			return false
+		}
+		reply = th[0]
+		return true
+	}); err != nil {
+		return res, fmt.Errorf("waiting for the thread reply: %w", err)
+	}
+	res.CreateRequests = w.Linear.CountRequests("") - before
+	issues := w.Linear.Issues()
+	if len(issues) != 1 {
+		return res, fmt.Errorf("Linear has %d issues, want 1", len(issues))
+	}
+	is := issues[0]
+	res.Identifier, res.IssueURL = is.Identifier, is.URL
+	say("6. Linear       ← %d request(s): issue %s %q, assignee %s, priority %d", res.CreateRequests, is.Identifier, is.Title, is.AssigneeID, is.Priority)
+	for _, at := range w.Linear.Attachments(is.ID) {
+		say("                  attachment %q → %s", at.Title, at.URL)
+	}
+	say("7. Slack thread ← %q", reply.Text)
+
+	if err := w.Slack.Wait(ctx, func() bool {
+		m, _ := w.Slack.Message(demoChannel, msg.TS)
+		return m.Edits > 0 && strings.Contains(string(m.Blocks), is.Identifier)
+	}); err != nil {
+		return res, fmt.Errorf("waiting for the alert message to show %s: %w", is.Identifier, err)
+	}
+	m, _ := w.Slack.Message(demoChannel, msg.TS)
+	say("8. Slack        ← chat.update: the alert now shows %s; buttons: %s", is.Identifier, strings.Join(buttonTexts(m.Blocks), " | "))
+	return res, nil
+}
+
+func printFigures(out io.Writer, w *world, res flowResult) {
+	fmt.Fprintf(out, "\nfigures: ack latencies %v (Slack allows 3s); click → views.open %s; Linear requests to create the issue: %d\n",
+		roundAll(res.Acks), round(res.ClickToOpen), res.CreateRequests)
+	fmt.Fprintf(out, "issue: %s %s\n", res.Identifier, res.IssueURL)
+}
+
+// option is a select option as Block Kit JSON has it.
+type option struct {
+	Text  string
+	Value string
+}
+
+// elementOptions returns the options of the element with actionID in a
+// view's or message's blocks.
+func elementOptions(blocks json.RawMessage, actionID string) []option {
+	var out []option
+	walkElements(blocks, func(el map[string]any) {
+		if el["action_id"] != actionID {
+			return
+		}
+		opts, _ := el["options"].([]any)
+		for _, o := range opts {
+			om, _ := o.(map[string]any)
+			text, _ := om["text"].(map[string]any)
+			t, _ := text["text"].(string)
+			v, _ := om["value"].(string)
+			out = append(out, option{Text: t, Value: v})
+		}
+	})
+	return out
+}
+
+func buttonTexts(blocks json.RawMessage) []string {
+	var out []string
+	walkElements(blocks, func(el map[string]any) {
+		if el["type"] == "button" {
+			text, _ := el["text"].(map[string]any)
+			t, _ := text["text"].(string)
+			out = append(out, t)
+		}
+	})
+	return out
+}
+
+// walkElements calls fn for every interactive element: accessories,
+// actions elements and input elements.
+func walkElements(blocks json.RawMessage, fn func(map[string]any)) {
+	var bs []map[string]any
+	if json.Unmarshal(blocks, &bs) != nil {
+		return
+	}
+	for _, b := range bs {
+		for _, key := range []string{"accessory", "element"} {
+			if el, ok := b[key].(map[string]any); ok {
+				fn(el)
+			}
+		}
+		if els, ok := b["elements"].([]any); ok {
+			for _, e := range els {
+				if el, ok := e.(map[string]any); ok {
+					fn(el)
+				}
+			}
+		}
+	}
+}
+
+func optionTexts(opts []option) []string {
+	out := make([]string, len(opts))
+	for i, o := range opts {
+		out[i] = o.Text
+	}
+	return out
+}
+
+func responseAction(payload json.RawMessage) string {
+	var p struct {
+		ResponseAction string `json:"response_action"`
+	}
+	if json.Unmarshal(payload, &p) != nil || p.ResponseAction == "" {
+		return "none"
+	}
+	return p.ResponseAction
+}
+
+func round(d time.Duration) time.Duration {
+	if d > time.Millisecond {
+		return d.Round(100 * time.Microsecond)
+	}
+	return d.Round(time.Microsecond)
+}
+
+func roundAll(ds []time.Duration) []time.Duration {
+	out := slices.Clone(ds)
+	for i := range out {
+		out[i] = round(out[i])
+	}
+	return out
+}

@@ -1,0 +1,72 @@
+// Command proliferate-linear is a Slack bot (Socket Mode) that turns
+// Proliferate error alerts into Linear issues.
+//
+//	proliferate-linear [serve]   run the bot, the HTTP API and the Slack queue (default)
+//	proliferate-linear migrate   apply database migrations and exit
+//	proliferate-linear demo      run the whole loop against built-in fakes of Slack and Linear
+//	proliferate-linear version   print the version
+//
+// Configuration comes from the environment; see README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "proliferate-linear:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage: proliferate-linear [command]
+
+commands:
+  serve     run the bot, the HTTP API and the Slack queue (default)
+  migrate   apply database migrations and exit
+  demo      walk one alert through the whole loop against built-in fakes
+            of Slack and Linear, on a temporary embedded database
+  version   print the version
+
+Configuration is read from the environment; see README.md.
+`
+
+// errUsage marks a command-line mistake.
+var errUsage = errors.New("usage")
+
+// run is main without the process: tests call it with their own
+// environment and writers.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, getenv, stderr)
+	case "migrate":
+		return migrate(ctx, getenv, stdout, stderr)
+	case "demo":
+		return runDemo(ctx, args, stdout, stderr)
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, "proliferate-linear", version)
+		return nil
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("%w: unknown command %q", errUsage, cmd)
+}

@@ -1,0 +1,160 @@
+package store
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// migrationFS holds the versioned schema of each dialect, one directory per
+// dialect. A file is named NNNN_description.sql; NNNN is its version. Files
+// are never edited once released: a change is a new file.
+//
+//go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
+var migrationFS embed.FS
+
+// migration is one schema step.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations returns the dialect's migrations in version order.
+func migrations(dialect string) ([]migration, error) {
+	dir := "migrations/" + dialect
+	entries, err := fs.ReadDir(migrationFS, dir)
+	if err != nil {
+		return nil, fmt.Errorf("read migrations of %s: %w", dialect, err)
+	}
+	var out []migration
+	seen := map[int]string{}
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".sql") {
+			continue
+		}
+		num, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			return nil, fmt.Errorf("migration %s: name must be NNNN_description.sql", e.Name())
+		}
+		if prev, dup := seen[v]; dup {
+			return nil, fmt.Errorf("migrations %s and %s share version %d", prev, e.Name(), v)
+		}
+		seen[v] = e.Name()
+		body, err := fs.ReadFile(migrationFS, path.Join(dir, e.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("read migration %s: %w", e.Name(), err)
+		}
+		out = append(out, migration{version: v, name: e.Name(), sql: string(body)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
+	return out, nil
+}
+
+const createSchemaMigrations = `CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER  PRIMARY KEY,
+    name       TEXT     NOT NULL,
+    applied_at DATETIME NOT NULL
+)`
+
+// Migrate brings the schema up to date. It is safe to run on every start
+// and from several replicas at once: each migration runs in its own
+// transaction that first takes a lock (an advisory lock on PostgreSQL, the
+// write lock on SQLite via BEGIN IMMEDIATE) and then checks
+// schema_migrations, so a migration is applied exactly once and a replica
+// that waited sees it done.
+func (db *DB) Migrate(ctx context.Context) error {
+	migs, err := migrations(db.dialect)
+	if err != nil {
+		return err
+	}
+	key, err := db.migrationLockKey(ctx)
+	if err != nil {
+		return err
+	}
+	for _, m := range migs {
+		applied, err := db.applyMigration(ctx, m, key)
+		if err != nil {
+			return fmt.Errorf("migration %s (%s): %w", m.name, db.dialect, err)
+		}
+		if applied {
+			db.log.InfoContext(ctx, "migration applied", "dialect", db.dialect, "version", m.version, "name", m.name)
+		}
+	}
+	var newest int
+	if err := db.x.GetContext(ctx, &newest, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if len(migs) > 0 && newest > migs[len(migs)-1].version {
+		// A newer release migrated this database; running older code on it
+		// works only if that migration was additive.
+		db.log.WarnContext(ctx, "database schema is newer than this binary",
+			"schema_version", newest, "known_version", migs[len(migs)-1].version)
+	}
+	return nil
+}
+
+// migrationLockKey is the PostgreSQL advisory lock key for migrations of
+// the current schema, so replicas of one deployment serialise while tests
+// in separate schemas of one database do not.
+func (db *DB) migrationLockKey(ctx context.Context) (int64, error) {
+	if db.dialect != DialectPostgres {
+		return 0, nil
+	}
+	var schema string
+	if err := db.x.GetContext(ctx, &schema, `SELECT COALESCE(current_schema(), '')`); err != nil {
+		return 0, fmt.Errorf("current schema: %w", err)
+	}
+	h := fnv.New64a()
+	h.Write([]byte("proliferate-linear/migrate/" + schema))
+	return int64(h.Sum64()), nil
+}
+
+// applyMigration runs m unless schema_migrations says it ran, in one
+// transaction. It reports whether it applied m.
+func (db *DB) applyMigration(ctx context.Context, m migration, lockKey int64) (bool, error) {
+	applied := false
+	err := db.inTx(ctx, func(tx *sqlx.Tx) error {
+		if db.dialect == DialectPostgres {
+			// A transaction-level lock is released by COMMIT or ROLLBACK, so
+			// no failure path can leave it held on a pooled connection.
+			// https://www.postgresql.org/docs/current/explicit-locking.html#ADVISORY-LOCKS
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey); err != nil {
+				return fmt.Errorf("advisory lock: %w", err)
+			}
+		}
+		ddl := createSchemaMigrations
+		if db.dialect == DialectPostgres {
+			ddl = strings.Replace(ddl, "DATETIME", "TIMESTAMPTZ", 1)
+		}
+		if _, err := tx.ExecContext(ctx, ddl); err != nil {
+			return fmt.Errorf("create schema_migrations: %w", err)
+		}
+		var n int
+		if err := tx.GetContext(ctx, &n, db.q(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`), m.version); err != nil {
+			return fmt.Errorf("read schema_migrations: %w", err)
+		}
+		if n > 0 {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`),
+			m.version, m.name, db.t(db.clock())); err != nil {
+			return fmt.Errorf("record migration: %w", err)
+		}
+		applied = true
+		return nil
+	})
+	return applied, err
+}

@@ -1,0 +1,108 @@
+-- Initial schema, PostgreSQL. Same tables and constraints as the SQLite
+-- file; identities, uuid and timestamptz where PostgreSQL has them.
+
+-- One row per (error, channel): repeats fold into it.
+CREATE TABLE alerts (
+    id             BIGINT      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    error_id       TEXT        NOT NULL,
+    channel        TEXT        NOT NULL,
+    message_ts     TEXT        NOT NULL DEFAULT '',
+    url            TEXT        NOT NULL DEFAULT '',
+    project        TEXT        NOT NULL DEFAULT '',
+    level          TEXT        NOT NULL DEFAULT '',
+    error_type     TEXT        NOT NULL DEFAULT '',
+    error_message  TEXT        NOT NULL DEFAULT '',
+    stack          TEXT        NOT NULL DEFAULT '',
+    environment    TEXT        NOT NULL DEFAULT '',
+    "release"      TEXT        NOT NULL DEFAULT '',
+    first_seen     TIMESTAMPTZ NOT NULL,
+    last_seen      TIMESTAMPTZ NOT NULL,
+    event_count    BIGINT      NOT NULL DEFAULT 0,
+    users_affected BIGINT      NOT NULL DEFAULT 0,
+    "trigger"      TEXT        NOT NULL DEFAULT '',
+    occurrences    BIGINT      NOT NULL DEFAULT 1,
+    created_at     TIMESTAMPTZ NOT NULL,
+    updated_at     TIMESTAMPTZ NOT NULL,
+    UNIQUE (error_id, channel)
+);
+
+-- At most one Linear issue per error; kept after a disconnect.
+CREATE TABLE issue_links (
+    error_id      TEXT        PRIMARY KEY,
+    issue_id      TEXT        NOT NULL,
+    identifier    TEXT        NOT NULL DEFAULT '',
+    title         TEXT        NOT NULL DEFAULT '',
+    url           TEXT        NOT NULL DEFAULT '',
+    state_name    TEXT        NOT NULL DEFAULT '',
+    state_type    TEXT        NOT NULL DEFAULT '',
+    team_id       TEXT        NOT NULL DEFAULT '',
+    team_key      TEXT        NOT NULL DEFAULT '',
+    assignee_id   TEXT        NOT NULL DEFAULT '',
+    assignee_name TEXT        NOT NULL DEFAULT '',
+    created_by    TEXT        NOT NULL DEFAULT '',
+    kind          TEXT        NOT NULL DEFAULT 'created',
+    created_at    TIMESTAMPTZ NOT NULL,
+    updated_at    TIMESTAMPTZ NOT NULL
+);
+-- Linear webhooks name the issue, not the error.
+CREATE INDEX issue_links_issue ON issue_links (issue_id);
+
+-- Create-issue intents. The id (a UUID v4) is sent to Linear as the issue id.
+CREATE TABLE creations (
+    id         UUID        PRIMARY KEY,
+    error_id   TEXT        NOT NULL,
+    alert_id   BIGINT      NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,
+    slack_user TEXT        NOT NULL DEFAULT '',
+    status     TEXT        NOT NULL CHECK (status IN ('pending', 'done')),
+    issue_id   TEXT        NOT NULL DEFAULT '',
+    created_at TIMESTAMPTZ NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL
+);
+-- Only one create in flight per error.
+CREATE UNIQUE INDEX creations_one_pending ON creations (error_id) WHERE status = 'pending';
+CREATE INDEX creations_alert ON creations (alert_id);
+
+-- The durable Slack queue. Replicas claim with FOR UPDATE SKIP LOCKED.
+CREATE TABLE jobs (
+    id           BIGINT      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    kind         TEXT        NOT NULL,
+    alert_id     BIGINT      NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,
+    text         TEXT        NOT NULL DEFAULT '',
+    dedupe_key   TEXT,                               -- NULL: never folds.
+    status       TEXT        NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'running', 'dead')),
+    attempts     INTEGER     NOT NULL DEFAULT 0,
+    run_at       TIMESTAMPTZ NOT NULL,
+    locked_until TIMESTAMPTZ,
+    last_error   TEXT        NOT NULL DEFAULT '',
+    created_at   TIMESTAMPTZ NOT NULL
+);
+-- A repeat folds into the queued job with its key; a running job does not
+-- absorb it, so the message is rendered again after the running one.
+CREATE UNIQUE INDEX jobs_dedupe_queued ON jobs (dedupe_key) WHERE status = 'queued';
+CREATE INDEX jobs_due ON jobs (status, run_at);
+CREATE INDEX jobs_alert ON jobs (alert_id);
+
+-- Linear connection per Slack team (OAuth). Tokens are AES-256-GCM
+-- ciphertext with a key-version prefix, never plain.
+CREATE TABLE connections (
+    id                BIGINT      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    slack_team_id     TEXT        NOT NULL UNIQUE,
+    org_id            TEXT        NOT NULL DEFAULT '',
+    org_name          TEXT        NOT NULL DEFAULT '',
+    org_url_key       TEXT        NOT NULL DEFAULT '',
+    access_token_enc  TEXT        NOT NULL DEFAULT '',
+    refresh_token_enc TEXT        NOT NULL DEFAULT '',
+    expires_at        TIMESTAMPTZ,
+    scopes            TEXT        NOT NULL DEFAULT '',
+    status            TEXT        NOT NULL DEFAULT 'active',
+    created_by        TEXT        NOT NULL DEFAULT '',
+    created_at        TIMESTAMPTZ NOT NULL,
+    updated_at        TIMESTAMPTZ NOT NULL
+);
+
+-- Linear-Delivery ids already handled: Linear may deliver a webhook twice.
+CREATE TABLE webhook_deliveries (
+    delivery_id TEXT        PRIMARY KEY,
+    received_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX webhook_deliveries_received ON webhook_deliveries (received_at);
