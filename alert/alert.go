@@ -98,21 +98,27 @@ const (
 // IssueLink records that a Proliferate error is tracked by a Linear issue.
 // One error has at most one link; the link outlives a disconnect.
 type IssueLink struct {
-	ErrorID      string    `db:"error_id"`
-	IssueID      string    `db:"issue_id"` // Linear issue UUID.
-	Identifier   string    `db:"identifier"`
-	Title        string    `db:"title"`
-	URL          string    `db:"url"`
-	StateName    string    `db:"state_name"`
-	StateType    string    `db:"state_type"` // Linear WorkflowState.type: triage, backlog, unstarted, started, completed, canceled.
-	TeamID       string    `db:"team_id"`
-	TeamKey      string    `db:"team_key"`
-	AssigneeID   string    `db:"assignee_id"`
-	AssigneeName string    `db:"assignee_name"`
-	CreatedBy    string    `db:"created_by"` // Slack user ID, or "api".
-	Kind         LinkKind  `db:"kind"`
-	CreatedAt    time.Time `db:"created_at"`
-	UpdatedAt    time.Time `db:"updated_at"`
+	ErrorID      string   `db:"error_id"`
+	IssueID      string   `db:"issue_id"` // Linear issue UUID.
+	Identifier   string   `db:"identifier"`
+	Title        string   `db:"title"`
+	URL          string   `db:"url"`
+	StateName    string   `db:"state_name"`
+	StateType    string   `db:"state_type"` // Linear WorkflowState.type: triage, backlog, unstarted, started, completed, canceled.
+	TeamID       string   `db:"team_id"`
+	TeamKey      string   `db:"team_key"`
+	AssigneeID   string   `db:"assignee_id"`
+	AssigneeName string   `db:"assignee_name"`
+	CreatedBy    string   `db:"created_by"` // Slack user ID, or "api".
+	Kind         LinkKind `db:"kind"`
+	// ClosedAt is when the issue was completed or canceled; zero while open.
+	ClosedAt time.Time `db:"closed_at"`
+	// RegressedAt is when an alert first arrived after the issue closed
+	// (the error came back); zero otherwise. It keeps the "the error is
+	// back" note to one per regression.
+	RegressedAt time.Time `db:"regressed_at"`
+	CreatedAt   time.Time `db:"created_at"`
+	UpdatedAt   time.Time `db:"updated_at"`
 }
 
 // Closed reports whether the linked issue is completed or canceled, so a new

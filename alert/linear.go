@@ -1,6 +1,10 @@
 package alert
 
-import "context"
+import (
+	"context"
+	"strings"
+	"time"
+)
 
 // Team is a Linear team.
 type Team struct {
@@ -40,6 +44,18 @@ type Issue struct {
 	TeamKey      string
 	AssigneeID   string
 	AssigneeName string
+	// ClosedAt is when the issue was completed or canceled (Linear's
+	// completedAt / canceledAt); zero while it is open.
+	ClosedAt time.Time
+}
+
+// Attachment is a Linear attachment: the link from an issue back to the
+// Proliferate error (and, in its metadata, to the Slack thread).
+type Attachment struct {
+	URL      string
+	Title    string
+	Subtitle string
+	Metadata map[string]any
 }
 
 // Priority is Linear's issue priority: 0 none, 1 urgent, 2 high, 3 medium, 4 low.
@@ -94,12 +110,29 @@ type IssueRequest struct {
 // Workspace describes the connected Linear workspace and user, for
 // `/proliferate-linear test`.
 type Workspace struct {
-	UserName     string
-	UserEmail    string
-	OrgID        string
-	OrgName      string
-	OrgURLKey    string
-	RecentIssues []Issue
+	UserName  string
+	UserEmail string
+	OrgID     string
+	OrgName   string
+	OrgURLKey string
+	// PreviousURLKeys are URL keys the workspace had before a rename;
+	// Linear still redirects them, so old issue URLs stay valid.
+	PreviousURLKeys []string
+	RecentIssues    []Issue
+}
+
+// HasURLKey reports whether key (case-insensitive) is the workspace's
+// current or a previous URL key.
+func (w Workspace) HasURLKey(key string) bool {
+	if strings.EqualFold(key, w.OrgURLKey) {
+		return true
+	}
+	for _, k := range w.PreviousURLKeys {
+		if strings.EqualFold(key, k) {
+			return true
+		}
+	}
+	return false
 }
 
 // Tracker is the Linear side as the core needs it. linear.Client implements
@@ -115,4 +148,22 @@ type Tracker interface {
 	// Issue reads one issue by UUID or identifier; ErrNotFound if none.
 	Issue(ctx context.Context, idOrIdentifier string) (Issue, error)
 	Workspace(ctx context.Context) (Workspace, error)
+
+	// Attach adds an attachment to an existing issue (attachmentCreate;
+	// Linear updates the attachment when the issue already has one with the
+	// same URL, so repeating it is safe).
+	Attach(ctx context.Context, issueID string, att Attachment) error
+	// IssuesWithAttachment returns the issues that carry an attachment
+	// with url (attachmentsForURL): errors someone linked from elsewhere.
+	IssuesWithAttachment(ctx context.Context, url string) ([]Issue, error)
+	// SearchIssues finds issues by text (searchIssues), at most limit.
+	// Linear allows it about 30 times a minute; callers debounce.
+	SearchIssues(ctx context.Context, query string, limit int) ([]Issue, error)
+	// IssuesByID reads up to 100 issues in ONE request
+	// (issues(filter: {id: {in: ids}})); unknown ids are left out.
+	IssuesByID(ctx context.Context, ids []string) ([]Issue, error)
+	// Reopen moves an issue to its team's first "started" state (else the
+	// first "unstarted") and adds comment (Markdown) to it, and returns the
+	// issue as it now is.
+	Reopen(ctx context.Context, issueID, comment string) (Issue, error)
 }

@@ -67,6 +67,16 @@ type Store interface {
 	// SaveLink inserts or replaces the link of link.ErrorID and queues jobs,
 	// in one transaction.
 	SaveLink(ctx context.Context, link IssueLink, jobs ...Job) error
+	// AddLink is SaveLink for an error that has no link yet: if it has one
+	// (someone linked or created meanwhile) nothing changes and the error
+	// wraps ErrConflict.
+	AddLink(ctx context.Context, link IssueLink, jobs ...Job) error
+	// LinksByIssue returns every link to a Linear issue (several errors may
+	// share one issue).
+	LinksByIssue(ctx context.Context, issueID string) ([]IssueLink, error)
+	// OpenLinks pages through links whose issue is not closed, ordered by
+	// issue_id, starting after afterIssueID ("" for the first page).
+	OpenLinks(ctx context.Context, afterIssueID string, limit int) ([]IssueLink, error)
 
 	// BeginCreation records a create intent before Linear is called. If a
 	// creation with c.ID exists it is returned unchanged (a retry). If

@@ -19,6 +19,7 @@ type Service struct {
 	log     *slog.Logger
 	now     func() time.Time
 	newID   func() string
+	lookups chan struct{} // bounds background lookups in Linear.
 	// Notify, when set, is called after jobs are queued (Dispatcher.Wake),
 	// so Slack hears of a change at once rather than at the next poll.
 	Notify func()
@@ -39,6 +40,7 @@ func NewService(store Store, tracker Tracker, log *slog.Logger) *Service {
 		log:     log,
 		now:     time.Now,
 		newID:   func() string { return uuid.NewString() },
+		lookups: make(chan struct{}, 4),
 	}
 }
 
@@ -61,6 +63,14 @@ func (s *Service) Accept(ctx context.Context, a Alert) (Alert, error) {
 	stored, err := s.store.AcceptAlert(ctx, a)
 	if err != nil {
 		return Alert{}, fmt.Errorf("accept alert %s: %w", a.ErrorID, err)
+	}
+	if stored.Occurrences == 1 {
+		s.lookupExisting(stored)
+	}
+	if err := s.noteRegression(ctx, stored); err != nil {
+		// The alert is stored and its message will show the regression;
+		// only the thread note is missing.
+		s.log.WarnContext(ctx, "regression note", "alert_id", stored.ID, "err", err)
 	}
 	s.notify()
 	s.log.InfoContext(ctx, "alert accepted", "alert_id", stored.ID, "error_id", stored.ErrorID,
@@ -102,6 +112,14 @@ func (s *Service) Workspace(ctx context.Context) (Workspace, error) {
 	return s.tracker.Workspace(ctx)
 }
 
+// SearchIssues finds Linear issues by text, for the Link existing modal.
+func (s *Service) SearchIssues(ctx context.Context, query string, limit int) ([]Issue, error) {
+	if s.tracker == nil {
+		return nil, ErrNotConnected
+	}
+	return s.tracker.SearchIssues(ctx, query, limit)
+}
+
 // NewCreationID returns a fresh UUID v4 for one create intent. The Slack
 // adapter puts it in the modal's private_metadata when the modal opens, so
 // a double submission of that modal carries the same ID.
@@ -117,6 +135,10 @@ type CreateRequest struct {
 	Description string
 	Priority    Priority
 	SlackUser   string // who asked; "api" for the REST API.
+	// Force creates an issue even though the error is already tracked by
+	// an open one: the user chose "create another anyway". The new issue
+	// becomes the error's link.
+	Force bool
 }
 
 // CreateIssue creates the Linear issue for an alert's error exactly once,
@@ -163,7 +185,7 @@ func (s *Service) CreateIssue(ctx context.Context, req CreateRequest) (IssueLink
 		if c.Status == CreationDone && c.IssueID == link.IssueID {
 			return link, nil
 		}
-		if !link.Closed() {
+		if !link.Closed() && !req.Force {
 			_ = s.store.AbandonCreation(ctx, c.ID)
 			return IssueLink{}, &AlreadyLinkedError{Link: link}
 		}
@@ -171,10 +193,23 @@ func (s *Service) CreateIssue(ctx context.Context, req CreateRequest) (IssueLink
 		return IssueLink{}, fmt.Errorf("look up link: %w", err)
 	}
 
+	// Someone may have attached this error to an issue from elsewhere (in
+	// Linear, or another tool): link that rather than make a duplicate.
+	if !req.Force {
+		if link, found, err := s.findExisting(ctx, a); err != nil {
+			s.releaseCreation(ctx, log, c.ID, err)
+			return IssueLink{}, err
+		} else if found && !link.Closed() {
+			_ = s.store.AbandonCreation(ctx, c.ID)
+			return IssueLink{}, &AlreadyLinkedError{Link: link}
+		}
+	}
+
 	desc := req.Description
 	if desc == "" {
 		desc = Description(a)
 	}
+	att := s.attachment(a)
 	issue, err := s.tracker.CreateIssue(ctx, IssueRequest{
 		ID:                 c.ID,
 		TeamID:             req.TeamID,
@@ -182,31 +217,18 @@ func (s *Service) CreateIssue(ctx context.Context, req CreateRequest) (IssueLink
 		Title:              req.Title,
 		Description:        desc,
 		Priority:           req.Priority,
-		AttachmentURL:      a.URL,
-		AttachmentTitle:    "Proliferate: " + truncateRunes(a.Title(), 200),
-		AttachmentSubtitle: attachmentSubtitle(a),
-		AttachmentMetadata: s.attachmentMetadata(a),
+		AttachmentURL:      att.URL,
+		AttachmentTitle:    att.Title,
+		AttachmentSubtitle: att.Subtitle,
+		AttachmentMetadata: att.Metadata,
 	})
 	if err != nil {
-		var tmp *TemporaryError
-		if !errors.As(err, &tmp) && !errors.Is(err, ErrUnavailable) && !errors.Is(err, ErrRateLimited) {
-			// Linear refused for good (bad team, no permission, bad token):
-			// nothing was created, so free the error for another try.
-			if aerr := s.store.AbandonCreation(ctx, c.ID); aerr != nil {
-				log.ErrorContext(ctx, "abandon creation", "err", aerr)
-			}
-		}
+		s.releaseCreation(ctx, log, c.ID, err)
 		log.WarnContext(ctx, "linear issue create failed", "err", err)
 		return IssueLink{}, fmt.Errorf("create linear issue: %w", err)
 	}
 
-	now := s.now().UTC()
-	link := IssueLink{
-		ErrorID: a.ErrorID, IssueID: issue.ID, Identifier: issue.Identifier, Title: issue.Title, URL: issue.URL,
-		StateName: issue.StateName, StateType: issue.StateType, TeamID: issue.TeamID, TeamKey: issue.TeamKey,
-		AssigneeID: issue.AssigneeID, AssigneeName: issue.AssigneeName,
-		CreatedBy: req.SlackUser, Kind: LinkCreated, CreatedAt: now, UpdatedAt: now,
-	}
+	link := s.newLink(a, issue, req.SlackUser, LinkCreated)
 	jobs, err := s.linkJobs(ctx, a, CreatedNote(link, req.SlackUser))
 	if err != nil {
 		return IssueLink{}, err
@@ -222,6 +244,49 @@ func (s *Service) CreateIssue(ctx context.Context, req CreateRequest) (IssueLink
 func (s *Service) notify() {
 	if s.Notify != nil {
 		s.Notify()
+	}
+}
+
+// lookupExisting asks Linear, in the background, whether a new error is
+// already attached to an issue (linked from elsewhere), so that its alert
+// shows that issue instead of offering a new one. It is an optimisation:
+// CreateIssue checks again before creating, so a lookup lost to a crash or
+// a full pool costs nothing but a click.
+func (s *Service) lookupExisting(a Alert) {
+	if s.tracker == nil || a.URL == "" {
+		return
+	}
+	select {
+	case s.lookups <- struct{}{}:
+	default:
+		return // busy: skip rather than queue unbounded work.
+	}
+	go func() {
+		defer func() { <-s.lookups }()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := s.store.Link(ctx, a.ErrorID); err == nil {
+			return
+		}
+		if link, found, err := s.findExisting(ctx, a); err != nil {
+			s.log.WarnContext(ctx, "look for an existing issue", "error_id", a.ErrorID, "err", err)
+		} else if found {
+			s.log.InfoContext(ctx, "error already tracked in linear", "error_id", a.ErrorID, "issue", link.Identifier)
+		}
+	}()
+}
+
+// releaseCreation frees the error for another try when Linear refused for
+// good (bad team, no permission, bad token): nothing was created. After a
+// temporary failure the creation stays pending, so a retry of the same
+// intent reuses its id and Linear's duplicate check keeps it to one issue.
+func (s *Service) releaseCreation(ctx context.Context, log *slog.Logger, id string, err error) {
+	var tmp *TemporaryError
+	if errors.As(err, &tmp) || errors.Is(err, ErrUnavailable) || errors.Is(err, ErrRateLimited) {
+		return
+	}
+	if aerr := s.store.AbandonCreation(ctx, id); aerr != nil {
+		log.ErrorContext(ctx, "abandon creation", "err", aerr)
 	}
 }
 

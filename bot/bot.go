@@ -58,6 +58,16 @@ type Bot struct {
 	minProgress time.Duration
 	teams       *cache[string, []alert.Team]
 	members     *cache[string, []alert.User]
+
+	// linkBudget and searchBudget bound the Linear calls whose outcome
+	// travels in the ack (see deferred.go).
+	linkBudget, searchBudget time.Duration
+	search                   *searcher
+	ackSlots                 chan struct{}
+	ackWG                    sync.WaitGroup
+	// reopening holds the alert IDs whose Reopen is running here, so a
+	// double click comments on the issue once.
+	reopening sync.Map
 }
 
 // Compile-time proof that *Bot is the core's Poster.
@@ -92,18 +102,22 @@ func New(cfg Config, svc *alert.Service) (*Bot, error) {
 		opts = append(opts, slack.OptionAppLevelToken(cfg.AppToken))
 	}
 	return &Bot{
-		api:         slack.New(cfg.BotToken, opts...),
-		svc:         svc,
-		log:         cfg.Log,
-		http:        cfg.HTTPClient,
-		appToken:    cfg.AppToken,
-		apiURL:      cfg.APIURL,
-		defaultTeam: cfg.DefaultTeamKey,
-		workers:     cfg.Workers,
-		jobTimeout:  time.Minute,
-		minProgress: 500 * time.Millisecond,
-		teams:       newCache[string, []alert.Team](teamsTTL),
-		members:     newCache[string, []alert.User](teamsTTL),
+		api:          slack.New(cfg.BotToken, opts...),
+		svc:          svc,
+		log:          cfg.Log,
+		http:         cfg.HTTPClient,
+		appToken:     cfg.AppToken,
+		apiURL:       cfg.APIURL,
+		defaultTeam:  cfg.DefaultTeamKey,
+		workers:      cfg.Workers,
+		jobTimeout:   time.Minute,
+		minProgress:  500 * time.Millisecond,
+		teams:        newCache[string, []alert.Team](teamsTTL),
+		members:      newCache[string, []alert.User](teamsTTL),
+		linkBudget:   defaultAckBudget,
+		searchBudget: defaultAckBudget,
+		search:       newSearcher(),
+		ackSlots:     make(chan struct{}, maxDeferredAcks),
 	}, nil
 }
 
@@ -138,6 +152,7 @@ func (b *Bot) Run(ctx context.Context) error {
 		close(jobs)
 		wg.Wait()
 	}()
+	defer b.ackWG.Wait() // before the pool closes: deferred acks may still be finishing.
 
 	smCtx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -187,9 +202,12 @@ var errQueueFull = errors.New("slack work queue is full")
 // cache keeps values for a while; it holds Linear lists, never modal state.
 type cache[K comparable, V any] struct {
 	ttl time.Duration
-	now func() time.Time
-	mu  sync.Mutex
-	m   map[K]cacheEntry[V]
+	// limit, when positive, bounds the entries: a full cache drops the
+	// expired ones, then, if still full, an arbitrary one.
+	limit int
+	now   func() time.Time
+	mu    sync.Mutex
+	m     map[K]cacheEntry[V]
 }
 
 type cacheEntry[V any] struct {
@@ -215,5 +233,19 @@ func (c *cache[K, V]) get(k K) (V, bool) {
 func (c *cache[K, V]) put(k K, v V) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.m[k] = cacheEntry[V]{v: v, at: c.now()}
+	now := c.now()
+	if _, ok := c.m[k]; !ok && c.limit > 0 && len(c.m) >= c.limit {
+		for key, e := range c.m {
+			if now.Sub(e.at) > c.ttl {
+				delete(c.m, key)
+			}
+		}
+		for key := range c.m {
+			if len(c.m) < c.limit {
+				break
+			}
+			delete(c.m, key)
+		}
+	}
+	c.m[k] = cacheEntry[V]{v: v, at: now}
 }

@@ -213,27 +213,6 @@ func TestSubmitTwiceCreatesOnce(t *testing.T) {
 	}
 }
 
-func TestLinkExistingComingSoon(t *testing.T) {
-	h := startHarness(t, "")
-	ctx := t.Context()
-	if _, err := h.fs.ClickButton(ctx, "U1", "C100", h.ts, actionLinkIssue); err != nil {
-		t.Fatal(err)
-	}
-	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	err := h.fs.Wait(wctx, func() bool {
-		for _, e := range h.fs.Ephemerals() {
-			if strings.Contains(e.Text, "coming soon") {
-				return true
-			}
-		}
-		return false
-	})
-	if err != nil {
-		t.Errorf("no ephemeral 'coming soon' reply: %+v", h.fs.Responses())
-	}
-}
-
 func TestSlashCommand(t *testing.T) {
 	tests := []struct {
 		name, text string

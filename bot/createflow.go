@@ -16,9 +16,11 @@ import (
 // openCreate answers a click on "Create Linear Issue": views.open first
 // (the trigger_id dies after 3 seconds), Linear only afterwards, each fill
 // a views.update guarded by the view's hash so a newer update by the user's
-// own actions is never overwritten.
-func (b *Bot) openCreate(ctx context.Context, cb slack.InteractionCallback, alertID int64) {
+// own actions is never overwritten. force is the confirmed "Create another
+// issue" of an error that is already tracked.
+func (b *Bot) openCreate(ctx context.Context, cb slack.InteractionCallback, alertID int64, force bool) {
 	meta := modalMeta{
+		Force:      force,
 		AlertID:    alertID,
 		CreationID: b.svc.NewCreationID(),
 		Channel:    or(cb.Container.ChannelID, cb.Channel.ID),
@@ -34,12 +36,12 @@ func (b *Bot) openCreate(ctx context.Context, cb slack.InteractionCallback, aler
 		return
 	}
 	meta.Prefill = digest(alert.DescriptionWithin(a, maxDescriptionInput))
-	if link != nil && !link.Closed() {
+	if link != nil && !link.Closed() && !force {
 		b.openView(ctx, log, cb.TriggerID, linkedModal(*link, meta))
 		return
 	}
 
-	form := createForm{Alert: a, Link: link}
+	form := createForm{Alert: a, Link: link, Force: force}
 	var view *slack.View
 	teams, cached := b.teams.get("")
 	if !cached {
@@ -89,7 +91,7 @@ func (b *Bot) teamChanged(ctx context.Context, cb slack.InteractionCallback, tea
 		b.updateView(ctx, log, &cb.View, errorModal(err, meta))
 		return
 	}
-	form := createForm{Alert: a, Link: link, TeamID: teamID}
+	form := createForm{Alert: a, Link: link, TeamID: teamID, Force: meta.Force}
 	if form.Teams, err = b.teamList(ctx); err != nil {
 		b.updateView(ctx, log, &cb.View, errorModal(err, meta))
 		return
@@ -149,7 +151,7 @@ func (b *Bot) retryForm(ctx context.Context, meta modalMeta, sub submission, cau
 	}
 	members, _ := b.memberList(ctx, sub.TeamID) // without them the form still works, unassigned.
 	return createModal(createForm{
-		Alert: a, Link: link, Teams: teams, TeamID: sub.TeamID, Members: members,
+		Alert: a, Link: link, Force: meta.Force, Teams: teams, TeamID: sub.TeamID, Members: members,
 		Error: alert.UserMessage(cause), Values: sub,
 	}, meta)
 }

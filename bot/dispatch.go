@@ -17,6 +17,10 @@ func (b *Bot) handleEvent(ctx context.Context, sm *socketmode.Client, evt socket
 		b.logLifecycle(ctx, evt)
 		return
 	}
+	if d := b.routeDeferred(evt); d != nil {
+		b.ackLater(ctx, sm, evt.Request.EnvelopeID, d)
+		return
+	}
 	ack, work := b.route(evt)
 	if err := sm.AckCtx(ctx, evt.Request.EnvelopeID, ack); err != nil {
 		b.log.ErrorContext(ctx, "slack ack failed", "envelope_id", evt.Request.EnvelopeID, "type", evt.Type, "err", err)
@@ -73,11 +77,25 @@ func (b *Bot) routeAction(cb slack.InteractionCallback, act slack.BlockAction) j
 		if err != nil {
 			return nil
 		}
-		return func(ctx context.Context) { b.openCreate(ctx, cb, id) }
-	case act.ActionID == actionLinkIssue:
-		return func(ctx context.Context) {
-			b.respond(ctx, cb.ResponseURL, "Linking an existing Linear issue is coming soon. For now, use *Create Linear Issue*.")
+		return func(ctx context.Context) { b.openCreate(ctx, cb, id, false) }
+	case act.ActionID == actionCreateAnyway && cb.TriggerID != "":
+		id, err := strconv.ParseInt(act.Value, 10, 64)
+		if err != nil {
+			return nil
 		}
+		return func(ctx context.Context) { b.openCreate(ctx, cb, id, true) }
+	case act.ActionID == actionLinkIssue && cb.TriggerID != "":
+		id, err := strconv.ParseInt(act.Value, 10, 64)
+		if err != nil {
+			return nil
+		}
+		return func(ctx context.Context) { b.openLink(ctx, cb, id) }
+	case act.ActionID == actionReopen:
+		id, err := strconv.ParseInt(act.Value, 10, 64)
+		if err != nil {
+			return nil
+		}
+		return func(ctx context.Context) { b.reopen(ctx, cb, id) }
 	case act.ActionID == actionTeam && cb.View.CallbackID == callbackCreate:
 		team := act.SelectedOption.Value
 		return func(ctx context.Context) { b.teamChanged(ctx, cb, team) }

@@ -55,7 +55,11 @@ func TestRoute(t *testing.T) {
 	}{
 		{"create click opens modal later", click(actionCreateIssue, "42", ""), nil, true},
 		{"create click with bad value", click(actionCreateIssue, "x", ""), nil, false},
-		{"link click answers coming soon", click(actionLinkIssue, "42", ""), nil, true},
+		{"link click opens modal later", click(actionLinkIssue, "42", ""), nil, true},
+		{"link click with bad value", click(actionLinkIssue, "", ""), nil, false},
+		{"create anyway opens modal later", click(actionCreateAnyway, "42", ""), nil, true},
+		{"reopen click reopens later", click(actionReopen, "42", ""), nil, true},
+		{"reopen click with bad value", click(actionReopen, "x", ""), nil, false},
 		{"url button is only acked", click(actionViewError, "", ""), nil, false},
 		{"team change in modal", click(actionTeam, "", callbackCreate), nil, true},
 		{"slash command", socketmode.Event{Type: socketmode.EventTypeSlashCommand, Data: slack.SlashCommand{Text: "help"}}, nil, true},
@@ -136,6 +140,40 @@ func TestSubmissionRequest(t *testing.T) {
 			}
 			if req.CreationID != meta.CreationID || req.AlertID != meta.AlertID || req.SlackUser != "U1" {
 				t.Errorf("request = %+v, want ids from the metadata", req)
+			}
+		})
+	}
+}
+
+// TestRouteDeferred: only the search box's suggestions and the Link
+// existing submission wait on Linear before their ack.
+func TestRouteDeferred(t *testing.T) {
+	b, err := New(Config{BotToken: "xoxb-test"}, alert.NewService(newMemStore(), nil, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	interactive := func(cb slack.InteractionCallback) socketmode.Event {
+		return socketmode.Event{Type: socketmode.EventTypeInteractive, Data: cb}
+	}
+	tests := []struct {
+		name string
+		evt  socketmode.Event
+		want string // deferredAck.kind, "" for none.
+	}{
+		{"search suggestion", interactive(slack.InteractionCallback{Type: slack.InteractionTypeBlockSuggestion, ActionID: actionIssueSearch}), "block_suggestion"},
+		{"other suggestion", interactive(slack.InteractionCallback{Type: slack.InteractionTypeBlockSuggestion, ActionID: "other"}), ""},
+		{"link submission", interactive(slack.InteractionCallback{Type: slack.InteractionTypeViewSubmission, View: slack.View{CallbackID: callbackLink}}), "link submission"},
+		{"create submission acks at once", interactive(slack.InteractionCallback{Type: slack.InteractionTypeViewSubmission, View: slack.View{CallbackID: callbackCreate}}), ""},
+		{"slash command", socketmode.Event{Type: socketmode.EventTypeSlashCommand, Data: slack.SlashCommand{}}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := ""
+			if d := b.routeDeferred(tt.evt); d != nil {
+				got = d.kind
+			}
+			if got != tt.want {
+				t.Errorf("routeDeferred kind = %q, want %q", got, tt.want)
 			}
 		})
 	}

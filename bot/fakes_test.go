@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -85,6 +86,17 @@ func (s *memStore) SaveLink(_ context.Context, l alert.IssueLink, jobs ...alert.
 	return nil
 }
 
+func (s *memStore) AddLink(_ context.Context, l alert.IssueLink, jobs ...alert.Job) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.links[l.ErrorID]; ok {
+		return fmt.Errorf("link %s exists: %w", l.ErrorID, alert.ErrConflict)
+	}
+	s.links[l.ErrorID] = l
+	s.jobs = append(s.jobs, jobs...)
+	return nil
+}
+
 func (s *memStore) BeginCreation(_ context.Context, c alert.Creation, _ time.Duration) (alert.Creation, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -125,8 +137,22 @@ func (s *memStore) Enqueue(_ context.Context, jobs ...alert.Job) error {
 	return nil
 }
 
-func (s *memStore) ClaimJobs(context.Context, int, time.Duration) ([]alert.Job, error) {
-	return nil, nil
+// ClaimJobs hands out every queued job once (no leases: the tests run one
+// dispatcher); Jobs still lists them.
+func (s *memStore) ClaimJobs(_ context.Context, limit int, _ time.Duration) ([]alert.Job, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []alert.Job
+	for i := range s.jobs {
+		if len(out) == limit {
+			break
+		}
+		if s.jobs[i].ID == 0 {
+			s.jobs[i].ID = int64(i + 1)
+			out = append(out, s.jobs[i])
+		}
+	}
+	return out, nil
 }
 func (s *memStore) FinishJob(context.Context, int64) error                   { return nil }
 func (s *memStore) RetryJob(context.Context, int64, time.Time, string) error { return nil }
@@ -145,6 +171,13 @@ type memTracker struct {
 	err error
 	// gate, when set, holds TeamMembers until it is closed.
 	gate chan struct{}
+	// slow, when set, holds Issue and SearchIssues until it is closed.
+	slow        chan struct{}
+	attachments map[string][]alert.Attachment // by issue id.
+	searches    []string
+	comments    map[string][]string // by issue id.
+	// errs, when set for a method, is what that method returns.
+	errs map[string]error
 }
 
 func newMemTracker() *memTracker {
@@ -153,6 +186,10 @@ func newMemTracker() *memTracker {
 		members: map[string][]alert.User{"team-eng": sampleMembers(), "team-ops": {{ID: "u3", Name: "Linus"}}},
 		issues:  map[string]alert.Issue{},
 		calls:   map[string]int{},
+
+		attachments: map[string][]alert.Attachment{},
+		comments:    map[string][]string{},
+		errs:        map[string]error{},
 	}
 }
 
@@ -166,6 +203,9 @@ func (t *memTracker) count(m string) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.calls[m]++
+	if err := t.errs[m]; err != nil {
+		return err
+	}
 	return t.err
 }
 
@@ -222,7 +262,11 @@ func (t *memTracker) Requests() []alert.IssueRequest {
 	return append([]alert.IssueRequest(nil), t.reqs...)
 }
 
-func (t *memTracker) Issue(_ context.Context, id string) (alert.Issue, error) {
+// Issue reads an issue by id or, as Linear's issue(id:) does, by identifier.
+func (t *memTracker) Issue(ctx context.Context, id string) (alert.Issue, error) {
+	if err := t.wait(ctx); err != nil {
+		return alert.Issue{}, err
+	}
 	if err := t.count("Issue"); err != nil {
 		return alert.Issue{}, err
 	}
@@ -230,6 +274,11 @@ func (t *memTracker) Issue(_ context.Context, id string) (alert.Issue, error) {
 	defer t.mu.Unlock()
 	if is, ok := t.issues[id]; ok {
 		return is, nil
+	}
+	for _, is := range t.issues {
+		if strings.EqualFold(is.Identifier, id) {
+			return is, nil
+		}
 	}
 	return alert.Issue{}, fmt.Errorf("issue %s: %w", id, alert.ErrNotFound)
 }

@@ -31,6 +31,11 @@ const (
 	actionLinkIssue   = "link_issue"
 	actionViewError   = "view_error" // url button: Slack still sends block_actions, which we ack and ignore.
 	actionOpenIssue   = "open_issue" // url button, likewise.
+	// actionCreateAnyway creates a second issue for an error already
+	// tracked by an open one, behind a confirmation dialog.
+	actionCreateAnyway = "create_issue_anyway"
+	// actionReopen moves the closed issue of a regressed error back to work.
+	actionReopen = "reopen_issue"
 )
 
 // alertMessage renders the Slack message of an alert: the notification
@@ -52,12 +57,13 @@ func alertMessage(a alert.Alert, link *alert.IssueLink) (string, []slack.Block) 
 		slack.NewContextBlock("", mrkdwn(triggerContext(a))),
 	)
 
-	regressed := link != nil && link.Closed() && a.LastSeen.After(link.UpdatedAt)
+	regressed := link != nil && isRegression(a, *link)
 	if link != nil {
 		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(linkText(*link)), nil, nil))
 		if regressed {
-			blocks = append(blocks, slack.NewContextBlock("", mrkdwn(fmt.Sprintf(
-				":warning: *%s was %s; the error is back.*", alert.EscapeMrkdwn(link.Identifier), closedVerb(*link)))))
+			// A section, not a context: context text is small and grey, and
+			// this is the line the channel must not miss.
+			blocks = append(blocks, slack.NewSectionBlock(mrkdwn(":warning: *"+regressionLine(*link)+"*"), nil, nil))
 		}
 	}
 
@@ -67,16 +73,7 @@ func alertMessage(a alert.Alert, link *alert.IssueLink) (string, []slack.Block) 
 		b.URL = u
 		buttons = append(buttons, b)
 	}
-	id := strconv.FormatInt(a.ID, 10)
-	if link == nil || regressed {
-		create := slack.NewButtonBlockElement(actionCreateIssue, id, plain("Create Linear Issue"))
-		create.Style = slack.StylePrimary
-		buttons = append(buttons, create, slack.NewButtonBlockElement(actionLinkIssue, id, plain("Link existing")))
-	} else if u, ok := safeURL(link.URL); ok {
-		b := slack.NewButtonBlockElement(actionOpenIssue, "", plain(alert.Truncate("Open "+link.Identifier, maxButtonText)))
-		b.URL = u
-		buttons = append(buttons, b)
-	}
+	buttons = append(buttons, issueButtons(strconv.FormatInt(a.ID, 10), link, regressed)...)
 	if len(buttons) > 0 {
 		blocks = append(blocks, slack.NewActionBlock("alert_actions", buttons...))
 	}
@@ -227,4 +224,84 @@ func plain(s string) *slack.TextBlockObject {
 // auto-mention anything in it, only what we wrote as <...> ourselves.
 func mrkdwn(s string) *slack.TextBlockObject {
 	return slack.NewTextBlockObject(slack.MarkdownType, s, false, true)
+}
+
+// issueButtons are the message's Linear actions, by the state of the link:
+//   - none: Create Linear Issue, Link existing;
+//   - closed and the error is back: Reopen ENG-42 next to Create Linear
+//     Issue (and Link existing, to point at another issue);
+//   - open: Open ENG-42, and "Create another" behind a confirmation, so a
+//     tracked error does not invite a duplicate by one careless click;
+//   - closed with nothing new since: Open ENG-42 only.
+func issueButtons(id string, link *alert.IssueLink, regressed bool) []slack.BlockElement {
+	create := slack.NewButtonBlockElement(actionCreateIssue, id, plain("Create Linear Issue"))
+	linkExisting := slack.NewButtonBlockElement(actionLinkIssue, id, plain("Link existing"))
+	switch {
+	case link == nil:
+		create.Style = slack.StylePrimary
+		return []slack.BlockElement{create, linkExisting}
+	case regressed:
+		reopen := slack.NewButtonBlockElement(actionReopen, id, plain(alert.Truncate("Reopen "+link.Identifier, maxButtonText)))
+		reopen.Style = slack.StylePrimary
+		return []slack.BlockElement{reopen, create, linkExisting}
+	}
+	var out []slack.BlockElement
+	if u, ok := safeURL(link.URL); ok {
+		b := slack.NewButtonBlockElement(actionOpenIssue, "", plain(alert.Truncate("Open "+link.Identifier, maxButtonText)))
+		b.URL = u
+		out = append(out, b)
+	}
+	if !link.Closed() {
+		anyway := slack.NewButtonBlockElement(actionCreateAnyway, id, plain("Create another issue"))
+		anyway.Confirm = createAnywayConfirm(*link)
+		out = append(out, anyway)
+	}
+	return out
+}
+
+// Confirmation dialog limits
+// (https://api.slack.com/reference/block-kit/composition-objects#confirm):
+// title 100, text 300, button texts 30 characters.
+const (
+	maxConfirmTitle = 100
+	maxConfirmText  = 300
+)
+
+func createAnywayConfirm(l alert.IssueLink) *slack.ConfirmationBlockObject {
+	text := fmt.Sprintf("This error is already tracked in %s. Create another issue anyway?", l.Identifier)
+	return slack.NewConfirmationBlockObject(
+		plain(alert.Truncate("Create another issue?", maxConfirmTitle)),
+		plain(alert.Truncate(text, maxConfirmText)),
+		plain("Create anyway"),
+		plain("Cancel"),
+	)
+}
+
+// isRegression reports whether the alert shows an error that came back
+// after its linked issue was closed: the core marked the link regressed,
+// or the error was seen after the issue closed. A closed issue with no
+// event since is only history, not news.
+func isRegression(a alert.Alert, l alert.IssueLink) bool {
+	if !l.Closed() {
+		return false
+	}
+	if !l.RegressedAt.IsZero() {
+		return true
+	}
+	closed := l.ClosedAt
+	if closed.IsZero() {
+		closed = l.UpdatedAt // links stored before closed_at existed.
+	}
+	return a.LastSeen.After(closed)
+}
+
+// regressionLine says plainly that a closed issue's error is back:
+// "ENG-42 was completed on 12 Nov; the error is back." The date is UTC, as
+// in the core's thread note (alert.RegressionNote), so both agree.
+func regressionLine(l alert.IssueLink) string {
+	s := alert.EscapeMrkdwn(l.Identifier) + " was " + closedVerb(l)
+	if !l.ClosedAt.IsZero() {
+		s += " on " + l.ClosedAt.UTC().Format("2 Jan")
+	}
+	return s + "; the error is back."
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/slack-go/slack"
 
 	"github.com/proliferate/proliferate-linear/alert"
@@ -16,9 +17,13 @@ func TestAlertMessageGolden(t *testing.T) {
 	link := sampleLink()
 	closed := sampleLink()
 	closed.StateName, closed.StateType = "Done", "completed"
-	closed.UpdatedAt = t1.Add(-time.Hour) // closed before the alert's last event: a regression.
+	closed.ClosedAt = time.Date(2026, 11, 12, 16, 0, 0, 0, time.UTC) // before the alert's last event: a regression.
+	closed.UpdatedAt = closed.ClosedAt
 	closedQuiet := closed
-	closedQuiet.UpdatedAt = t1.Add(time.Hour) // closed after: nothing new yet.
+	closedQuiet.ClosedAt = t1.Add(time.Hour) // closed after: nothing new yet.
+	canceled := closed
+	canceled.StateName, canceled.StateType = "Won't fix", "canceled"
+	canceled.ClosedAt, canceled.RegressedAt = t1.Add(time.Hour), t1.Add(2*time.Hour) // the core saw the error come back.
 	folded := sampleAlert()
 	folded.Trigger, folded.Occurrences = alert.TriggerSpike, 3
 	bare := alert.Alert{ID: 7, ErrorID: "err-7", Channel: "C1", Occurrences: 1}
@@ -32,6 +37,7 @@ func TestAlertMessageGolden(t *testing.T) {
 		{"message_linked", sampleAlert(), &link},
 		{"message_regressed", sampleAlert(), &closed},
 		{"message_closed", sampleAlert(), &closedQuiet},
+		{"message_regressed_canceled", sampleAlert(), &canceled},
 		{"message_folded_spike", folded, nil},
 		{"message_bare", bare, nil},
 	}
@@ -46,26 +52,45 @@ func TestAlertMessageGolden(t *testing.T) {
 func TestAlertMessageButtons(t *testing.T) {
 	link := sampleLink()
 	closed := sampleLink()
-	closed.StateType, closed.UpdatedAt = "canceled", t0
+	closed.StateType, closed.ClosedAt = "canceled", time.Date(2026, 11, 12, 8, 0, 0, 0, time.UTC)
+	noDate := closed
+	noDate.ClosedAt, noDate.UpdatedAt = time.Time{}, t0
+	quiet := closed
+	quiet.ClosedAt = t1.Add(time.Minute)
 	tests := []struct {
-		name       string
-		link       *alert.IssueLink
-		wantCreate bool
-		wantText   string
+		name     string
+		link     *alert.IssueLink
+		wantIDs  []string // action_ids of the Linear buttons, in order.
+		wantText string
 	}{
-		{"no link offers create", nil, true, ""},
-		{"open link replaces create", &link, false, "ENG-42"},
-		{"canceled link and the error is back", &closed, true, "ENG-42 was canceled; the error is back"},
+		{"no link offers create and link", nil, []string{"create_issue", "link_issue"}, ""},
+		{"open link hides create behind a confirmation", &link, []string{"open_issue", "create_issue_anyway"},
+			"This error is already tracked in ENG-42. Create another issue anyway?"},
+		{"canceled link and the error is back", &closed, []string{"reopen_issue", "create_issue", "link_issue"},
+			"ENG-42 was canceled on 12 Nov; the error is back."},
+		{"closed without a date falls back to updated_at", &noDate, []string{"reopen_issue", "create_issue", "link_issue"},
+			"ENG-42 was canceled; the error is back."},
+		{"closed after the last event is not a regression", &quiet, []string{"open_issue"}, "ENG-42"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, blocks := alertMessage(sampleAlert(), tt.link)
 			js := mustJSON(t, blocks)
-			if got := strings.Contains(js, `"action_id":"create_issue"`); got != tt.wantCreate {
-				t.Errorf("create button present = %v, want %v", got, tt.wantCreate)
+			var ids []string
+			for _, b := range blocks {
+				if ab, ok := b.(*slack.ActionBlock); ok {
+					for _, e := range ab.Elements.ElementSet {
+						if btn, ok := e.(*slack.ButtonBlockElement); ok && btn.ActionID != actionViewError {
+							ids = append(ids, btn.ActionID)
+							if btn.URL == "" && btn.Value != "42" {
+								t.Errorf("%s button value = %q, want the alert ID", btn.ActionID, btn.Value)
+							}
+						}
+					}
+				}
 			}
-			if tt.wantCreate && !strings.Contains(js, `"value":"42"`) {
-				t.Errorf("create button value is not the alert ID: %s", js)
+			if d := cmp.Diff(tt.wantIDs, ids); d != "" {
+				t.Errorf("buttons (-want +got):\n%s", d)
 			}
 			if !strings.Contains(js, tt.wantText) {
 				t.Errorf("blocks lack %q: %s", tt.wantText, js)
@@ -81,9 +106,11 @@ func TestAlertMessageEscapes(t *testing.T) {
 	a := sampleAlert()
 	a.ErrorType, a.ErrorMessage, a.Project, a.Environment, a.Release = evil, evil, evil, evil, evil
 	link := sampleLink()
-	link.Title, link.AssigneeName, link.StateName = evil, evil, evil
+	link.Title, link.AssigneeName, link.StateName, link.Identifier = evil, evil, evil, evil
+	regressed := link
+	regressed.StateType, regressed.RegressedAt = "completed", t1
 
-	for _, l := range []*alert.IssueLink{nil, &link} {
+	for _, l := range []*alert.IssueLink{nil, &link, &regressed} {
 		text, blocks := alertMessage(a, l)
 		// mrkdwn is where Slack parses <...>; plain_text (the header) is
 		// shown as typed, so only mrkdwn objects and the fallback count.

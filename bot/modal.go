@@ -56,6 +56,9 @@ type modalMeta struct {
 	// when the submitted text still matches it, the user did not edit it
 	// and Linear gets the full description with the whole stack trace.
 	Prefill string `json:"prefill,omitempty"`
+	// Force: the user confirmed "Create another issue" for an error that is
+	// already tracked, so the service must not refuse the create.
+	Force bool `json:"force,omitempty"`
 }
 
 func (m modalMeta) encode() string {
@@ -93,6 +96,9 @@ type createForm struct {
 	MembersLoading bool
 	// Error, when set, is shown above the form (a failed submission).
 	Error string
+	// Force says the user chose "Create another issue" on an error that is
+	// tracked by an open issue (f.Link): the form says so.
+	Force bool
 	// Values typed before, restored after a failed submission; empty
 	// fields take the alert's pre-filled values.
 	Values submission
@@ -105,9 +111,12 @@ func createModal(f createForm, meta modalMeta) slack.ModalViewRequest {
 		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(":warning: "+mrkdwnWithin(f.Error, maxText-11)), nil, nil))
 	}
 	blocks = append(blocks, slack.NewContextBlock("alert", mrkdwn(mrkdwnWithin(f.Alert.Title(), 500))))
-	if f.Link != nil && f.Link.Closed() {
-		blocks = append(blocks, slack.NewContextBlock("regressed", mrkdwn(fmt.Sprintf(
-			":warning: %s was %s; the error is back.", alert.EscapeMrkdwn(f.Link.Identifier), closedVerb(*f.Link)))))
+	switch {
+	case f.Link != nil && f.Link.Closed():
+		blocks = append(blocks, slack.NewContextBlock("regressed", mrkdwn(":warning: "+regressionLine(*f.Link))))
+	case f.Link != nil && f.Force:
+		blocks = append(blocks, slack.NewContextBlock("tracked", mrkdwn(":warning: This error is already tracked in "+
+			issueSummary(*f.Link)+"\nThis creates another issue, and the error's alert will show the new one.")))
 	}
 
 	teamOpts, teamSel := teamOptions(f.Teams, f.TeamID)

@@ -17,6 +17,10 @@ var testMeta = modalMeta{
 	Prefill: "0123456789abcdef",
 }
 
+var forceMeta = modalMeta{
+	AlertID: 42, CreationID: "0b7e7a5e-7d1c-4c43-9a43-52e2f7b7a001", Channel: "C100", TS: "1700000000.000100", Force: true,
+}
+
 func TestModalGolden(t *testing.T) {
 	closed := sampleLink()
 	closed.StateName, closed.StateType = "Done", "completed"
@@ -37,6 +41,9 @@ func TestModalGolden(t *testing.T) {
 		{"modal_created", createdModal(sampleLink(), testMeta)},
 		{"modal_linked", linkedModal(sampleLink(), testMeta)},
 		{"modal_error", errorModal(fmt.Errorf("teams: %w", alert.ErrUnauthorized), testMeta)},
+		{"modal_create_anyway", createModal(createForm{
+			Alert: sampleAlert(), Link: ptr(sampleLink()), Force: true, Teams: sampleTeams(), TeamID: "team-eng", Members: sampleMembers(),
+		}, forceMeta)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -126,6 +133,7 @@ func TestMetaRoundTrip(t *testing.T) {
 		wantErr bool
 	}{
 		{"round trip", testMeta.encode(), testMeta, false},
+		{"round trip with force", forceMeta.encode(), forceMeta, false},
 		{"not json", "{", modalMeta{}, true},
 		{"no creation id", `{"alert_id":1}`, modalMeta{}, true},
 		{"empty", "", modalMeta{}, true},

@@ -81,5 +81,6 @@ func (s submission) request(meta modalMeta, slackUser string) alert.CreateReques
 		Description: desc,
 		Priority:    s.Priority,
 		SlackUser:   slackUser,
+		Force:       meta.Force,
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Defaults for unset variables.
@@ -25,6 +26,9 @@ const (
 	DefaultLinearAPIURL = "https://api.linear.app/graphql"
 	DefaultHTTPAddr     = ":8080"
 	DefaultWorkers      = 8
+	// DefaultLinearPollInterval keeps a workspace of a few thousand open
+	// links far below Linear's 5,000 requests an hour (100 links a request).
+	DefaultLinearPollInterval = 5 * time.Minute
 	// DefaultSQLitePath is the embedded database used when DATABASE_URL is
 	// unset, relative to the working directory.
 	DefaultSQLitePath = "proliferate-linear.db"
@@ -77,12 +81,27 @@ type Config struct {
 	HTTPAddr      string // HTTP_ADDR
 	WebhookSecret Secret // PROLIFERATE_WEBHOOK_SECRET
 
+	// LinearWebhookSecret (LINEAR_WEBHOOK_SECRET) is the signing secret
+	// Linear shows for the webhook (or OAuth app webhook) that reports
+	// issue changes to POST /webhooks/linear. Optional: without it the
+	// endpoint answers 503 and status flows back through the poller only.
+	LinearWebhookSecret Secret
+	// APIToken (API_TOKEN) is the bearer token of the REST API
+	// (GET /api/v1/errors/{id}/links). Optional: without it the API
+	// answers 503.
+	APIToken Secret
+
 	SlackAlertChannel string // SLACK_ALERT_CHANNEL, a channel ID.
 	LinearDefaultTeam string // LINEAR_DEFAULT_TEAM, a team key such as ENG.
 
 	LogLevel  slog.Level // LOG_LEVEL
 	LogFormat string     // LOG_FORMAT: json or text.
 	Workers   int        // WORKERS
+
+	// LinearPollInterval (LINEAR_POLL_INTERVAL, a Go duration such as 5m)
+	// is how often open linked issues are re-read from Linear, so status
+	// flows back where no webhook reaches the bot. 0 turns the poller off.
+	LinearPollInterval time.Duration
 }
 
 // Load builds the Config from getenv (os.Getenv in main; an empty value
@@ -101,10 +120,13 @@ func Load(getenv func(string) string, readFile func(string) ([]byte, error)) (Co
 		EncryptionKeyPrevious: l.secret("ENCRYPTION_KEY_PREVIOUS"),
 		HTTPAddr:              l.str("HTTP_ADDR", DefaultHTTPAddr),
 		WebhookSecret:         l.secret("PROLIFERATE_WEBHOOK_SECRET"),
+		LinearWebhookSecret:   l.secret("LINEAR_WEBHOOK_SECRET"),
+		APIToken:              l.secret("API_TOKEN"),
 		SlackAlertChannel:     l.str("SLACK_ALERT_CHANNEL", ""),
 		LinearDefaultTeam:     strings.ToUpper(l.str("LINEAR_DEFAULT_TEAM", "")),
 		LogFormat:             strings.ToLower(l.str("LOG_FORMAT", "json")),
 		Workers:               l.integer("WORKERS", DefaultWorkers),
+		LinearPollInterval:    l.duration("LINEAR_POLL_INTERVAL", DefaultLinearPollInterval),
 	}
 	c.Database = l.database()
 	if c.Database.Driver == DriverSQLite {
@@ -157,6 +179,22 @@ func (l *loader) secret(name string) Secret {
 		l.fail(name+"_FILE", "file %s is empty", file)
 	}
 	return Secret(v)
+}
+
+func (l *loader) duration(name string, def time.Duration) time.Duration {
+	v := l.str(name, "")
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		l.fail(name, "%q is not a duration such as 30s or 5m (0 turns it off)", v)
+		return def
+	}
+	if d > 0 && d < 10*time.Second {
+		l.fail(name, "%s is too often: Linear allows 5,000 requests an hour; use 10s or more", d)
+	}
+	return d
 }
 
 func (l *loader) integer(name string, def int) int {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -14,6 +15,8 @@ const (
 	testKey  = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="    // bytes 0..31
 	testKey2 = "v2:HyAhIiMkJSYnKCkqKywtLi8wMTIzNDU2Nzg5Ojs8PT4=" // bytes 31..62
 	hookSec  = "whsec-0123456789abcdef"
+	linSec   = "lin_wh_0123456789abcdefABCDEF"
+	apiTok   = "0123456789abcdef0123456789abcdef"
 )
 
 // env returns a getenv over m.
@@ -40,6 +43,8 @@ func defaults() Config {
 		LogLevel:     slog.LevelInfo,
 		LogFormat:    "json",
 		Workers:      8,
+
+		LinearPollInterval: 5 * time.Minute,
 	}
 }
 
@@ -60,6 +65,7 @@ func TestLoad(t *testing.T) {
 				"ENCRYPTION_KEY": testKey2, "ENCRYPTION_KEY_PREVIOUS": testKey, "HTTP_ADDR": "127.0.0.1:9000",
 				"PROLIFERATE_WEBHOOK_SECRET": hookSec, "SLACK_ALERT_CHANNEL": "C0123ABCD",
 				"LINEAR_DEFAULT_TEAM": "eng", "LOG_LEVEL": "DEBUG", "LOG_FORMAT": "text", "WORKERS": "3",
+				"LINEAR_WEBHOOK_SECRET": linSec, "API_TOKEN": apiTok,
 			},
 			edit: func(c *Config) {
 				c.SlackBotToken, c.SlackAppToken = "xoxb-1-2-abc", "xapp-1-A-2-def"
@@ -70,6 +76,7 @@ func TestLoad(t *testing.T) {
 				c.EncryptionKey, c.EncryptionKeyPrevious = testKey2, testKey
 				c.HTTPAddr, c.WebhookSecret, c.SlackAlertChannel = "127.0.0.1:9000", hookSec, "C0123ABCD"
 				c.LinearDefaultTeam, c.LogLevel, c.LogFormat, c.Workers = "ENG", slog.LevelDebug, "text", 3
+				c.LinearWebhookSecret, c.APIToken = linSec, apiTok
 			},
 		},
 		{
@@ -79,6 +86,12 @@ func TestLoad(t *testing.T) {
 			edit: func(c *Config) {
 				c.SlackBotToken, c.WebhookSecret, c.EncryptionKey = "xoxb-from-file", hookSec, testKey
 			},
+		},
+		{
+			name:  "linear webhook secret and API token from files",
+			env:   map[string]string{"LINEAR_WEBHOOK_SECRET_FILE": "/run/linear", "API_TOKEN_FILE": "/run/api"},
+			files: map[string]string{"/run/linear": linSec + "\n", "/run/api": apiTok + "\n"},
+			edit:  func(c *Config) { c.LinearWebhookSecret, c.APIToken = linSec, apiTok },
 		},
 		{
 			name: "postgresql scheme",
@@ -102,6 +115,16 @@ func TestLoad(t *testing.T) {
 				c.Database = Database{Driver: DriverSQLite, Path: "data/bot.db"}
 				c.KeyFile = "data/" + KeyFileName
 			},
+		},
+		{
+			name: "poller off",
+			env:  map[string]string{"LINEAR_POLL_INTERVAL": "0"},
+			edit: func(c *Config) { c.LinearPollInterval = 0 },
+		},
+		{
+			name: "poller every 30s",
+			env:  map[string]string{"LINEAR_POLL_INTERVAL": "30s"},
+			edit: func(c *Config) { c.LinearPollInterval = 30 * time.Second },
 		},
 		{
 			name: "surrounding space on plain settings is trimmed",
@@ -137,6 +160,8 @@ func TestLoadErrors(t *testing.T) {
 		{"slack url without slash", map[string]string{"SLACK_API_URL": "https://slack.com/api"}, nil, []string{`SLACK_API_URL: must end in "/"`}},
 		{"slack url relative", map[string]string{"SLACK_API_URL": "/api/"}, nil, []string{"SLACK_API_URL: \"/api/\" is not an absolute http(s) URL"}},
 		{"linear url scheme", map[string]string{"LINEAR_API_URL": "ftp://x/graphql"}, nil, []string{"LINEAR_API_URL: "}},
+		{"poll interval not a duration", map[string]string{"LINEAR_POLL_INTERVAL": "often"}, nil, []string{`LINEAR_POLL_INTERVAL: "often" is not a duration`}},
+		{"poll interval too short", map[string]string{"LINEAR_POLL_INTERVAL": "1s"}, nil, []string{"LINEAR_POLL_INTERVAL: 1s is too often"}},
 		{"database mysql", map[string]string{"DATABASE_URL": "mysql://u:p@h/db"}, nil, []string{`DATABASE_URL: "mysql" is not supported`}},
 		{"database sqlite without path", map[string]string{"DATABASE_URL": "sqlite:"}, nil, []string{`DATABASE_URL: sqlite: URL has no file path`}},
 		{"database bare path", map[string]string{"DATABASE_URL": "/tmp/x.db"}, nil, []string{"DATABASE_URL: must be a postgres://"}},
@@ -155,6 +180,12 @@ func TestLoadErrors(t *testing.T) {
 		{"workers not int", map[string]string{"WORKERS": "many"}, nil, []string{`WORKERS: "many" is not an integer`}},
 		{"workers zero", map[string]string{"WORKERS": "0"}, nil, []string{"WORKERS: must be between 1 and 256"}},
 		{"webhook secret short", map[string]string{"PROLIFERATE_WEBHOOK_SECRET": "short"}, nil, []string{"PROLIFERATE_WEBHOOK_SECRET: must be at least 16 characters"}},
+		{"api token short", map[string]string{"API_TOKEN": "short-token"}, nil, []string{"API_TOKEN: must be at least 32 characters"}},
+		{"api token with newline", map[string]string{"API_TOKEN": apiTok + "\n"}, nil, []string{"API_TOKEN: contains white space"}},
+		{"linear webhook secret with space", map[string]string{"LINEAR_WEBHOOK_SECRET": " " + linSec}, nil, []string{"LINEAR_WEBHOOK_SECRET: contains white space"}},
+		{"linear webhook secret both NAME and NAME_FILE", map[string]string{"LINEAR_WEBHOOK_SECRET": linSec, "LINEAR_WEBHOOK_SECRET_FILE": "/run/l"}, map[string]string{"/run/l": linSec},
+			[]string{"LINEAR_WEBHOOK_SECRET: set both LINEAR_WEBHOOK_SECRET and LINEAR_WEBHOOK_SECRET_FILE"}},
+		{"api token empty file", map[string]string{"API_TOKEN_FILE": "/empty"}, map[string]string{"/empty": "\r\n"}, []string{"API_TOKEN_FILE: file /empty is empty"}},
 		{"both NAME and NAME_FILE", map[string]string{"SLACK_BOT_TOKEN": "xoxb-a", "SLACK_BOT_TOKEN_FILE": "/run/bot"}, map[string]string{"/run/bot": "xoxb-b"},
 			[]string{"SLACK_BOT_TOKEN: set both SLACK_BOT_TOKEN and SLACK_BOT_TOKEN_FILE"}},
 		{"unreadable file", map[string]string{"LINEAR_API_KEY_FILE": "/nope"}, nil, []string{"LINEAR_API_KEY_FILE: cannot read: open /nope"}},
@@ -200,6 +231,8 @@ func TestErrorsNeverContainSecrets(t *testing.T) {
 		"ENCRYPTION_KEY_PREVIOUS":    "SECRETVALUE5",
 		"PROLIFERATE_WEBHOOK_SECRET": "SECRETVALUE6",
 		"DATABASE_URL":               "user:SECRETVALUE7@host/db",
+		"LINEAR_WEBHOOK_SECRET":      "lin_wh_SECRETVALUE8\t",
+		"API_TOKEN":                  "SECRETVALUE9",
 	}
 	_, err := Load(env(secrets), files(nil))
 	if err == nil {

@@ -31,6 +31,7 @@ func (c Config) fields() []field {
 		{"LOG_LEVEL", strings.ToLower(c.LogLevel.String())},
 		{"LOG_FORMAT", c.LogFormat},
 		{"WORKERS", strconv.Itoa(c.Workers)},
+		{"LINEAR_POLL_INTERVAL", c.LinearPollInterval.String()},
 	}
 }
 

@@ -57,6 +57,11 @@ var teamKeyRe = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,19}$`)
 // short enough to guess turns every captured request into a forgery kit.
 const minWebhookSecret = 16
 
+// minAPIToken is the shortest API_TOKEN accepted. The token is the only
+// thing between the internet and the links API, so it must not be
+// guessable; 32 characters is 128 bits of hex.
+const minAPIToken = 32
+
 // maxWorkers bounds WORKERS: Slack allows about one message per second per
 // channel, so more workers than this only wait on rate limits.
 const maxWorkers = 256
@@ -80,6 +85,14 @@ func (c Config) Validate() error {
 		add(&VarError{Var: "PROLIFERATE_WEBHOOK_SECRET", Err: err})
 	} else if c.WebhookSecret.IsSet() && len(c.WebhookSecret) < minWebhookSecret {
 		add(varErr("PROLIFERATE_WEBHOOK_SECRET", fmt.Sprintf("must be at least %d characters", minWebhookSecret)))
+	}
+	if err := checkToken(c.LinearWebhookSecret, "", ""); err != nil {
+		add(&VarError{Var: "LINEAR_WEBHOOK_SECRET", Err: err})
+	}
+	if err := checkToken(c.APIToken, "", ""); err != nil {
+		add(&VarError{Var: "API_TOKEN", Err: err})
+	} else if c.APIToken.IsSet() && len(c.APIToken) < minAPIToken {
+		add(varErr("API_TOKEN", fmt.Sprintf("must be at least %d characters (generate one with: openssl rand -hex 32)", minAPIToken)))
 	}
 
 	if err := checkHTTPURL(c.SlackAPIURL); err != nil {

@@ -2,10 +2,14 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"testing"
 	"time"
+
+	"github.com/proliferate/proliferate-linear/linear/webhook"
 )
 
 // BenchmarkPostAlert measures the handler alone (signature check, JSON
@@ -25,6 +29,30 @@ func BenchmarkPostAlert(b *testing.B) {
 		h.ServeHTTP(rec, req)
 		if rec.Code != http.StatusAccepted {
 			b.Fatalf("status %d", rec.Code)
+		}
+	}
+}
+
+// BenchmarkLinearWebhook measures POST /webhooks/linear up to the 200:
+// body read, HMAC, JSON, dedupe (in memory) and queueing. Every delivery
+// has its own id, so each one is applied (by a no-op fake) after the answer.
+func BenchmarkLinearWebhook(b *testing.B) {
+	h := NewHandler(Config{LinearWebhookSecret: linearSecret, Now: func() time.Time { return testNow }},
+		Deps{Deliveries: &fakeDeliveries{}, Issues: &fakeIssues{}})
+	b.Cleanup(func() { _ = h.Close(context.Background()) })
+	body := issueDelivery(b, issueUUID, "completed", testNow, nil)
+	hdr := webhook.SignedHeader([]byte(linearSecret), body, "", "Issue")
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		n++
+		req := httptest.NewRequest(http.MethodPost, "/webhooks/linear", bytes.NewReader(body))
+		req.Header = hdr.Clone()
+		req.Header.Set(webhook.DeliveryHeader, strconv.Itoa(n))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK && rec.Code != http.StatusServiceUnavailable {
+			b.Fatalf("status %d: %s", rec.Code, rec.Body)
 		}
 	}
 }

@@ -1,9 +1,11 @@
 // Package httpapi is proliferate-linear's HTTP side: the signed alert
-// webhook Proliferate calls (POST /api/v1/alerts), liveness and readiness
-// probes, and a place to mount other adapters' handlers. It uses only
-// net/http and its Go 1.22 method-and-path patterns.
+// webhook Proliferate calls (POST /api/v1/alerts), the Linear webhook that
+// brings issue status back (POST /webhooks/linear), the links API
+// (GET /api/v1/errors/{issue_id}/links), liveness and readiness probes, and
+// a place to mount other adapters' handlers. It uses only net/http and its
+// Go 1.22 method-and-path patterns.
 //
-// Every response is JSON. Requests are logged (method, path, status,
+// Every response is JSON; errors are {"error": "...", "code": "..."}. Requests are logged (method, path, status,
 // duration; never bodies, queries or headers) and a panicking handler
 // answers 500 instead of killing the connection silently.
 package httpapi
@@ -34,7 +36,21 @@ type Config struct {
 	// DefaultChannel is where an alert without its own channel goes
 	// (SLACK_ALERT_CHANNEL). Empty: every alert must name a channel.
 	DefaultChannel string
-	// Now is the clock the signature timestamp is checked against;
+	// LinearWebhookSecret is the signing secret of the Linear webhook
+	// (LINEAR_WEBHOOK_SECRET). When empty, POST /webhooks/linear answers
+	// 503: nothing can be verified.
+	LinearWebhookSecret string
+	// LinearWebhookWorkers is how many goroutines apply verified Linear
+	// deliveries; DefaultLinearWorkers when zero.
+	LinearWebhookWorkers int
+	// LinearWebhookQueue bounds the deliveries accepted but not yet
+	// applied; DefaultLinearQueue when zero. When it is full the endpoint
+	// answers 503 and Linear retries.
+	LinearWebhookQueue int
+	// APIToken is the bearer token of the REST API (API_TOKEN). When empty,
+	// the API answers 503.
+	APIToken string
+	// Now is the clock the signature timestamps are checked against;
 	// time.Now when nil.
 	Now func() time.Time
 	// Log receives request and error logs; discarded when nil.
@@ -48,6 +64,16 @@ type Deps struct {
 	// Ready, when set, is called by GET /readyz (e.g. a database ping);
 	// an error makes the replica unready.
 	Ready func(ctx context.Context) error
+	// Deliveries dedupes Linear deliveries. Required, with Issues, for
+	// POST /webhooks/linear.
+	Deliveries DeliveryRecorder
+	// Issues applies Linear issue changes (*alert.Service).
+	Issues IssueChanger
+	// Revoked, when set, is told that a Linear workspace removed the app
+	// (OAuthApp revoked); when nil those deliveries are ignored.
+	Revoked Revoker
+	// Links reads an error's issue link for the links API (store.DB).
+	Links LinkReader
 	// Routes mounts further handlers (OAuth callback, Linear webhooks) by
 	// ServeMux pattern, behind the same logging and panic recovery. A
 	// pattern that clashes with a built-in one panics in New, at startup.
@@ -70,11 +96,44 @@ type server struct {
 	log            *slog.Logger
 	alerts         AlertAccepter
 	ready          func(ctx context.Context) error
+
+	linear   *linearHook // nil when Linear webhooks are not configured.
+	apiToken []byte
+	links    LinkReader
+}
+
+// Handler is the HTTP handler with every route. It owns the workers that
+// apply Linear deliveries after the 200; Close drains them on shutdown.
+type Handler struct {
+	h http.Handler
+	s *server
+}
+
+// ServeHTTP serves a request.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.h.ServeHTTP(w, r) }
+
+// Close stops taking Linear deliveries (they are answered 503, so Linear
+// retries them later, against this or another replica) and waits until
+// every accepted one is applied or ctx is done. Call it after
+// http.Server.Shutdown, so no request is still being handled. It returns
+// an error when ctx ended first: the deliveries still queued were
+// dropped (the poller will bring their status). Close is idempotent.
+func (h *Handler) Close(ctx context.Context) error {
+	if h.s.linear == nil {
+		return nil
+	}
+	return h.s.linear.close(ctx)
 }
 
 // New returns the HTTP handler with every route, wrapped in request
-// logging and panic recovery.
-func New(cfg Config, deps Deps) http.Handler {
+// logging and panic recovery. It is NewHandler for callers that need no
+// Close.
+func New(cfg Config, deps Deps) http.Handler { return NewHandler(cfg, deps) }
+
+// NewHandler returns the HTTP handler with every route, wrapped in request
+// logging and panic recovery. When the Linear webhook is configured it
+// starts the workers that apply deliveries; call Close to stop them.
+func NewHandler(cfg Config, deps Deps) *Handler {
 	s := &server{
 		secret:         []byte(cfg.WebhookSecret),
 		defaultChannel: cfg.DefaultChannel,
@@ -82,6 +141,8 @@ func New(cfg Config, deps Deps) http.Handler {
 		log:            cfg.Log,
 		alerts:         deps.Alerts,
 		ready:          deps.Ready,
+		apiToken:       []byte(cfg.APIToken),
+		links:          deps.Links,
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -89,12 +150,22 @@ func New(cfg Config, deps Deps) http.Handler {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	switch {
+	case cfg.LinearWebhookSecret != "" && deps.Deliveries != nil && deps.Issues != nil:
+		s.linear = newLinearHook(cfg, deps, s.now, s.log)
+	case cfg.LinearWebhookSecret != "":
+		// A secret without the collaborators is a wiring mistake; say so
+		// at startup rather than on the first delivery.
+		s.log.Error("Linear webhook secret set but Deliveries or Issues missing: POST /webhooks/linear will answer 503")
+	}
 
 	mux := http.NewServeMux()
 	r := router{mux: mux, allowed: map[string][]string{}}
 	r.handle(http.MethodPost, "/api/v1/alerts", http.HandlerFunc(s.postAlert))
 	r.handle(http.MethodGet, "/healthz", http.HandlerFunc(s.healthz))
 	r.handle(http.MethodGet, "/readyz", http.HandlerFunc(s.readyz))
+	r.handle(http.MethodPost, "/webhooks/linear", http.HandlerFunc(s.postLinear))
+	r.handle(http.MethodGet, "/api/v1/errors/{issue_id}/links", http.HandlerFunc(s.getLinks))
 	r.finish()
 	for pattern, h := range deps.Routes {
 		mux.Handle(pattern, h)
@@ -102,7 +173,7 @@ func New(cfg Config, deps Deps) http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "not found")
 	})
-	return logRequests(s.log, recoverPanics(s.log, mux))
+	return &Handler{h: logRequests(s.log, recoverPanics(s.log, mux)), s: s}
 }
 
 // router registers method patterns and, for each path, a method-less

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,14 +20,21 @@ import (
 // budget (https://linear.app/developers/rate-limiting) on every click.
 const DefaultCacheTTL = 60 * time.Second
 
+// SearchCacheTTL is how long Cached keeps a search answer. Linear allows
+// searchIssues about 30 requests per minute (its schema documents the
+// limit); a Slack external select fires a suggestion request per keystroke
+// pause, and several people may search at once, so repeats of one query
+// within a few seconds are answered from memory.
+const SearchCacheTTL = 10 * time.Second
+
 // sharedCallTimeout bounds a request shared by several callers. It runs
 // detached from any one caller's context so that the first caller giving up
 // does not fail the others.
 const sharedCallTimeout = 20 * time.Second
 
 // Cached wraps a Tracker, caching Teams and TeamMembers (per team) for a
-// TTL. Concurrent callers asking for the same list share one request.
-// Other calls pass through. Only successes are cached. Safe for concurrent
+// TTL and SearchIssues answers for SearchCacheTTL. Concurrent callers
+// asking for the same thing share one request. Other calls pass through. Only successes are cached. Safe for concurrent
 // use.
 type Cached struct {
 	alert.Tracker
@@ -54,7 +63,7 @@ func NewCached(t alert.Tracker, ttl time.Duration) *Cached {
 
 // Teams returns the cached team list, fetching it when stale.
 func (c *Cached) Teams(ctx context.Context) ([]alert.Team, error) {
-	v, err := c.get(ctx, "teams", func(ctx context.Context) (any, error) { return c.Tracker.Teams(ctx) })
+	v, err := c.get(ctx, "teams", c.ttl, func(ctx context.Context) (any, error) { return c.Tracker.Teams(ctx) })
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +72,7 @@ func (c *Cached) Teams(ctx context.Context) ([]alert.Team, error) {
 
 // TeamMembers returns the cached members of a team, fetching them when stale.
 func (c *Cached) TeamMembers(ctx context.Context, teamID string) ([]alert.User, error) {
-	v, err := c.get(ctx, "members:"+teamID, func(ctx context.Context) (any, error) {
+	v, err := c.get(ctx, "members:"+teamID, c.ttl, func(ctx context.Context) (any, error) {
 		return c.Tracker.TeamMembers(ctx, teamID)
 	})
 	if err != nil {
@@ -83,6 +92,19 @@ func (c *Cached) CreateIssue(ctx context.Context, req alert.IssueRequest) (alert
 	return iss, err
 }
 
+// SearchIssues returns a recent answer for the same query and limit
+// (case and surrounding space ignored), else asks Linear.
+func (c *Cached) SearchIssues(ctx context.Context, query string, limit int) ([]alert.Issue, error) {
+	key := "search:" + strconv.Itoa(limit) + ":" + strings.ToLower(strings.TrimSpace(query))
+	v, err := c.get(ctx, key, SearchCacheTTL, func(ctx context.Context) (any, error) {
+		return c.Tracker.SearchIssues(ctx, query, limit)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return clone(v.([]alert.Issue)), nil
+}
+
 // Invalidate drops everything cached.
 func (c *Cached) Invalidate() {
 	c.mu.Lock()
@@ -90,7 +112,7 @@ func (c *Cached) Invalidate() {
 	clear(c.entries)
 }
 
-func (c *Cached) get(ctx context.Context, key string, fetch func(context.Context) (any, error)) (any, error) {
+func (c *Cached) get(ctx context.Context, key string, ttl time.Duration, fetch func(context.Context) (any, error)) (any, error) {
 	c.mu.Lock()
 	e, ok := c.entries[key]
 	c.mu.Unlock()
@@ -103,7 +125,15 @@ func (c *Cached) get(ctx context.Context, key string, fetch func(context.Context
 		v, err := fetch(sctx)
 		if err == nil {
 			c.mu.Lock()
-			c.entries[key] = cacheEntry{val: v, expires: c.now().Add(c.ttl)}
+			now := c.now()
+			// Search keys are user text, unbounded in number: drop the
+			// expired ones so the map holds only the last few seconds'.
+			for k, e := range c.entries {
+				if !now.Before(e.expires) {
+					delete(c.entries, k)
+				}
+			}
+			c.entries[key] = cacheEntry{val: v, expires: now.Add(ttl)}
 			c.mu.Unlock()
 		}
 		return v, err

@@ -182,6 +182,9 @@ func (c *Client) Workspace(ctx context.Context) (alert.Workspace, error) {
 		OrgName:   who.Organization.Name,
 		OrgURLKey: who.Organization.UrlKey,
 	}
+	if keys := who.Organization.PreviousUrlKeys; len(keys) > 0 {
+		ws.PreviousURLKeys = keys
+	}
 	if c.RecentIssues <= 0 {
 		return ws, nil
 	}
@@ -211,5 +214,20 @@ func toIssue(f *issueFields) alert.Issue {
 		TeamKey:      f.Team.Key,
 		AssigneeID:   f.Assignee.Id,
 		AssigneeName: f.Assignee.Name,
+		ClosedAt:     closedAt(f.State.Type, f.CompletedAt, f.CanceledAt),
 	}
+}
+
+// closedAt is when an issue in a state of type stateType was closed. Linear
+// sets completedAt or canceledAt when an issue enters such a state and
+// clears it when the issue leaves; the state type decides which one
+// counts, so a stale timestamp on an open issue never reads as closed.
+func closedAt(stateType string, completed, canceled time.Time) time.Time {
+	switch stateType {
+	case "completed":
+		return cmp.Or(completed, canceled)
+	case "canceled":
+		return cmp.Or(canceled, completed)
+	}
+	return time.Time{}
 }

@@ -83,6 +83,11 @@ func classify(ctx context.Context, op string, err error, m *respMeta, now time.T
 		status = httpErr.StatusCode
 		errs = httpErr.Response.Errors
 	case errors.As(err, &errs):
+	case errors.Is(err, alert.ErrUnauthorized) || errors.Is(err, alert.ErrNotConnected):
+		// The token source refused before any request left (the grant was
+		// revoked, or nothing is connected): retrying cannot help, and a
+		// retry loop must not mistake it for Linear being down.
+		return fmt.Errorf("linear %s: %w", op, err)
 	default:
 		// No answer we could read: connection refused, timeout, cancelled
 		// context, a body that is not JSON. Linear may or may not have run

@@ -1,10 +1,15 @@
 package linear
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/proliferate/proliferate-linear/alert"
 )
 
 func TestRetryAfter(t *testing.T) {
@@ -64,6 +69,22 @@ func TestParseIssueRef(t *testing.T) {
 			got, ok := parseIssueRef(tt.in)
 			if got != tt.want || ok != tt.wantOK {
 				t.Errorf("parseIssueRef(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.wantOK)
+			}
+		})
+	}
+}
+
+func TestClassifyTokenSourceRefusalIsNotTemporary(t *testing.T) {
+	for _, sentinel := range []error{alert.ErrUnauthorized, alert.ErrNotConnected} {
+		t.Run(sentinel.Error(), func(t *testing.T) {
+			in := fmt.Errorf("oauth2: token source: %w", sentinel)
+			err := classify(context.Background(), "listTeams", in, &respMeta{}, time.Now())
+			if !errors.Is(err, sentinel) {
+				t.Fatalf("classify = %v, want it to wrap %v", err, sentinel)
+			}
+			var tmp *alert.TemporaryError
+			if errors.As(err, &tmp) || errors.Is(err, alert.ErrUnavailable) {
+				t.Errorf("classify = %v: a refused token source must not look temporary", err)
 			}
 		})
 	}

@@ -5,6 +5,7 @@ package linear
 import (
 	"context"
 	"encoding/json"
+	"time"
 
 	"github.com/Khan/genqlient/graphql"
 )
@@ -31,6 +32,17 @@ func (v *AttachmentCreateInput) GetSubtitle() string { return v.Subtitle }
 
 // GetMetadata returns AttachmentCreateInput.Metadata, and is useful for accessing the field via an interface.
 func (v *AttachmentCreateInput) GetMetadata() json.RawMessage { return v.Metadata }
+
+type CommentCreateInput struct {
+	IssueId string `json:"issueId"`
+	Body    string `json:"body"`
+}
+
+// GetIssueId returns CommentCreateInput.IssueId, and is useful for accessing the field via an interface.
+func (v *CommentCreateInput) GetIssueId() string { return v.IssueId }
+
+// GetBody returns CommentCreateInput.Body, and is useful for accessing the field via an interface.
+func (v *CommentCreateInput) GetBody() string { return v.Body }
 
 type IssueCreateInput struct {
 	Id          string `json:"id"`
@@ -87,6 +99,30 @@ type __getIssueInput struct {
 // GetId returns __getIssueInput.Id, and is useful for accessing the field via an interface.
 func (v *__getIssueInput) GetId() string { return v.Id }
 
+// __getIssueStatesInput is used internally by genqlient
+type __getIssueStatesInput struct {
+	Id string `json:"id"`
+}
+
+// GetId returns __getIssueStatesInput.Id, and is useful for accessing the field via an interface.
+func (v *__getIssueStatesInput) GetId() string { return v.Id }
+
+// __issuesByIDInput is used internally by genqlient
+type __issuesByIDInput struct {
+	Ids []string `json:"ids"`
+}
+
+// GetIds returns __issuesByIDInput.Ids, and is useful for accessing the field via an interface.
+func (v *__issuesByIDInput) GetIds() []string { return v.Ids }
+
+// __issuesForURLInput is used internally by genqlient
+type __issuesForURLInput struct {
+	Url string `json:"url"`
+}
+
+// GetUrl returns __issuesForURLInput.Url, and is useful for accessing the field via an interface.
+func (v *__issuesForURLInput) GetUrl() string { return v.Url }
+
 // __listRecentIssuesInput is used internally by genqlient
 type __listRecentIssuesInput struct {
 	First int `json:"first"`
@@ -114,6 +150,34 @@ type __listTeamsInput struct {
 
 // GetAfter returns __listTeamsInput.After, and is useful for accessing the field via an interface.
 func (v *__listTeamsInput) GetAfter() string { return v.After }
+
+// __reopenIssueInput is used internally by genqlient
+type __reopenIssueInput struct {
+	Id      string             `json:"id"`
+	StateId string             `json:"stateId"`
+	Comment CommentCreateInput `json:"comment"`
+}
+
+// GetId returns __reopenIssueInput.Id, and is useful for accessing the field via an interface.
+func (v *__reopenIssueInput) GetId() string { return v.Id }
+
+// GetStateId returns __reopenIssueInput.StateId, and is useful for accessing the field via an interface.
+func (v *__reopenIssueInput) GetStateId() string { return v.StateId }
+
+// GetComment returns __reopenIssueInput.Comment, and is useful for accessing the field via an interface.
+func (v *__reopenIssueInput) GetComment() CommentCreateInput { return v.Comment }
+
+// __searchIssuesInput is used internally by genqlient
+type __searchIssuesInput struct {
+	Term  string `json:"term"`
+	First int    `json:"first"`
+}
+
+// GetTerm returns __searchIssuesInput.Term, and is useful for accessing the field via an interface.
+func (v *__searchIssuesInput) GetTerm() string { return v.Term }
+
+// GetFirst returns __searchIssuesInput.First, and is useful for accessing the field via an interface.
+func (v *__searchIssuesInput) GetFirst() int { return v.First }
 
 // createAttachmentAttachmentCreateAttachmentPayload includes the requested fields of the GraphQL type AttachmentPayload.
 type createAttachmentAttachmentCreateAttachmentPayload struct {
@@ -225,6 +289,16 @@ func (v *createIssueIssueCreateIssuePayloadIssue) GetAssignee() issueFieldsAssig
 	return v.issueFields.Assignee
 }
 
+// GetCompletedAt returns createIssueIssueCreateIssuePayloadIssue.CompletedAt, and is useful for accessing the field via an interface.
+func (v *createIssueIssueCreateIssuePayloadIssue) GetCompletedAt() time.Time {
+	return v.issueFields.CompletedAt
+}
+
+// GetCanceledAt returns createIssueIssueCreateIssuePayloadIssue.CanceledAt, and is useful for accessing the field via an interface.
+func (v *createIssueIssueCreateIssuePayloadIssue) GetCanceledAt() time.Time {
+	return v.issueFields.CanceledAt
+}
+
 func (v *createIssueIssueCreateIssuePayloadIssue) UnmarshalJSON(b []byte) error {
 
 	if string(b) == "null" {
@@ -264,6 +338,10 @@ type __premarshalcreateIssueIssueCreateIssuePayloadIssue struct {
 	Team issueFieldsTeam `json:"team"`
 
 	Assignee issueFieldsAssigneeUser `json:"assignee"`
+
+	CompletedAt time.Time `json:"completedAt"`
+
+	CanceledAt time.Time `json:"canceledAt"`
 }
 
 func (v *createIssueIssueCreateIssuePayloadIssue) MarshalJSON() ([]byte, error) {
@@ -284,6 +362,8 @@ func (v *createIssueIssueCreateIssuePayloadIssue) __premarshalJSON() (*__premars
 	retval.State = v.issueFields.State
 	retval.Team = v.issueFields.Team
 	retval.Assignee = v.issueFields.Assignee
+	retval.CompletedAt = v.issueFields.CompletedAt
+	retval.CanceledAt = v.issueFields.CanceledAt
 	return &retval, nil
 }
 
@@ -335,6 +415,12 @@ func (v *getIssueIssue) GetTeam() issueFieldsTeam { return v.issueFields.Team }
 // GetAssignee returns getIssueIssue.Assignee, and is useful for accessing the field via an interface.
 func (v *getIssueIssue) GetAssignee() issueFieldsAssigneeUser { return v.issueFields.Assignee }
 
+// GetCompletedAt returns getIssueIssue.CompletedAt, and is useful for accessing the field via an interface.
+func (v *getIssueIssue) GetCompletedAt() time.Time { return v.issueFields.CompletedAt }
+
+// GetCanceledAt returns getIssueIssue.CanceledAt, and is useful for accessing the field via an interface.
+func (v *getIssueIssue) GetCanceledAt() time.Time { return v.issueFields.CanceledAt }
+
 func (v *getIssueIssue) UnmarshalJSON(b []byte) error {
 
 	if string(b) == "null" {
@@ -376,6 +462,10 @@ type __premarshalgetIssueIssue struct {
 	Team issueFieldsTeam `json:"team"`
 
 	Assignee issueFieldsAssigneeUser `json:"assignee"`
+
+	CompletedAt time.Time `json:"completedAt"`
+
+	CanceledAt time.Time `json:"canceledAt"`
 }
 
 func (v *getIssueIssue) MarshalJSON() ([]byte, error) {
@@ -397,6 +487,8 @@ func (v *getIssueIssue) __premarshalJSON() (*__premarshalgetIssueIssue, error) {
 	retval.State = v.issueFields.State
 	retval.Team = v.issueFields.Team
 	retval.Assignee = v.issueFields.Assignee
+	retval.CompletedAt = v.issueFields.CompletedAt
+	retval.CanceledAt = v.issueFields.CanceledAt
 	return &retval, nil
 }
 
@@ -430,11 +522,88 @@ type getIssueResponse struct {
 // GetIssue returns getIssueResponse.Issue, and is useful for accessing the field via an interface.
 func (v *getIssueResponse) GetIssue() getIssueIssue { return v.Issue }
 
+// getIssueStatesIssue includes the requested fields of the GraphQL type Issue.
+type getIssueStatesIssue struct {
+	Id         string                  `json:"id"`
+	Identifier string                  `json:"identifier"`
+	Team       getIssueStatesIssueTeam `json:"team"`
+}
+
+// GetId returns getIssueStatesIssue.Id, and is useful for accessing the field via an interface.
+func (v *getIssueStatesIssue) GetId() string { return v.Id }
+
+// GetIdentifier returns getIssueStatesIssue.Identifier, and is useful for accessing the field via an interface.
+func (v *getIssueStatesIssue) GetIdentifier() string { return v.Identifier }
+
+// GetTeam returns getIssueStatesIssue.Team, and is useful for accessing the field via an interface.
+func (v *getIssueStatesIssue) GetTeam() getIssueStatesIssueTeam { return v.Team }
+
+// getIssueStatesIssueTeam includes the requested fields of the GraphQL type Team.
+type getIssueStatesIssueTeam struct {
+	Id     string                                               `json:"id"`
+	States getIssueStatesIssueTeamStatesWorkflowStateConnection `json:"states"`
+}
+
+// GetId returns getIssueStatesIssueTeam.Id, and is useful for accessing the field via an interface.
+func (v *getIssueStatesIssueTeam) GetId() string { return v.Id }
+
+// GetStates returns getIssueStatesIssueTeam.States, and is useful for accessing the field via an interface.
+func (v *getIssueStatesIssueTeam) GetStates() getIssueStatesIssueTeamStatesWorkflowStateConnection {
+	return v.States
+}
+
+// getIssueStatesIssueTeamStatesWorkflowStateConnection includes the requested fields of the GraphQL type WorkflowStateConnection.
+type getIssueStatesIssueTeamStatesWorkflowStateConnection struct {
+	Nodes []getIssueStatesIssueTeamStatesWorkflowStateConnectionNodesWorkflowState `json:"nodes"`
+}
+
+// GetNodes returns getIssueStatesIssueTeamStatesWorkflowStateConnection.Nodes, and is useful for accessing the field via an interface.
+func (v *getIssueStatesIssueTeamStatesWorkflowStateConnection) GetNodes() []getIssueStatesIssueTeamStatesWorkflowStateConnectionNodesWorkflowState {
+	return v.Nodes
+}
+
+// getIssueStatesIssueTeamStatesWorkflowStateConnectionNodesWorkflowState includes the requested fields of the GraphQL type WorkflowState.
+type getIssueStatesIssueTeamStatesWorkflowStateConnectionNodesWorkflowState struct {
+	Id       string  `json:"id"`
+	Name     string  `json:"name"`
+	Type     string  `json:"type"`
+	Position float64 `json:"position"`
+}
+
+// GetId returns getIssueStatesIssueTeamStatesWorkflowStateConnectionNodesWorkflowState.Id, and is useful for accessing the field via an interface.
+func (v *getIssueStatesIssueTeamStatesWorkflowStateConnectionNodesWorkflowState) GetId() string {
+	return v.Id
+}
+
+// GetName returns getIssueStatesIssueTeamStatesWorkflowStateConnectionNodesWorkflowState.Name, and is useful for accessing the field via an interface.
+func (v *getIssueStatesIssueTeamStatesWorkflowStateConnectionNodesWorkflowState) GetName() string {
+	return v.Name
+}
+
+// GetType returns getIssueStatesIssueTeamStatesWorkflowStateConnectionNodesWorkflowState.Type, and is useful for accessing the field via an interface.
+func (v *getIssueStatesIssueTeamStatesWorkflowStateConnectionNodesWorkflowState) GetType() string {
+	return v.Type
+}
+
+// GetPosition returns getIssueStatesIssueTeamStatesWorkflowStateConnectionNodesWorkflowState.Position, and is useful for accessing the field via an interface.
+func (v *getIssueStatesIssueTeamStatesWorkflowStateConnectionNodesWorkflowState) GetPosition() float64 {
+	return v.Position
+}
+
+// getIssueStatesResponse is returned by getIssueStates on success.
+type getIssueStatesResponse struct {
+	Issue getIssueStatesIssue `json:"issue"`
+}
+
+// GetIssue returns getIssueStatesResponse.Issue, and is useful for accessing the field via an interface.
+func (v *getIssueStatesResponse) GetIssue() getIssueStatesIssue { return v.Issue }
+
 // getWorkspaceOrganization includes the requested fields of the GraphQL type Organization.
 type getWorkspaceOrganization struct {
-	Id     string `json:"id"`
-	Name   string `json:"name"`
-	UrlKey string `json:"urlKey"`
+	Id              string   `json:"id"`
+	Name            string   `json:"name"`
+	UrlKey          string   `json:"urlKey"`
+	PreviousUrlKeys []string `json:"previousUrlKeys"`
 }
 
 // GetId returns getWorkspaceOrganization.Id, and is useful for accessing the field via an interface.
@@ -445,6 +614,9 @@ func (v *getWorkspaceOrganization) GetName() string { return v.Name }
 
 // GetUrlKey returns getWorkspaceOrganization.UrlKey, and is useful for accessing the field via an interface.
 func (v *getWorkspaceOrganization) GetUrlKey() string { return v.UrlKey }
+
+// GetPreviousUrlKeys returns getWorkspaceOrganization.PreviousUrlKeys, and is useful for accessing the field via an interface.
+func (v *getWorkspaceOrganization) GetPreviousUrlKeys() []string { return v.PreviousUrlKeys }
 
 // getWorkspaceResponse is returned by getWorkspace on success.
 type getWorkspaceResponse struct {
@@ -480,13 +652,15 @@ func (v *getWorkspaceViewerUser) GetEmail() string { return v.Email }
 
 // issueFields includes the GraphQL fields of Issue requested by the fragment issueFields.
 type issueFields struct {
-	Id         string                        `json:"id"`
-	Identifier string                        `json:"identifier"`
-	Title      string                        `json:"title"`
-	Url        string                        `json:"url"`
-	State      issueFieldsStateWorkflowState `json:"state"`
-	Team       issueFieldsTeam               `json:"team"`
-	Assignee   issueFieldsAssigneeUser       `json:"assignee"`
+	Id          string                        `json:"id"`
+	Identifier  string                        `json:"identifier"`
+	Title       string                        `json:"title"`
+	Url         string                        `json:"url"`
+	State       issueFieldsStateWorkflowState `json:"state"`
+	Team        issueFieldsTeam               `json:"team"`
+	Assignee    issueFieldsAssigneeUser       `json:"assignee"`
+	CompletedAt time.Time                     `json:"completedAt"`
+	CanceledAt  time.Time                     `json:"canceledAt"`
 }
 
 // GetId returns issueFields.Id, and is useful for accessing the field via an interface.
@@ -509,6 +683,12 @@ func (v *issueFields) GetTeam() issueFieldsTeam { return v.Team }
 
 // GetAssignee returns issueFields.Assignee, and is useful for accessing the field via an interface.
 func (v *issueFields) GetAssignee() issueFieldsAssigneeUser { return v.Assignee }
+
+// GetCompletedAt returns issueFields.CompletedAt, and is useful for accessing the field via an interface.
+func (v *issueFields) GetCompletedAt() time.Time { return v.CompletedAt }
+
+// GetCanceledAt returns issueFields.CanceledAt, and is useful for accessing the field via an interface.
+func (v *issueFields) GetCanceledAt() time.Time { return v.CanceledAt }
 
 // issueFieldsAssigneeUser includes the requested fields of the GraphQL type User.
 type issueFieldsAssigneeUser struct {
@@ -545,6 +725,290 @@ func (v *issueFieldsTeam) GetId() string { return v.Id }
 
 // GetKey returns issueFieldsTeam.Key, and is useful for accessing the field via an interface.
 func (v *issueFieldsTeam) GetKey() string { return v.Key }
+
+// issuesByIDIssuesIssueConnection includes the requested fields of the GraphQL type IssueConnection.
+type issuesByIDIssuesIssueConnection struct {
+	Nodes []issuesByIDIssuesIssueConnectionNodesIssue `json:"nodes"`
+}
+
+// GetNodes returns issuesByIDIssuesIssueConnection.Nodes, and is useful for accessing the field via an interface.
+func (v *issuesByIDIssuesIssueConnection) GetNodes() []issuesByIDIssuesIssueConnectionNodesIssue {
+	return v.Nodes
+}
+
+// issuesByIDIssuesIssueConnectionNodesIssue includes the requested fields of the GraphQL type Issue.
+type issuesByIDIssuesIssueConnectionNodesIssue struct {
+	issueFields `json:"-"`
+}
+
+// GetId returns issuesByIDIssuesIssueConnectionNodesIssue.Id, and is useful for accessing the field via an interface.
+func (v *issuesByIDIssuesIssueConnectionNodesIssue) GetId() string { return v.issueFields.Id }
+
+// GetIdentifier returns issuesByIDIssuesIssueConnectionNodesIssue.Identifier, and is useful for accessing the field via an interface.
+func (v *issuesByIDIssuesIssueConnectionNodesIssue) GetIdentifier() string {
+	return v.issueFields.Identifier
+}
+
+// GetTitle returns issuesByIDIssuesIssueConnectionNodesIssue.Title, and is useful for accessing the field via an interface.
+func (v *issuesByIDIssuesIssueConnectionNodesIssue) GetTitle() string { return v.issueFields.Title }
+
+// GetUrl returns issuesByIDIssuesIssueConnectionNodesIssue.Url, and is useful for accessing the field via an interface.
+func (v *issuesByIDIssuesIssueConnectionNodesIssue) GetUrl() string { return v.issueFields.Url }
+
+// GetState returns issuesByIDIssuesIssueConnectionNodesIssue.State, and is useful for accessing the field via an interface.
+func (v *issuesByIDIssuesIssueConnectionNodesIssue) GetState() issueFieldsStateWorkflowState {
+	return v.issueFields.State
+}
+
+// GetTeam returns issuesByIDIssuesIssueConnectionNodesIssue.Team, and is useful for accessing the field via an interface.
+func (v *issuesByIDIssuesIssueConnectionNodesIssue) GetTeam() issueFieldsTeam {
+	return v.issueFields.Team
+}
+
+// GetAssignee returns issuesByIDIssuesIssueConnectionNodesIssue.Assignee, and is useful for accessing the field via an interface.
+func (v *issuesByIDIssuesIssueConnectionNodesIssue) GetAssignee() issueFieldsAssigneeUser {
+	return v.issueFields.Assignee
+}
+
+// GetCompletedAt returns issuesByIDIssuesIssueConnectionNodesIssue.CompletedAt, and is useful for accessing the field via an interface.
+func (v *issuesByIDIssuesIssueConnectionNodesIssue) GetCompletedAt() time.Time {
+	return v.issueFields.CompletedAt
+}
+
+// GetCanceledAt returns issuesByIDIssuesIssueConnectionNodesIssue.CanceledAt, and is useful for accessing the field via an interface.
+func (v *issuesByIDIssuesIssueConnectionNodesIssue) GetCanceledAt() time.Time {
+	return v.issueFields.CanceledAt
+}
+
+func (v *issuesByIDIssuesIssueConnectionNodesIssue) UnmarshalJSON(b []byte) error {
+
+	if string(b) == "null" {
+		return nil
+	}
+
+	var firstPass struct {
+		*issuesByIDIssuesIssueConnectionNodesIssue
+		graphql.NoUnmarshalJSON
+	}
+	firstPass.issuesByIDIssuesIssueConnectionNodesIssue = v
+
+	err := json.Unmarshal(b, &firstPass)
+	if err != nil {
+		return err
+	}
+
+	err = json.Unmarshal(
+		b, &v.issueFields)
+	if err != nil {
+		return err
+	}
+	return nil
+}
+
+type __premarshalissuesByIDIssuesIssueConnectionNodesIssue struct {
+	Id string `json:"id"`
+
+	Identifier string `json:"identifier"`
+
+	Title string `json:"title"`
+
+	Url string `json:"url"`
+
+	State issueFieldsStateWorkflowState `json:"state"`
+
+	Team issueFieldsTeam `json:"team"`
+
+	Assignee issueFieldsAssigneeUser `json:"assignee"`
+
+	CompletedAt time.Time `json:"completedAt"`
+
+	CanceledAt time.Time `json:"canceledAt"`
+}
+
+func (v *issuesByIDIssuesIssueConnectionNodesIssue) MarshalJSON() ([]byte, error) {
+	premarshaled, err := v.__premarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(premarshaled)
+}
+
+func (v *issuesByIDIssuesIssueConnectionNodesIssue) __premarshalJSON() (*__premarshalissuesByIDIssuesIssueConnectionNodesIssue, error) {
+	var retval __premarshalissuesByIDIssuesIssueConnectionNodesIssue
+
+	retval.Id = v.issueFields.Id
+	retval.Identifier = v.issueFields.Identifier
+	retval.Title = v.issueFields.Title
+	retval.Url = v.issueFields.Url
+	retval.State = v.issueFields.State
+	retval.Team = v.issueFields.Team
+	retval.Assignee = v.issueFields.Assignee
+	retval.CompletedAt = v.issueFields.CompletedAt
+	retval.CanceledAt = v.issueFields.CanceledAt
+	return &retval, nil
+}
+
+// issuesByIDResponse is returned by issuesByID on success.
+type issuesByIDResponse struct {
+	Issues issuesByIDIssuesIssueConnection `json:"issues"`
+}
+
+// GetIssues returns issuesByIDResponse.Issues, and is useful for accessing the field via an interface.
+func (v *issuesByIDResponse) GetIssues() issuesByIDIssuesIssueConnection { return v.Issues }
+
+// issuesForURLAttachmentsForURLAttachmentConnection includes the requested fields of the GraphQL type AttachmentConnection.
+type issuesForURLAttachmentsForURLAttachmentConnection struct {
+	Nodes []issuesForURLAttachmentsForURLAttachmentConnectionNodesAttachment `json:"nodes"`
+}
+
+// GetNodes returns issuesForURLAttachmentsForURLAttachmentConnection.Nodes, and is useful for accessing the field via an interface.
+func (v *issuesForURLAttachmentsForURLAttachmentConnection) GetNodes() []issuesForURLAttachmentsForURLAttachmentConnectionNodesAttachment {
+	return v.Nodes
+}
+
+// issuesForURLAttachmentsForURLAttachmentConnectionNodesAttachment includes the requested fields of the GraphQL type Attachment.
+type issuesForURLAttachmentsForURLAttachmentConnectionNodesAttachment struct {
+	Id    string                                                                `json:"id"`
+	Issue issuesForURLAttachmentsForURLAttachmentConnectionNodesAttachmentIssue `json:"issue"`
+}
+
+// GetId returns issuesForURLAttachmentsForURLAttachmentConnectionNodesAttachment.Id, and is useful for accessing the field via an interface.
+func (v *issuesForURLAttachmentsForURLAttachmentConnectionNodesAttachment) GetId() string {
+	return v.Id
+}
+
+// GetIssue returns issuesForURLAttachmentsForURLAttachmentConnectionNodesAttachment.Issue, and is useful for accessing the field via an interface.
+func (v *issuesForURLAttachmentsForURLAttachmentConnectionNodesAttachment) GetIssue() issuesForURLAttachmentsForURLAttachmentConnectionNodesAttachmentIssue {
+	return v.Issue
+}
+
+// issuesForURLAttachmentsForURLAttachmentConnectionNodesAttachmentIssue includes the requested fields of the GraphQL type Issue.
+type issuesForURLAttachmentsForURLAttachmentConnectionNodesAttachmentIssue struct {
+	issueFields `json:"-"`
+}
+
+// GetId returns issuesForURLAttachmentsForURLAttachmentConnectionNodesAttachmentIssue.Id, and is useful for accessing the field via an interface.
+func (v *issuesForURLAttachmentsForURLAttachmentConnectionNodesAttachmentIssue) GetId() string {
+	return v.issueFields.Id
+}
+
+// GetIdentifier returns issuesForURLAttachmentsForURLAttachmentConnectionNodesAttachmentIssue.Identifier, and is useful for accessing the field via an interface.
+func (v *issuesForURLAttachmentsForURLAttachmentConnectionNodesAttachmentIssue) GetIdentifier() string {
+	return v.issueFields.Identifier
+}
+
+// GetTitle returns issuesForURLAttachmentsForURLAttachmentConnectionNodesAttachmentIssue.Title, and is useful for accessing the field via an interface.
+func (v *issuesForURLAttachmentsForURLAttachmentConnectionNodesAttachmentIssue) GetTitle() string {
+	return v.issueFields.Title
+}
+
+// GetUrl returns issuesForURLAttachmentsForURLAttachmentConnectionNodesAttachmentIssue.Url, and is useful for accessing the field via an interface.
+func (v *issuesForURLAttachmentsForURLAttachmentConnectionNodesAttachmentIssue) GetUrl() string {
+	return v.issueFields.Url
+}
+
+// GetState returns issuesForURLAttachmentsForURLAttachmentConnectionNodesAttachmentIssue.State, and is useful for accessing the field via an interface.
+func (v *issuesForURLAttachmentsForURLAttachmentConnectionNodesAttachmentIssue) GetState() issueFieldsStateWorkflowState {
+	return v.issueFields.State
+}
+
+// GetTeam returns issuesForURLAttachmentsForURLAttachmentConnectionNodesAttachmentIssue.Team, and is useful for accessing the field via an interface.
+func (v *issuesForURLAttachmentsForURLAttachmentConnectionNodesAttachmentIssue) GetTeam() issueFieldsTeam {
+	return v.issueFields.Team
+}
+
+// GetAssignee returns issuesForURLAttachmentsForURLAttachmentConnectionNodesAttachmentIssue.Assignee, and is useful for accessing the field via an interface.
+func (v *issuesForURLAttachmentsForURLAttachmentConnectionNodesAttachmentIssue) GetAssignee() issueFieldsAssigneeUser {
+	return v.issueFields.Assignee
+}
+
+// GetCompletedAt returns issuesForURLAttachmentsForURLAttachmentConnectionNodesAttachmentIssue.CompletedAt, and is useful for accessing the field via an interface.
+func (v *issuesForURLAttachmentsForURLAttachmentConnectionNodesAttachmentIssue) GetCompletedAt() time.Time {
+	return v.issueFields.CompletedAt
+}
+
+// GetCanceledAt returns issuesForURLAttachmentsForURLAttachmentConnectionNodesAttachmentIssue.CanceledAt, and is useful for accessing the field via an interface.
+func (v *issuesForURLAttachmentsForURLAttachmentConnectionNodesAttachmentIssue) GetCanceledAt() time.Time {
+	return v.issueFields.CanceledAt
+}
+
+func (v *issuesForURLAttachmentsForURLAttachmentConnectionNodesAttachmentIssue) UnmarshalJSON(b []byte) error {
+
+	if string(b) == "null" {
+		return nil
+	}
+
+	var firstPass struct {
+		*issuesForURLAttachmentsForURLAttachmentConnectionNodesAttachmentIssue
+		graphql.NoUnmarshalJSON
+	}
+	firstPass.issuesForURLAttachmentsForURLAttachmentConnectionNodesAttachmentIssue = v
+
+	err := json.Unmarshal(b, &firstPass)
+	if err != nil {
+		return err
+	}
+
+	err = json.Unmarshal(
+		b, &v.issueFields)
+	if err != nil {
+		return err
+	}
+	return nil
+}
+
+type __premarshalissuesForURLAttachmentsForURLAttachmentConnectionNodesAttachmentIssue struct {
+	Id string `json:"id"`
+
+	Identifier string `json:"identifier"`
+
+	Title string `json:"title"`
+
+	Url string `json:"url"`
+
+	State issueFieldsStateWorkflowState `json:"state"`
+
+	Team issueFieldsTeam `json:"team"`
+
+	Assignee issueFieldsAssigneeUser `json:"assignee"`
+
+	CompletedAt time.Time `json:"completedAt"`
+
+	CanceledAt time.Time `json:"canceledAt"`
+}
+
+func (v *issuesForURLAttachmentsForURLAttachmentConnectionNodesAttachmentIssue) MarshalJSON() ([]byte, error) {
+	premarshaled, err := v.__premarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(premarshaled)
+}
+
+func (v *issuesForURLAttachmentsForURLAttachmentConnectionNodesAttachmentIssue) __premarshalJSON() (*__premarshalissuesForURLAttachmentsForURLAttachmentConnectionNodesAttachmentIssue, error) {
+	var retval __premarshalissuesForURLAttachmentsForURLAttachmentConnectionNodesAttachmentIssue
+
+	retval.Id = v.issueFields.Id
+	retval.Identifier = v.issueFields.Identifier
+	retval.Title = v.issueFields.Title
+	retval.Url = v.issueFields.Url
+	retval.State = v.issueFields.State
+	retval.Team = v.issueFields.Team
+	retval.Assignee = v.issueFields.Assignee
+	retval.CompletedAt = v.issueFields.CompletedAt
+	retval.CanceledAt = v.issueFields.CanceledAt
+	return &retval, nil
+}
+
+// issuesForURLResponse is returned by issuesForURL on success.
+type issuesForURLResponse struct {
+	AttachmentsForURL issuesForURLAttachmentsForURLAttachmentConnection `json:"attachmentsForURL"`
+}
+
+// GetAttachmentsForURL returns issuesForURLResponse.AttachmentsForURL, and is useful for accessing the field via an interface.
+func (v *issuesForURLResponse) GetAttachmentsForURL() issuesForURLAttachmentsForURLAttachmentConnection {
+	return v.AttachmentsForURL
+}
 
 // listRecentIssuesIssuesIssueConnection includes the requested fields of the GraphQL type IssueConnection.
 type listRecentIssuesIssuesIssueConnection struct {
@@ -592,6 +1056,16 @@ func (v *listRecentIssuesIssuesIssueConnectionNodesIssue) GetAssignee() issueFie
 	return v.issueFields.Assignee
 }
 
+// GetCompletedAt returns listRecentIssuesIssuesIssueConnectionNodesIssue.CompletedAt, and is useful for accessing the field via an interface.
+func (v *listRecentIssuesIssuesIssueConnectionNodesIssue) GetCompletedAt() time.Time {
+	return v.issueFields.CompletedAt
+}
+
+// GetCanceledAt returns listRecentIssuesIssuesIssueConnectionNodesIssue.CanceledAt, and is useful for accessing the field via an interface.
+func (v *listRecentIssuesIssuesIssueConnectionNodesIssue) GetCanceledAt() time.Time {
+	return v.issueFields.CanceledAt
+}
+
 func (v *listRecentIssuesIssuesIssueConnectionNodesIssue) UnmarshalJSON(b []byte) error {
 
 	if string(b) == "null" {
@@ -631,6 +1105,10 @@ type __premarshallistRecentIssuesIssuesIssueConnectionNodesIssue struct {
 	Team issueFieldsTeam `json:"team"`
 
 	Assignee issueFieldsAssigneeUser `json:"assignee"`
+
+	CompletedAt time.Time `json:"completedAt"`
+
+	CanceledAt time.Time `json:"canceledAt"`
 }
 
 func (v *listRecentIssuesIssuesIssueConnectionNodesIssue) MarshalJSON() ([]byte, error) {
@@ -651,6 +1129,8 @@ func (v *listRecentIssuesIssuesIssueConnectionNodesIssue) __premarshalJSON() (*_
 	retval.State = v.issueFields.State
 	retval.Team = v.issueFields.Team
 	retval.Assignee = v.issueFields.Assignee
+	retval.CompletedAt = v.issueFields.CompletedAt
+	retval.CanceledAt = v.issueFields.CanceledAt
 	return &retval, nil
 }
 
@@ -790,6 +1270,385 @@ func (v *listTeamsTeamsTeamConnectionPageInfo) GetHasNextPage() bool { return v.
 // GetEndCursor returns listTeamsTeamsTeamConnectionPageInfo.EndCursor, and is useful for accessing the field via an interface.
 func (v *listTeamsTeamsTeamConnectionPageInfo) GetEndCursor() string { return v.EndCursor }
 
+// reopenIssueCommentCreateCommentPayload includes the requested fields of the GraphQL type CommentPayload.
+type reopenIssueCommentCreateCommentPayload struct {
+	Success bool                                          `json:"success"`
+	Comment reopenIssueCommentCreateCommentPayloadComment `json:"comment"`
+}
+
+// GetSuccess returns reopenIssueCommentCreateCommentPayload.Success, and is useful for accessing the field via an interface.
+func (v *reopenIssueCommentCreateCommentPayload) GetSuccess() bool { return v.Success }
+
+// GetComment returns reopenIssueCommentCreateCommentPayload.Comment, and is useful for accessing the field via an interface.
+func (v *reopenIssueCommentCreateCommentPayload) GetComment() reopenIssueCommentCreateCommentPayloadComment {
+	return v.Comment
+}
+
+// reopenIssueCommentCreateCommentPayloadComment includes the requested fields of the GraphQL type Comment.
+type reopenIssueCommentCreateCommentPayloadComment struct {
+	Id string `json:"id"`
+}
+
+// GetId returns reopenIssueCommentCreateCommentPayloadComment.Id, and is useful for accessing the field via an interface.
+func (v *reopenIssueCommentCreateCommentPayloadComment) GetId() string { return v.Id }
+
+// reopenIssueIssueUpdateIssuePayload includes the requested fields of the GraphQL type IssuePayload.
+type reopenIssueIssueUpdateIssuePayload struct {
+	Success bool                                    `json:"success"`
+	Issue   reopenIssueIssueUpdateIssuePayloadIssue `json:"issue"`
+}
+
+// GetSuccess returns reopenIssueIssueUpdateIssuePayload.Success, and is useful for accessing the field via an interface.
+func (v *reopenIssueIssueUpdateIssuePayload) GetSuccess() bool { return v.Success }
+
+// GetIssue returns reopenIssueIssueUpdateIssuePayload.Issue, and is useful for accessing the field via an interface.
+func (v *reopenIssueIssueUpdateIssuePayload) GetIssue() reopenIssueIssueUpdateIssuePayloadIssue {
+	return v.Issue
+}
+
+// reopenIssueIssueUpdateIssuePayloadIssue includes the requested fields of the GraphQL type Issue.
+type reopenIssueIssueUpdateIssuePayloadIssue struct {
+	issueFields `json:"-"`
+}
+
+// GetId returns reopenIssueIssueUpdateIssuePayloadIssue.Id, and is useful for accessing the field via an interface.
+func (v *reopenIssueIssueUpdateIssuePayloadIssue) GetId() string { return v.issueFields.Id }
+
+// GetIdentifier returns reopenIssueIssueUpdateIssuePayloadIssue.Identifier, and is useful for accessing the field via an interface.
+func (v *reopenIssueIssueUpdateIssuePayloadIssue) GetIdentifier() string {
+	return v.issueFields.Identifier
+}
+
+// GetTitle returns reopenIssueIssueUpdateIssuePayloadIssue.Title, and is useful for accessing the field via an interface.
+func (v *reopenIssueIssueUpdateIssuePayloadIssue) GetTitle() string { return v.issueFields.Title }
+
+// GetUrl returns reopenIssueIssueUpdateIssuePayloadIssue.Url, and is useful for accessing the field via an interface.
+func (v *reopenIssueIssueUpdateIssuePayloadIssue) GetUrl() string { return v.issueFields.Url }
+
+// GetState returns reopenIssueIssueUpdateIssuePayloadIssue.State, and is useful for accessing the field via an interface.
+func (v *reopenIssueIssueUpdateIssuePayloadIssue) GetState() issueFieldsStateWorkflowState {
+	return v.issueFields.State
+}
+
+// GetTeam returns reopenIssueIssueUpdateIssuePayloadIssue.Team, and is useful for accessing the field via an interface.
+func (v *reopenIssueIssueUpdateIssuePayloadIssue) GetTeam() issueFieldsTeam {
+	return v.issueFields.Team
+}
+
+// GetAssignee returns reopenIssueIssueUpdateIssuePayloadIssue.Assignee, and is useful for accessing the field via an interface.
+func (v *reopenIssueIssueUpdateIssuePayloadIssue) GetAssignee() issueFieldsAssigneeUser {
+	return v.issueFields.Assignee
+}
+
+// GetCompletedAt returns reopenIssueIssueUpdateIssuePayloadIssue.CompletedAt, and is useful for accessing the field via an interface.
+func (v *reopenIssueIssueUpdateIssuePayloadIssue) GetCompletedAt() time.Time {
+	return v.issueFields.CompletedAt
+}
+
+// GetCanceledAt returns reopenIssueIssueUpdateIssuePayloadIssue.CanceledAt, and is useful for accessing the field via an interface.
+func (v *reopenIssueIssueUpdateIssuePayloadIssue) GetCanceledAt() time.Time {
+	return v.issueFields.CanceledAt
+}
+
+func (v *reopenIssueIssueUpdateIssuePayloadIssue) UnmarshalJSON(b []byte) error {
+
+	if string(b) == "null" {
+		return nil
+	}
+
+	var firstPass struct {
+		*reopenIssueIssueUpdateIssuePayloadIssue
+		graphql.NoUnmarshalJSON
+	}
+	firstPass.reopenIssueIssueUpdateIssuePayloadIssue = v
+
+	err := json.Unmarshal(b, &firstPass)
+	if err != nil {
+		return err
+	}
+
+	err = json.Unmarshal(
+		b, &v.issueFields)
+	if err != nil {
+		return err
+	}
+	return nil
+}
+
+type __premarshalreopenIssueIssueUpdateIssuePayloadIssue struct {
+	Id string `json:"id"`
+
+	Identifier string `json:"identifier"`
+
+	Title string `json:"title"`
+
+	Url string `json:"url"`
+
+	State issueFieldsStateWorkflowState `json:"state"`
+
+	Team issueFieldsTeam `json:"team"`
+
+	Assignee issueFieldsAssigneeUser `json:"assignee"`
+
+	CompletedAt time.Time `json:"completedAt"`
+
+	CanceledAt time.Time `json:"canceledAt"`
+}
+
+func (v *reopenIssueIssueUpdateIssuePayloadIssue) MarshalJSON() ([]byte, error) {
+	premarshaled, err := v.__premarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(premarshaled)
+}
+
+func (v *reopenIssueIssueUpdateIssuePayloadIssue) __premarshalJSON() (*__premarshalreopenIssueIssueUpdateIssuePayloadIssue, error) {
+	var retval __premarshalreopenIssueIssueUpdateIssuePayloadIssue
+
+	retval.Id = v.issueFields.Id
+	retval.Identifier = v.issueFields.Identifier
+	retval.Title = v.issueFields.Title
+	retval.Url = v.issueFields.Url
+	retval.State = v.issueFields.State
+	retval.Team = v.issueFields.Team
+	retval.Assignee = v.issueFields.Assignee
+	retval.CompletedAt = v.issueFields.CompletedAt
+	retval.CanceledAt = v.issueFields.CanceledAt
+	return &retval, nil
+}
+
+// reopenIssueResponse is returned by reopenIssue on success.
+type reopenIssueResponse struct {
+	IssueUpdate   reopenIssueIssueUpdateIssuePayload     `json:"issueUpdate"`
+	CommentCreate reopenIssueCommentCreateCommentPayload `json:"commentCreate"`
+}
+
+// GetIssueUpdate returns reopenIssueResponse.IssueUpdate, and is useful for accessing the field via an interface.
+func (v *reopenIssueResponse) GetIssueUpdate() reopenIssueIssueUpdateIssuePayload {
+	return v.IssueUpdate
+}
+
+// GetCommentCreate returns reopenIssueResponse.CommentCreate, and is useful for accessing the field via an interface.
+func (v *reopenIssueResponse) GetCommentCreate() reopenIssueCommentCreateCommentPayload {
+	return v.CommentCreate
+}
+
+// searchIssuesResponse is returned by searchIssues on success.
+type searchIssuesResponse struct {
+	SearchIssues searchIssuesSearchIssuesIssueSearchPayload `json:"searchIssues"`
+}
+
+// GetSearchIssues returns searchIssuesResponse.SearchIssues, and is useful for accessing the field via an interface.
+func (v *searchIssuesResponse) GetSearchIssues() searchIssuesSearchIssuesIssueSearchPayload {
+	return v.SearchIssues
+}
+
+// searchIssuesSearchIssuesIssueSearchPayload includes the requested fields of the GraphQL type IssueSearchPayload.
+type searchIssuesSearchIssuesIssueSearchPayload struct {
+	Nodes []searchIssuesSearchIssuesIssueSearchPayloadNodesIssueSearchResult `json:"nodes"`
+}
+
+// GetNodes returns searchIssuesSearchIssuesIssueSearchPayload.Nodes, and is useful for accessing the field via an interface.
+func (v *searchIssuesSearchIssuesIssueSearchPayload) GetNodes() []searchIssuesSearchIssuesIssueSearchPayloadNodesIssueSearchResult {
+	return v.Nodes
+}
+
+// searchIssuesSearchIssuesIssueSearchPayloadNodesIssueSearchResult includes the requested fields of the GraphQL type IssueSearchResult.
+type searchIssuesSearchIssuesIssueSearchPayloadNodesIssueSearchResult struct {
+	searchResultFields `json:"-"`
+}
+
+// GetId returns searchIssuesSearchIssuesIssueSearchPayloadNodesIssueSearchResult.Id, and is useful for accessing the field via an interface.
+func (v *searchIssuesSearchIssuesIssueSearchPayloadNodesIssueSearchResult) GetId() string {
+	return v.searchResultFields.Id
+}
+
+// GetIdentifier returns searchIssuesSearchIssuesIssueSearchPayloadNodesIssueSearchResult.Identifier, and is useful for accessing the field via an interface.
+func (v *searchIssuesSearchIssuesIssueSearchPayloadNodesIssueSearchResult) GetIdentifier() string {
+	return v.searchResultFields.Identifier
+}
+
+// GetTitle returns searchIssuesSearchIssuesIssueSearchPayloadNodesIssueSearchResult.Title, and is useful for accessing the field via an interface.
+func (v *searchIssuesSearchIssuesIssueSearchPayloadNodesIssueSearchResult) GetTitle() string {
+	return v.searchResultFields.Title
+}
+
+// GetUrl returns searchIssuesSearchIssuesIssueSearchPayloadNodesIssueSearchResult.Url, and is useful for accessing the field via an interface.
+func (v *searchIssuesSearchIssuesIssueSearchPayloadNodesIssueSearchResult) GetUrl() string {
+	return v.searchResultFields.Url
+}
+
+// GetState returns searchIssuesSearchIssuesIssueSearchPayloadNodesIssueSearchResult.State, and is useful for accessing the field via an interface.
+func (v *searchIssuesSearchIssuesIssueSearchPayloadNodesIssueSearchResult) GetState() searchResultFieldsStateWorkflowState {
+	return v.searchResultFields.State
+}
+
+// GetTeam returns searchIssuesSearchIssuesIssueSearchPayloadNodesIssueSearchResult.Team, and is useful for accessing the field via an interface.
+func (v *searchIssuesSearchIssuesIssueSearchPayloadNodesIssueSearchResult) GetTeam() searchResultFieldsTeam {
+	return v.searchResultFields.Team
+}
+
+// GetAssignee returns searchIssuesSearchIssuesIssueSearchPayloadNodesIssueSearchResult.Assignee, and is useful for accessing the field via an interface.
+func (v *searchIssuesSearchIssuesIssueSearchPayloadNodesIssueSearchResult) GetAssignee() searchResultFieldsAssigneeUser {
+	return v.searchResultFields.Assignee
+}
+
+// GetCompletedAt returns searchIssuesSearchIssuesIssueSearchPayloadNodesIssueSearchResult.CompletedAt, and is useful for accessing the field via an interface.
+func (v *searchIssuesSearchIssuesIssueSearchPayloadNodesIssueSearchResult) GetCompletedAt() time.Time {
+	return v.searchResultFields.CompletedAt
+}
+
+// GetCanceledAt returns searchIssuesSearchIssuesIssueSearchPayloadNodesIssueSearchResult.CanceledAt, and is useful for accessing the field via an interface.
+func (v *searchIssuesSearchIssuesIssueSearchPayloadNodesIssueSearchResult) GetCanceledAt() time.Time {
+	return v.searchResultFields.CanceledAt
+}
+
+func (v *searchIssuesSearchIssuesIssueSearchPayloadNodesIssueSearchResult) UnmarshalJSON(b []byte) error {
+
+	if string(b) == "null" {
+		return nil
+	}
+
+	var firstPass struct {
+		*searchIssuesSearchIssuesIssueSearchPayloadNodesIssueSearchResult
+		graphql.NoUnmarshalJSON
+	}
+	firstPass.searchIssuesSearchIssuesIssueSearchPayloadNodesIssueSearchResult = v
+
+	err := json.Unmarshal(b, &firstPass)
+	if err != nil {
+		return err
+	}
+
+	err = json.Unmarshal(
+		b, &v.searchResultFields)
+	if err != nil {
+		return err
+	}
+	return nil
+}
+
+type __premarshalsearchIssuesSearchIssuesIssueSearchPayloadNodesIssueSearchResult struct {
+	Id string `json:"id"`
+
+	Identifier string `json:"identifier"`
+
+	Title string `json:"title"`
+
+	Url string `json:"url"`
+
+	State searchResultFieldsStateWorkflowState `json:"state"`
+
+	Team searchResultFieldsTeam `json:"team"`
+
+	Assignee searchResultFieldsAssigneeUser `json:"assignee"`
+
+	CompletedAt time.Time `json:"completedAt"`
+
+	CanceledAt time.Time `json:"canceledAt"`
+}
+
+func (v *searchIssuesSearchIssuesIssueSearchPayloadNodesIssueSearchResult) MarshalJSON() ([]byte, error) {
+	premarshaled, err := v.__premarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(premarshaled)
+}
+
+func (v *searchIssuesSearchIssuesIssueSearchPayloadNodesIssueSearchResult) __premarshalJSON() (*__premarshalsearchIssuesSearchIssuesIssueSearchPayloadNodesIssueSearchResult, error) {
+	var retval __premarshalsearchIssuesSearchIssuesIssueSearchPayloadNodesIssueSearchResult
+
+	retval.Id = v.searchResultFields.Id
+	retval.Identifier = v.searchResultFields.Identifier
+	retval.Title = v.searchResultFields.Title
+	retval.Url = v.searchResultFields.Url
+	retval.State = v.searchResultFields.State
+	retval.Team = v.searchResultFields.Team
+	retval.Assignee = v.searchResultFields.Assignee
+	retval.CompletedAt = v.searchResultFields.CompletedAt
+	retval.CanceledAt = v.searchResultFields.CanceledAt
+	return &retval, nil
+}
+
+// searchResultFields mirrors issueFields for searchIssues, which returns
+// IssueSearchResult rather than Issue.
+type searchResultFields struct {
+	Id          string                               `json:"id"`
+	Identifier  string                               `json:"identifier"`
+	Title       string                               `json:"title"`
+	Url         string                               `json:"url"`
+	State       searchResultFieldsStateWorkflowState `json:"state"`
+	Team        searchResultFieldsTeam               `json:"team"`
+	Assignee    searchResultFieldsAssigneeUser       `json:"assignee"`
+	CompletedAt time.Time                            `json:"completedAt"`
+	CanceledAt  time.Time                            `json:"canceledAt"`
+}
+
+// GetId returns searchResultFields.Id, and is useful for accessing the field via an interface.
+func (v *searchResultFields) GetId() string { return v.Id }
+
+// GetIdentifier returns searchResultFields.Identifier, and is useful for accessing the field via an interface.
+func (v *searchResultFields) GetIdentifier() string { return v.Identifier }
+
+// GetTitle returns searchResultFields.Title, and is useful for accessing the field via an interface.
+func (v *searchResultFields) GetTitle() string { return v.Title }
+
+// GetUrl returns searchResultFields.Url, and is useful for accessing the field via an interface.
+func (v *searchResultFields) GetUrl() string { return v.Url }
+
+// GetState returns searchResultFields.State, and is useful for accessing the field via an interface.
+func (v *searchResultFields) GetState() searchResultFieldsStateWorkflowState { return v.State }
+
+// GetTeam returns searchResultFields.Team, and is useful for accessing the field via an interface.
+func (v *searchResultFields) GetTeam() searchResultFieldsTeam { return v.Team }
+
+// GetAssignee returns searchResultFields.Assignee, and is useful for accessing the field via an interface.
+func (v *searchResultFields) GetAssignee() searchResultFieldsAssigneeUser { return v.Assignee }
+
+// GetCompletedAt returns searchResultFields.CompletedAt, and is useful for accessing the field via an interface.
+func (v *searchResultFields) GetCompletedAt() time.Time { return v.CompletedAt }
+
+// GetCanceledAt returns searchResultFields.CanceledAt, and is useful for accessing the field via an interface.
+func (v *searchResultFields) GetCanceledAt() time.Time { return v.CanceledAt }
+
+// searchResultFieldsAssigneeUser includes the requested fields of the GraphQL type User.
+type searchResultFieldsAssigneeUser struct {
+	Id   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// GetId returns searchResultFieldsAssigneeUser.Id, and is useful for accessing the field via an interface.
+func (v *searchResultFieldsAssigneeUser) GetId() string { return v.Id }
+
+// GetName returns searchResultFieldsAssigneeUser.Name, and is useful for accessing the field via an interface.
+func (v *searchResultFieldsAssigneeUser) GetName() string { return v.Name }
+
+// searchResultFieldsStateWorkflowState includes the requested fields of the GraphQL type WorkflowState.
+type searchResultFieldsStateWorkflowState struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+}
+
+// GetName returns searchResultFieldsStateWorkflowState.Name, and is useful for accessing the field via an interface.
+func (v *searchResultFieldsStateWorkflowState) GetName() string { return v.Name }
+
+// GetType returns searchResultFieldsStateWorkflowState.Type, and is useful for accessing the field via an interface.
+func (v *searchResultFieldsStateWorkflowState) GetType() string { return v.Type }
+
+// searchResultFieldsTeam includes the requested fields of the GraphQL type Team.
+type searchResultFieldsTeam struct {
+	Id  string `json:"id"`
+	Key string `json:"key"`
+}
+
+// GetId returns searchResultFieldsTeam.Id, and is useful for accessing the field via an interface.
+func (v *searchResultFieldsTeam) GetId() string { return v.Id }
+
+// GetKey returns searchResultFieldsTeam.Key, and is useful for accessing the field via an interface.
+func (v *searchResultFieldsTeam) GetKey() string { return v.Key }
+
 // The mutation executed by createAttachment.
 const createAttachment_Operation = `
 mutation createAttachment ($attachment: AttachmentCreateInput!) {
@@ -863,6 +1722,8 @@ fragment issueFields on Issue {
 		id
 		name
 	}
+	completedAt
+	canceledAt
 }
 `
 
@@ -927,6 +1788,8 @@ fragment issueFields on Issue {
 		id
 		name
 	}
+	completedAt
+	canceledAt
 }
 `
 
@@ -958,6 +1821,54 @@ func getIssue(
 	return data_, err_
 }
 
+// The query executed by getIssueStates.
+const getIssueStates_Operation = `
+query getIssueStates ($id: String!) {
+	issue(id: $id) {
+		id
+		identifier
+		team {
+			id
+			states(first: 250) {
+				nodes {
+					id
+					name
+					type
+					position
+				}
+			}
+		}
+	}
+}
+`
+
+// getIssueStates reads an issue's team's workflow states, to pick where
+// Reopen moves it. A team has a handful of states; 250 is Linear's page cap.
+func getIssueStates(
+	ctx_ context.Context,
+	client_ graphql.Client,
+	id string,
+) (data_ *getIssueStatesResponse, err_ error) {
+	req_ := &graphql.Request{
+		OpName: "getIssueStates",
+		Query:  getIssueStates_Operation,
+		Variables: &__getIssueStatesInput{
+			Id: id,
+		},
+	}
+
+	data_ = &getIssueStatesResponse{}
+	resp_ := &graphql.Response{Data: data_}
+
+	err_ = client_.MakeRequest(
+		ctx_,
+		req_,
+		resp_,
+	)
+
+	return data_, err_
+}
+
 // The query executed by getWorkspace.
 const getWorkspace_Operation = `
 query getWorkspace {
@@ -971,6 +1882,7 @@ query getWorkspace {
 		id
 		name
 		urlKey
+		previousUrlKeys
 	}
 }
 `
@@ -986,6 +1898,126 @@ func getWorkspace(
 	}
 
 	data_ = &getWorkspaceResponse{}
+	resp_ := &graphql.Response{Data: data_}
+
+	err_ = client_.MakeRequest(
+		ctx_,
+		req_,
+		resp_,
+	)
+
+	return data_, err_
+}
+
+// The query executed by issuesByID.
+const issuesByID_Operation = `
+query issuesByID ($ids: [ID!]!) {
+	issues(filter: {id:{in:$ids}}, first: 100) {
+		nodes {
+			... issueFields
+		}
+	}
+}
+fragment issueFields on Issue {
+	id
+	identifier
+	title
+	url
+	state {
+		name
+		type
+	}
+	team {
+		id
+		key
+	}
+	assignee {
+		id
+		name
+	}
+	completedAt
+	canceledAt
+}
+`
+
+// issuesByID reads up to 100 issues in one request: the poller's batch.
+func issuesByID(
+	ctx_ context.Context,
+	client_ graphql.Client,
+	ids []string,
+) (data_ *issuesByIDResponse, err_ error) {
+	req_ := &graphql.Request{
+		OpName: "issuesByID",
+		Query:  issuesByID_Operation,
+		Variables: &__issuesByIDInput{
+			Ids: ids,
+		},
+	}
+
+	data_ = &issuesByIDResponse{}
+	resp_ := &graphql.Response{Data: data_}
+
+	err_ = client_.MakeRequest(
+		ctx_,
+		req_,
+		resp_,
+	)
+
+	return data_, err_
+}
+
+// The query executed by issuesForURL.
+const issuesForURL_Operation = `
+query issuesForURL ($url: String!) {
+	attachmentsForURL(url: $url, first: 50) {
+		nodes {
+			id
+			issue {
+				... issueFields
+			}
+		}
+	}
+}
+fragment issueFields on Issue {
+	id
+	identifier
+	title
+	url
+	state {
+		name
+		type
+	}
+	team {
+		id
+		key
+	}
+	assignee {
+		id
+		name
+	}
+	completedAt
+	canceledAt
+}
+`
+
+// issuesForURL finds the issues that carry an attachment with this url: an
+// error someone linked to an issue from elsewhere (the Proliferate UI,
+// another bot). One page of 50 is plenty; an error tracked by more issues
+// than that is not a case to paginate for.
+func issuesForURL(
+	ctx_ context.Context,
+	client_ graphql.Client,
+	url string,
+) (data_ *issuesForURLResponse, err_ error) {
+	req_ := &graphql.Request{
+		OpName: "issuesForURL",
+		Query:  issuesForURL_Operation,
+		Variables: &__issuesForURLInput{
+			Url: url,
+		},
+	}
+
+	data_ = &issuesForURLResponse{}
 	resp_ := &graphql.Response{Data: data_}
 
 	err_ = client_.MakeRequest(
@@ -1023,6 +2055,8 @@ fragment issueFields on Issue {
 		id
 		name
 	}
+	completedAt
+	canceledAt
 }
 `
 
@@ -1133,6 +2167,137 @@ func listTeams(
 	}
 
 	data_ = &listTeamsResponse{}
+	resp_ := &graphql.Response{Data: data_}
+
+	err_ = client_.MakeRequest(
+		ctx_,
+		req_,
+		resp_,
+	)
+
+	return data_, err_
+}
+
+// The mutation executed by reopenIssue.
+const reopenIssue_Operation = `
+mutation reopenIssue ($id: String!, $stateId: String!, $comment: CommentCreateInput!) {
+	issueUpdate(id: $id, input: {stateId:$stateId}) {
+		success
+		issue {
+			... issueFields
+		}
+	}
+	commentCreate(input: $comment) {
+		success
+		comment {
+			id
+		}
+	}
+}
+fragment issueFields on Issue {
+	id
+	identifier
+	title
+	url
+	state {
+		name
+		type
+	}
+	team {
+		id
+		key
+	}
+	assignee {
+		id
+		name
+	}
+	completedAt
+	canceledAt
+}
+`
+
+// reopenIssue moves an issue to another state and comments on it in one
+// round trip; mutation fields run in document order, so when the comment
+// fails the state has already moved.
+func reopenIssue(
+	ctx_ context.Context,
+	client_ graphql.Client,
+	id string,
+	stateId string,
+	comment CommentCreateInput,
+) (data_ *reopenIssueResponse, err_ error) {
+	req_ := &graphql.Request{
+		OpName: "reopenIssue",
+		Query:  reopenIssue_Operation,
+		Variables: &__reopenIssueInput{
+			Id:      id,
+			StateId: stateId,
+			Comment: comment,
+		},
+	}
+
+	data_ = &reopenIssueResponse{}
+	resp_ := &graphql.Response{Data: data_}
+
+	err_ = client_.MakeRequest(
+		ctx_,
+		req_,
+		resp_,
+	)
+
+	return data_, err_
+}
+
+// The query executed by searchIssues.
+const searchIssues_Operation = `
+query searchIssues ($term: String!, $first: Int!) {
+	searchIssues(term: $term, first: $first) {
+		nodes {
+			... searchResultFields
+		}
+	}
+}
+fragment searchResultFields on IssueSearchResult {
+	id
+	identifier
+	title
+	url
+	state {
+		name
+		type
+	}
+	team {
+		id
+		key
+	}
+	assignee {
+		id
+		name
+	}
+	completedAt
+	canceledAt
+}
+`
+
+// searchIssues is Linear's full-text issue search. Linear limits it to 30
+// requests per minute (see the schema's description of searchIssues), so
+// linear.Cached keeps answers for a few seconds.
+func searchIssues(
+	ctx_ context.Context,
+	client_ graphql.Client,
+	term string,
+	first int,
+) (data_ *searchIssuesResponse, err_ error) {
+	req_ := &graphql.Request{
+		OpName: "searchIssues",
+		Query:  searchIssues_Operation,
+		Variables: &__searchIssuesInput{
+			Term:  term,
+			First: first,
+		},
+	}
+
+	data_ = &searchIssuesResponse{}
 	resp_ := &graphql.Response{Data: data_}
 
 	err_ = client_.MakeRequest(

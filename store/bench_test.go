@@ -56,3 +56,45 @@ func BenchmarkAcceptAlertParallel(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkOpenLinks reads one poller page (100 issues) out of 10,000
+// links, 80% of them closed, as a workspace looks after a year.
+func BenchmarkOpenLinks(b *testing.B) {
+	for _, dc := range storetest.Dialects(b) {
+		b.Run(dc.Name, func(b *testing.B) {
+			db := dc.Open(b)
+			ctx := context.Background()
+			for i := range 10000 {
+				l := link("E-"+strconv.Itoa(i), "issue-"+strconv.Itoa(i/2), "PRO-"+strconv.Itoa(i/2))
+				if i%10 < 8 {
+					l.StateType, l.ClosedAt = "completed", t0
+				}
+				if err := db.SaveLink(ctx, l); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for b.Loop() {
+				ls, err := db.OpenLinks(ctx, "issue-2", 100)
+				if err != nil || len(ls) == 0 {
+					b.Fatal(len(ls), err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkRecordDelivery records a new delivery id each time, the
+// webhook endpoint's one write before it answers Linear.
+func BenchmarkRecordDelivery(b *testing.B) {
+	for _, dc := range storetest.Dialects(b) {
+		b.Run(dc.Name, func(b *testing.B) {
+			db := dc.Open(b)
+			ctx := context.Background()
+			for i := 0; b.Loop(); i++ {
+				if _, err := db.RecordDelivery(ctx, "d-"+strconv.Itoa(i), t0); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

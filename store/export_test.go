@@ -3,7 +3,10 @@ package store
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/proliferate/proliferate-linear/alert"
 )
@@ -37,4 +40,111 @@ func QueryString(t testing.TB, db *DB, query string, args ...any) string {
 		t.Fatalf("%s: %v", query, err)
 	}
 	return s
+}
+
+// OpenLinksPlan is SQLite's query plan for OpenLinks, one step a line.
+func OpenLinksPlan(t testing.TB, db *DB) string {
+	t.Helper()
+	var steps []struct {
+		ID      int    `db:"id"`
+		Parent  int    `db:"parent"`
+		NotUsed int    `db:"notused"`
+		Detail  string `db:"detail"`
+	}
+	if err := db.x.SelectContext(context.Background(), &steps, `EXPLAIN QUERY PLAN `+db.q(openLinksSQL), "", 100); err != nil {
+		t.Fatalf("explain open links: %v", err)
+	}
+	var b strings.Builder
+	for _, s := range steps {
+		b.WriteString(s.Detail + "\n")
+	}
+	return b.String()
+}
+
+// TimeArg is t as a query argument in db's dialect.
+func TimeArg(db *DB, t time.Time) any { return db.t(t) }
+
+// MigrateTo applies the migrations up to version only, to test upgrades of
+// a database that an older release created.
+func MigrateTo(t testing.TB, db *DB, version int) {
+	t.Helper()
+	ctx := context.Background()
+	migs, err := migrations(db.dialect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := db.migrationLockKey(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range migs {
+		if m.version > version {
+			break
+		}
+		if _, err := db.applyMigration(ctx, m, key); err != nil {
+			t.Fatalf("migration %s: %v", m.name, err)
+		}
+	}
+}
+
+// Exec runs a statement written with ? placeholders.
+func Exec(t testing.TB, db *DB, query string, args ...any) {
+	t.Helper()
+	if _, err := db.x.ExecContext(context.Background(), db.q(query), args...); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+}
+
+// RawValue is one cell of the database as plain SQL reads it.
+type RawValue struct {
+	Table, Column, Value string
+}
+
+// RawValues reads every column of every row of every table in db's schema
+// with plain SQL, bypassing the store, each cell as text: what someone
+// holding a backup or a read-only login would see.
+func RawValues(t testing.TB, db *DB) []RawValue {
+	t.Helper()
+	ctx := context.Background()
+	listTables := `SELECT name FROM sqlite_master WHERE type = 'table'`
+	if db.dialect == DialectPostgres {
+		listTables = `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()`
+	}
+	var tables []string
+	if err := db.x.SelectContext(ctx, &tables, listTables); err != nil {
+		t.Fatalf("list tables: %v", err)
+	}
+	var out []RawValue
+	for _, table := range tables {
+		rows, err := db.x.QueryContext(ctx, `SELECT * FROM `+table)
+		if err != nil {
+			t.Fatalf("read %s: %v", table, err)
+		}
+		cols, err := rows.Columns()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			cells := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range cells {
+				ptrs[i] = &cells[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				t.Fatalf("scan %s: %v", table, err)
+			}
+			for i, c := range cells {
+				v := fmt.Sprint(c)
+				if b, ok := c.([]byte); ok {
+					v = string(b)
+				}
+				out = append(out, RawValue{Table: table, Column: cols[i], Value: v})
+			}
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		_ = rows.Close()
+	}
+	return out
 }

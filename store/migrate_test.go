@@ -4,13 +4,14 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/proliferate/proliferate-linear/store"
 	"github.com/proliferate/proliferate-linear/store/storetest"
 )
 
-// tables are the tables migration 1 creates.
-var tables = []string{"alerts", "issue_links", "creations", "jobs", "connections", "webhook_deliveries", "schema_migrations"}
+// tables are the tables the migrations create.
+var tables = []string{"alerts", "issue_links", "creations", "jobs", "connections", "webhook_deliveries", "oauth_states", "schema_migrations"}
 
 func checkSchema(t *testing.T, db *store.DB) {
 	t.Helper()
@@ -19,11 +20,13 @@ func checkSchema(t *testing.T, db *store.DB) {
 			t.Errorf("%s has %s rows, want an empty table", table, got)
 		}
 	}
-	if got := store.QueryString(t, db, "SELECT COUNT(*) FROM schema_migrations"); got != "1" {
-		t.Errorf("schema_migrations has %s rows, want 1", got)
+	if got := store.QueryString(t, db, "SELECT COUNT(*) FROM schema_migrations"); got != "3" {
+		t.Errorf("schema_migrations has %s rows, want 3", got)
 	}
-	if got := store.QueryString(t, db, "SELECT name FROM schema_migrations WHERE version = 1"); got != "0001_init.sql" {
-		t.Errorf("migration 1 is recorded as %q", got)
+	for version, want := range map[int]string{1: "0001_init.sql", 2: "0002_issue_tracking.sql", 3: "0003_oauth_connections.sql"} {
+		if got := store.QueryString(t, db, "SELECT name FROM schema_migrations WHERE version = ?", version); got != want {
+			t.Errorf("migration %d is recorded as %q, want %q", version, got, want)
+		}
 	}
 }
 
@@ -70,6 +73,53 @@ func TestMigrateConcurrent(t *testing.T) {
 			}
 			wg.Wait()
 			checkSchema(t, dbs[0])
+		})
+	}
+}
+
+// TestMigrate2Backfills upgrades a database holding links from before
+// migration 2: a closed link gets its last update as closed_at, an open
+// one stays NULL, and the links read back whole.
+func TestMigrate2Backfills(t *testing.T) {
+	for _, dc := range storetest.Dialects(t) {
+		t.Run(dc.Name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			db, err := store.Open(ctx, dc.URL(t), storetest.Logger(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			store.MigrateTo(t, db, 1)
+			updated := t0.Add(-48 * time.Hour)
+			for _, l := range []struct{ errorID, stateType string }{
+				{"E-done", "completed"}, {"E-dropped", "canceled"}, {"E-open", "started"},
+			} {
+				store.Exec(t, db, `INSERT INTO issue_links (error_id, issue_id, state_type, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`,
+					l.errorID, "issue-"+l.errorID, l.stateType, store.TimeArg(db, t0.Add(-72*time.Hour)), store.TimeArg(db, updated))
+			}
+			if err := db.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			tests := []struct {
+				errorID    string
+				wantClosed time.Time
+			}{
+				{"E-done", ms(updated)},
+				{"E-dropped", ms(updated)},
+				{"E-open", time.Time{}},
+			}
+			for _, tt := range tests {
+				t.Run(tt.errorID, func(t *testing.T) {
+					l, err := db.Link(ctx, tt.errorID)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !l.ClosedAt.Equal(tt.wantClosed) || !l.RegressedAt.IsZero() {
+						t.Errorf("ClosedAt, RegressedAt = %v, %v; want %v, zero", l.ClosedAt, l.RegressedAt, tt.wantClosed)
+					}
+				})
+			}
 		})
 	}
 }

@@ -27,6 +27,7 @@ import (
 	_ "modernc.org/sqlite" // registers driver "sqlite".
 
 	"github.com/proliferate/proliferate-linear/alert"
+	"github.com/proliferate/proliferate-linear/secret"
 )
 
 // DefaultSQLitePath is the SQLite file Open uses for an empty database URL,
@@ -51,6 +52,7 @@ type DB struct {
 	dialect string
 	log     *slog.Logger
 	now     atomic.Pointer[func() time.Time]
+	kr      atomic.Pointer[secret.Keyring] // seals tokens; nil until SetKeyring.
 }
 
 var _ alert.Store = (*DB)(nil)
@@ -200,6 +202,14 @@ func (db *DB) t(v time.Time) any {
 		return v.Format(sqliteTimeLayout)
 	}
 	return v
+}
+
+// nullT is the argument that stores t, or NULL for the zero time.
+func (db *DB) nullT(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return db.t(t)
 }
 
 // q rewrites a query written with ? placeholders for this dialect.

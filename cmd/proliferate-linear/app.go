@@ -31,6 +31,7 @@ type Main struct {
 	Bot        *bot.Bot
 
 	http     *http.Server
+	handler  *httpapi.Handler
 	listener net.Listener
 }
 
@@ -81,12 +82,20 @@ func (m *Main) Open(ctx context.Context) error {
 	m.Dispatcher = alert.NewDispatcher(db, m.Bot, m.Log)
 	m.Service.Notify = m.Dispatcher.Wake
 
-	handler := httpapi.New(httpapi.Config{
-		WebhookSecret:  m.Config.WebhookSecret.Value(),
-		DefaultChannel: m.Config.SlackAlertChannel,
-		Log:            m.Log,
-	}, httpapi.Deps{Alerts: m.Service, Ready: db.Ping})
-	m.http = httpapi.NewServer(m.Config.HTTPAddr, handler, m.Log)
+	m.handler = httpapi.NewHandler(httpapi.Config{
+		WebhookSecret:       m.Config.WebhookSecret.Value(),
+		LinearWebhookSecret: m.Config.LinearWebhookSecret.Value(),
+		APIToken:            m.Config.APIToken.Value(),
+		DefaultChannel:      m.Config.SlackAlertChannel,
+		Log:                 m.Log,
+	}, httpapi.Deps{
+		Alerts:     m.Service,
+		Ready:      db.Ping,
+		Deliveries: db,
+		Issues:     m.Service,
+		Links:      db,
+	})
+	m.http = httpapi.NewServer(m.Config.HTTPAddr, m.handler, m.Log)
 	m.listener, err = net.Listen("tcp", m.Config.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on HTTP_ADDR %s: %w", m.Config.HTTPAddr, err)
@@ -114,6 +123,8 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	start("slack", m.Bot.Run)
 	start("queue", m.Dispatcher.Run)
+	start("poller", m.poll)
+	start("housekeeping", m.housekeep)
 	start("http", func(ctx context.Context) error {
 		err := m.http.Serve(m.listener)
 		if errors.Is(err, http.ErrServerClosed) {
@@ -129,11 +140,63 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.http.Shutdown(shutdown); err != nil {
 		m.Log.Warn("http shutdown", "err", err)
 	}
+	// Apply the Linear webhooks already answered 200 before exiting.
+	if err := m.handler.Close(shutdown); err != nil {
+		m.Log.Warn("linear webhook queue", "err", err)
+	}
 	wg.Wait()
 	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
 	return nil
+}
+
+// poll re-reads open linked issues from Linear every LINEAR_POLL_INTERVAL,
+// so status flows back where no webhook reaches the bot. Webhooks and the
+// poller apply the same idempotent update, so running both is safe.
+func (m *Main) poll(ctx context.Context) error {
+	every := m.Config.LinearPollInterval
+	if every <= 0 {
+		return nil
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		n, err := m.Service.RefreshLinks(ctx, pollBatch)
+		switch {
+		case errors.Is(err, alert.ErrNotConnected):
+		case err != nil && ctx.Err() == nil:
+			m.Log.Warn("poll linked issues", "read", n, "err", err)
+		case n > 0:
+			m.Log.Debug("polled linked issues", "read", n)
+		}
+	}
+}
+
+// pollBatch is how many issues one poller request reads; Linear's
+// issues(filter: {id: {in: …}}) takes them in one request.
+const pollBatch = 100
+
+// housekeep prunes records that only need to live a while: Linear webhook
+// delivery ids are kept a week (Linear retries for hours, not days).
+func (m *Main) housekeep(ctx context.Context) error {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		if _, err := m.DB.PruneDeliveries(ctx, time.Now().Add(-store.DeliveryRetention)); err != nil && ctx.Err() == nil {
+			m.Log.Warn("prune webhook deliveries", "err", err)
+		}
+	}
 }
 
 // Close releases the store.

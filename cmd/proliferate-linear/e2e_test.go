@@ -97,8 +97,10 @@ func TestEndToEnd(t *testing.T) {
 			} else if md, _ := json.Marshal(atts[0].Metadata); !strings.Contains(string(md), res.AlertTS) {
 				t.Errorf("attachment metadata %s lacks the Slack thread ts %s", md, res.AlertTS)
 			}
-			if res.CreateRequests != 1 {
-				t.Errorf("Linear requests to create = %d, want 1", res.CreateRequests)
+			// One look for an issue that already carries the error, then one
+			// document with issueCreate and attachmentCreate.
+			if res.CreateRequests != 2 || res.CreateDocuments != 1 {
+				t.Errorf("Linear requests to create = %d (%d create documents), want 2 (1)", res.CreateRequests, res.CreateDocuments)
 			}
 
 			// Slack: the thread has the URL; the alert shows the issue, its

@@ -26,8 +26,12 @@ type flowResult struct {
 	ClickToOpen time.Duration
 	// SubmitEnvelope is the envelope that carried the modal's submission.
 	SubmitEnvelope string
-	// CreateRequests counts the Linear requests made to create the issue.
+	// CreateRequests counts the Linear requests made from submit to issue:
+	// the duplicate check (attachmentsForURL) and the create document.
 	CreateRequests int
+	// CreateDocuments counts createIssue documents (issueCreate and
+	// attachmentCreate travel together): exactly one per created issue.
+	CreateDocuments int
 }
 
 // walkAlert plays one alert through the loop as a person would: the alert
@@ -113,7 +117,7 @@ func walkAlert(ctx context.Context, w *world, payload map[string]any, out io.Wri
 	if _, err = w.Slack.SelectOption(ctx, demoUser, view.ID, "assignee", pick.Value); err != nil {
 		return res, fmt.Errorf("pick the assignee: %w", err)
 	}
-	before := w.Linear.CountRequests("")
+	before, beforeCreate := w.Linear.CountRequests(""), w.Linear.CountRequests("createIssue")
 	ack, err = w.Slack.SubmitView(ctx, demoUser, view.ID)
 	if err != nil {
 		return res, fmt.Errorf("submit the modal: %w", err)
@@ -134,13 +138,14 @@ func walkAlert(ctx context.Context, w *world, payload map[string]any, out io.Wri
 		return res, fmt.Errorf("waiting for the thread reply: %w", err)
 	}
 	res.CreateRequests = w.Linear.CountRequests("") - before
+	res.CreateDocuments = w.Linear.CountRequests("createIssue") - beforeCreate
 	issues := w.Linear.Issues()
 	if len(issues) != 1 {
 		return res, fmt.Errorf("Linear has %d issues, want 1", len(issues))
 	}
 	is := issues[0]
 	res.Identifier, res.IssueURL = is.Identifier, is.URL
-	say("6. Linear       ← %d request(s): issue %s %q, assignee %s, priority %d", res.CreateRequests, is.Identifier, is.Title, is.AssigneeID, is.Priority)
+	say("6. Linear       ← %d request(s) (duplicate check + one issueCreate/attachmentCreate document): issue %s %q, assignee %s, priority %d", res.CreateRequests, is.Identifier, is.Title, is.AssigneeID, is.Priority)
 	for _, at := range w.Linear.Attachments(is.ID) {
 		say("                  attachment %q → %s", at.Title, at.URL)
 	}
@@ -158,8 +163,8 @@ func walkAlert(ctx context.Context, w *world, payload map[string]any, out io.Wri
 }
 
 func printFigures(out io.Writer, w *world, res flowResult) {
-	fmt.Fprintf(out, "\nfigures: ack latencies %v (Slack allows 3s); click → views.open %s; Linear requests to create the issue: %d\n",
-		roundAll(res.Acks), round(res.ClickToOpen), res.CreateRequests)
+	fmt.Fprintf(out, "\nfigures: ack latencies %v (Slack allows 3s); click → views.open %s; Linear requests per created issue: %d (create documents: %d)\n",
+		roundAll(res.Acks), round(res.ClickToOpen), res.CreateRequests, res.CreateDocuments)
 	fmt.Fprintf(out, "issue: %s %s\n", res.Identifier, res.IssueURL)
 }
 

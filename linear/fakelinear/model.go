@@ -16,11 +16,13 @@ type User struct {
 
 // WorkflowState is one of a team's issue states. Type is Linear's
 // WorkflowState.type: triage, backlog, unstarted, started, completed,
-// canceled.
+// canceled. Position orders the states in the team's board; when every
+// state of a team has Position 0, their order in Team.States counts.
 type WorkflowState struct {
-	ID   string
-	Name string
-	Type string
+	ID       string
+	Name     string
+	Type     string
+	Position float64
 }
 
 // Team is a Linear team. States nil means DefaultStates.
@@ -45,6 +47,10 @@ type Issue struct {
 	State       WorkflowState
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
+	// CompletedAt and CanceledAt are set when the issue enters a
+	// completed or canceled state and cleared when it leaves, as Linear does.
+	CompletedAt time.Time
+	CanceledAt  time.Time
 }
 
 // Attachment is an issue attachment as attachmentCreate recorded it.

@@ -24,7 +24,7 @@ const (
 )
 
 func (s *Server) queryRoot() map[string]any {
-	return map[string]any{
+	return s.extendQueryRoot(map[string]any{
 		"viewer": fieldFunc(func(map[string]any) (any, error) {
 			u := s.users[s.viewerID]
 			if u == nil {
@@ -63,11 +63,11 @@ func (s *Server) queryRoot() map[string]any {
 			}
 			return connection(list, args, s.teamObj)
 		}),
-	}
+	})
 }
 
 func (s *Server) mutationRoot() map[string]any {
-	return map[string]any{
+	return s.extendMutationRoot(map[string]any{
 		"issueCreate": fieldFunc(func(args map[string]any) (any, error) {
 			iss, err := s.createIssue(obj(args["input"]))
 			if err != nil {
@@ -80,9 +80,9 @@ func (s *Server) mutationRoot() map[string]any {
 			if err != nil {
 				return nil, err
 			}
-			return map[string]any{"success": true, "attachment": attachmentObj(a), "lastSyncId": s.nextSync()}, nil
+			return map[string]any{"success": true, "attachment": s.attachmentWithIssue(a), "lastSyncId": s.nextSync()}, nil
 		}),
-	}
+	})
 }
 
 func (s *Server) createIssue(in map[string]any) (*Issue, error) {
@@ -129,6 +129,7 @@ func (s *Server) createIssue(in map[string]any) (*Issue, error) {
 		CreatedAt: now, UpdatedAt: now,
 	}
 	s.issues = append(s.issues, iss)
+	s.issueWebhook("create", iss, nil)
 	return iss, nil
 }
 
@@ -182,6 +183,7 @@ func (s *Server) teamObj(t *teamRec) map[string]any {
 			}
 			return connection(list, args, s.userObj)
 		}),
+		"states": fieldFunc(func(args map[string]any) (any, error) { return statesObj(t, args) }),
 	}
 }
 
@@ -192,10 +194,12 @@ func (s *Server) issueObj(i *Issue) map[string]any {
 	}
 	return map[string]any{
 		"id": i.ID, "identifier": i.Identifier, "title": i.Title, "url": i.URL,
-		"createdAt": i.CreatedAt.UTC().Format("2006-01-02T15:04:05.000Z"),
-		"state":     map[string]any{"id": i.State.ID, "name": i.State.Name, "type": i.State.Type},
-		"team":      s.teamObj(s.teams[i.TeamID]),
-		"assignee":  assignee,
+		"createdAt":   i.CreatedAt.UTC().Format("2006-01-02T15:04:05.000Z"),
+		"state":       map[string]any{"id": i.State.ID, "name": i.State.Name, "type": i.State.Type},
+		"team":        s.teamObj(s.teams[i.TeamID]),
+		"assignee":    assignee,
+		"completedAt": timeOrNil(i.CompletedAt),
+		"canceledAt":  timeOrNil(i.CanceledAt),
 		"attachments": fieldFunc(func(args map[string]any) (any, error) {
 			var list []*Attachment
 			for _, a := range s.attachments {
@@ -203,7 +207,7 @@ func (s *Server) issueObj(i *Issue) map[string]any {
 					list = append(list, a)
 				}
 			}
-			return connection(list, args, attachmentObj)
+			return connection(list, args, s.attachmentWithIssue)
 		}),
 	}
 }

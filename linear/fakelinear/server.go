@@ -4,7 +4,10 @@
 // real genqlient client in package linear runs against it unchanged.
 // Requests are validated against linear.SchemaSubset, then executed by a
 // small executor over the in-memory workspace; failures come in Linear's
-// shapes (HTTP status, errors[].extensions, rate-limit headers).
+// shapes (HTTP status, errors[].extensions, rate-limit headers). It also
+// serves Linear's OAuth endpoints under /oauth/ (see oauth.go), and the
+// access tokens they issue work for GraphQL. With SetWebhook, every issue
+// change is POSTed as a signed Issue webhook (see webhooks.go).
 package fakelinear
 
 import (
@@ -44,6 +47,9 @@ type Server struct {
 	lose        map[string]int
 	latency     time.Duration
 	syncID      int
+	oauth       oauthState
+	ext         extState     // see resolvers_issue4.go
+	hooks       webhookState // see webhooks.go
 }
 
 type teamRec struct {
@@ -78,7 +84,7 @@ func New(opts ...Option) *Server {
 		tokens: map[string]bool{},
 		lose:   map[string]int{},
 	}
-	s.ts = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
+	s.ts = httptest.NewServer(http.HandlerFunc(s.route))
 	for _, o := range opts {
 		o(s)
 	}
@@ -91,8 +97,11 @@ func Seeded(opts ...Option) *Server { return New(append([]Option{WithSeed()}, op
 // URL is the GraphQL endpoint.
 func (s *Server) URL() string { return s.ts.URL + "/graphql" }
 
-// Close shuts the server down.
-func (s *Server) Close() { s.ts.Close() }
+// Close shuts the server down once in-flight webhook deliveries are done.
+func (s *Server) Close() {
+	s.WaitWebhooks()
+	s.ts.Close()
+}
 
 // AddToken accepts bearer as an OAuth access token (`Authorization: Bearer <t>`).
 func (s *Server) AddToken(bearer string) {
@@ -224,7 +233,9 @@ func (s *Server) Attachments(issueID string) []Attachment {
 	return out
 }
 
-// SetIssueState moves an issue to the team state called stateName.
+// SetIssueState moves an issue to the team state called stateName, as a
+// person in Linear would: completedAt/canceledAt follow the state and a
+// webhook reports the change (see UpdateIssue for other fields).
 func (s *Server) SetIssueState(idOrIdentifier, stateName string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -234,8 +245,9 @@ func (s *Server) SetIssueState(idOrIdentifier, stateName string) error {
 	}
 	for _, st := range s.teams[iss.TeamID].States {
 		if strings.EqualFold(st.Name, stateName) {
+			before := *iss
 			iss.State = st
-			iss.UpdatedAt = s.now()
+			s.issueUpdated(iss, before) // closing timestamps, webhook.
 			return nil
 		}
 	}

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/proliferate/proliferate-linear/linear/issueref"
+	"github.com/proliferate/proliferate-linear/alert/issueref"
 )
 
 func ExampleParse() {

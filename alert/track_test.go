@@ -1,0 +1,346 @@
+package alert_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/proliferate/proliferate-linear/alert"
+	"github.com/proliferate/proliferate-linear/alert/issueref"
+	"github.com/proliferate/proliferate-linear/linear"
+	"github.com/proliferate/proliferate-linear/linear/fakelinear"
+	"github.com/proliferate/proliferate-linear/store"
+	"github.com/proliferate/proliferate-linear/store/storetest"
+)
+
+// harness is the core wired to a real store and the real Linear client
+// talking to the fake Linear.
+type harness struct {
+	db     *store.DB
+	fl     *fakelinear.Server
+	linear *linear.Client
+	svc    *alert.Service
+}
+
+func newHarness(t *testing.T, dc storetest.Case) *harness {
+	t.Helper()
+	fl := fakelinear.New(fakelinear.WithSeed())
+	t.Cleanup(fl.Close)
+	lc := linear.New(fl.URL(), &http.Client{Timeout: 10 * time.Second,
+		Transport: &linear.APIKeyTransport{Key: fakelinear.APIKey}}, nil)
+	db := dc.Open(t)
+	return &harness{db: db, fl: fl, linear: lc, svc: alert.NewService(db, lc, storetest.Logger(t))}
+}
+
+// errorURL is the error's page in Proliferate; each error has its own, as
+// the background duplicate lookup goes by it.
+func errorURL(errorID string) string { return "https://app.proliferate.dev/acme/web/issues/" + errorID }
+
+func (h *harness) accept(t *testing.T, errorID string) alert.Alert {
+	t.Helper()
+	a, err := h.svc.Accept(context.Background(), alert.Alert{
+		ErrorID: errorID, Channel: "C1", URL: errorURL(errorID), ErrorType: "TypeError", ErrorMessage: "boom",
+		EventCount: 3, UsersAffected: 1,
+	})
+	if err != nil {
+		t.Fatalf("accept: %v", err)
+	}
+	return a
+}
+
+// seedIssue creates an issue in the fake Linear through the real client.
+func (h *harness) seedIssue(t *testing.T, title, attachmentURL string) alert.Issue {
+	t.Helper()
+	is, err := h.linear.CreateIssue(context.Background(), alert.IssueRequest{
+		ID: uuid.NewString(), TeamID: fakelinear.TeamEngID, Title: title, Description: "seeded",
+		AttachmentURL: attachmentURL, AttachmentTitle: "seed",
+	})
+	if err != nil {
+		t.Fatalf("seed issue: %v", err)
+	}
+	return is
+}
+
+// queued drains the job queue and returns the thread notes in it.
+func (h *harness) notes(t *testing.T) []string {
+	t.Helper()
+	jobs, err := h.db.ClaimJobs(context.Background(), 1000, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var notes []string
+	for _, j := range jobs {
+		if j.Kind == alert.JobThreadNote {
+			notes = append(notes, j.Text)
+		}
+		if err := h.db.FinishJob(context.Background(), j.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return notes
+}
+
+func mustRef(t *testing.T, s string) issueref.Ref {
+	t.Helper()
+	r, err := issueref.Parse(s)
+	if err != nil {
+		t.Fatalf("parse %q: %v", s, err)
+	}
+	return r
+}
+
+func TestLinkExisting(t *testing.T) {
+	for _, dc := range storetest.Dialects(t) {
+		t.Run(dc.Name, func(t *testing.T) {
+			ctx := context.Background()
+			tests := []struct {
+				name    string
+				input   func(is alert.Issue) string
+				prevKey string
+				wantErr error
+			}{
+				{"identifier", func(is alert.Issue) string { return strings.ToLower(is.Identifier) }, "", nil},
+				{"url", func(is alert.Issue) string { return is.URL }, "", nil},
+				{"uuid", func(is alert.Issue) string { return is.ID }, "", nil},
+				{"previous workspace url key", func(is alert.Issue) string {
+					return "https://linear.app/acme-old/issue/" + is.Identifier
+				}, "acme-old", nil},
+				{"other workspace", func(is alert.Issue) string {
+					return "https://linear.app/globex/issue/" + is.Identifier
+				}, "", alert.ErrOtherWorkspace},
+				{"unknown issue", func(alert.Issue) string { return "ENG-999" }, "", alert.ErrNotFound},
+			}
+			for i, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					h := newHarness(t, dc)
+					if tt.prevKey != "" {
+						h.fl.SetPreviousURLKeys(tt.prevKey)
+					}
+					is := h.seedIssue(t, "Checkout crashes", "https://elsewhere.example/"+tt.name)
+					a := h.accept(t, "prl_link_"+string(rune('a'+i)))
+					h.notes(t)
+
+					link, err := h.svc.LinkExisting(ctx, alert.LinkRequest{AlertID: a.ID, Ref: mustRef(t, tt.input(is)), SlackUser: "U1"})
+					if tt.wantErr != nil {
+						if !errors.Is(err, tt.wantErr) {
+							t.Fatalf("LinkExisting = %v, want %v", err, tt.wantErr)
+						}
+						if _, err := h.svc.Link(ctx, a.ErrorID); !errors.Is(err, alert.ErrNotFound) {
+							t.Errorf("a refused link must store nothing, Link = %v", err)
+						}
+						if len(h.fl.Attachments(is.ID)) != 1 {
+							t.Errorf("a refused link must attach nothing in Linear")
+						}
+						return
+					}
+					if err != nil {
+						t.Fatalf("LinkExisting: %v", err)
+					}
+					if link.IssueID != is.ID || link.Kind != alert.LinkLinked || link.CreatedBy != "U1" {
+						t.Errorf("link = %+v", link)
+					}
+					var attached bool
+					for _, at := range h.fl.Attachments(is.ID) {
+						attached = attached || at.URL == a.URL
+					}
+					if !attached {
+						t.Errorf("the error was not attached to %s in Linear", is.Identifier)
+					}
+					notes := h.notes(t)
+					if len(notes) != 1 || !strings.Contains(notes[0], "Linked") || strings.Contains(notes[0], "Created") {
+						t.Errorf("thread notes = %q, want one saying linked", notes)
+					}
+					if n := len(h.fl.Issues()); n != 1 {
+						t.Errorf("Linear has %d issues, want 1 (linking creates none)", n)
+					}
+				})
+			}
+		})
+	}
+}
+
+func TestIssueChangedIsIdempotentAndNotesTransitions(t *testing.T) {
+	for _, dc := range storetest.Dialects(t) {
+		t.Run(dc.Name, func(t *testing.T) {
+			ctx := context.Background()
+			h := newHarness(t, dc)
+			is := h.seedIssue(t, "Crash", "https://elsewhere.example/x")
+			a := h.accept(t, "prl_state")
+			if _, err := h.svc.LinkExisting(ctx, alert.LinkRequest{AlertID: a.ID, Ref: mustRef(t, is.Identifier)}); err != nil {
+				t.Fatal(err)
+			}
+			if err := h.db.SetAlertMessage(ctx, a.ID, "1700000000.000100"); err != nil {
+				t.Fatal(err)
+			}
+			h.notes(t)
+
+			if err := h.fl.SetIssueState(is.Identifier, "In Progress"); err != nil {
+				t.Fatal(err)
+			}
+			cur, err := h.linear.Issue(ctx, is.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 2 { // webhook and poller both deliver it
+				if err := h.svc.IssueChanged(ctx, cur); err != nil {
+					t.Fatal(err)
+				}
+			}
+			link, _ := h.svc.Link(ctx, a.ErrorID)
+			if link.StateName != "In Progress" || link.StateType != "started" {
+				t.Errorf("link state = %s/%s", link.StateName, link.StateType)
+			}
+			notes := h.notes(t)
+			if len(notes) != 1 || !strings.Contains(notes[0], "In Progress") {
+				t.Errorf("notes = %q, want one transition note", notes)
+			}
+
+			// A title edit refreshes the message but says nothing in the thread.
+			if err := h.fl.UpdateIssue(is.ID, func(i *fakelinear.Issue) { i.Title = "Crash in checkout" }); err != nil {
+				t.Fatal(err)
+			}
+			cur, _ = h.linear.Issue(ctx, is.ID)
+			if err := h.svc.IssueChanged(ctx, cur); err != nil {
+				t.Fatal(err)
+			}
+			if notes := h.notes(t); len(notes) != 0 {
+				t.Errorf("a title edit wrote thread notes %q", notes)
+			}
+			if link, _ := h.svc.Link(ctx, a.ErrorID); link.Title != "Crash in checkout" {
+				t.Errorf("title = %q", link.Title)
+			}
+		})
+	}
+}
+
+func TestRefreshLinksReadsEachBatchInOneRequest(t *testing.T) {
+	for _, dc := range storetest.Dialects(t) {
+		t.Run(dc.Name, func(t *testing.T) {
+			ctx := context.Background()
+			h := newHarness(t, dc)
+			var idents []string
+			for i := range 7 {
+				is := h.seedIssue(t, "Crash", "https://elsewhere.example/"+string(rune('a'+i)))
+				a := h.accept(t, "prl_poll_"+string(rune('a'+i)))
+				if _, err := h.svc.LinkExisting(ctx, alert.LinkRequest{AlertID: a.ID, Ref: mustRef(t, is.Identifier)}); err != nil {
+					t.Fatal(err)
+				}
+				idents = append(idents, is.Identifier)
+			}
+			for _, id := range idents[:3] {
+				if err := h.fl.SetIssueState(id, "Done"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before := h.fl.CountRequests("issuesByID")
+			n, err := h.svc.RefreshLinks(ctx, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != 7 {
+				t.Errorf("read %d issues, want 7", n)
+			}
+			if got := h.fl.CountRequests("issuesByID") - before; got != 3 {
+				t.Errorf("%d issuesByID requests for 7 links in batches of 3, want 3", got)
+			}
+			before = h.fl.CountRequests("issuesByID")
+			if n, err := h.svc.RefreshLinks(ctx, 100); err != nil || n != 4 {
+				t.Errorf("second pass read %d (%v), want only the 4 still open", n, err)
+			}
+			if got := h.fl.CountRequests("issuesByID") - before; got != 1 {
+				t.Errorf("second pass made %d requests, want 1", got)
+			}
+		})
+	}
+}
+
+func TestRegressionReopenAndRecreate(t *testing.T) {
+	for _, dc := range storetest.Dialects(t) {
+		t.Run(dc.Name, func(t *testing.T) {
+			ctx := context.Background()
+			h := newHarness(t, dc)
+			a := h.accept(t, "prl_regress")
+			link, err := h.svc.CreateIssue(ctx, alert.CreateRequest{CreationID: uuid.NewString(), AlertID: a.ID,
+				TeamID: fakelinear.TeamEngID, Title: a.Title(), SlackUser: "U1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := h.fl.SetIssueState(link.Identifier, "Done"); err != nil {
+				t.Fatal(err)
+			}
+			cur, _ := h.linear.Issue(ctx, link.IssueID)
+			if err := h.svc.IssueChanged(ctx, cur); err != nil {
+				t.Fatal(err)
+			}
+			h.notes(t)
+
+			// The error comes back, twice: one "the error is back" note.
+			for range 2 {
+				h.accept(t, "prl_regress")
+			}
+			notes := h.notes(t)
+			if len(notes) != 1 || !strings.Contains(notes[0], "was completed on") || !strings.Contains(notes[0], "the error is back") {
+				t.Errorf("notes = %q, want one regression note", notes)
+			}
+
+			// Reopen moves it back to work with a comment.
+			reopened, err := h.svc.Reopen(ctx, a.ID, "U1")
+			if err != nil {
+				t.Fatalf("Reopen: %v", err)
+			}
+			if reopened.Closed() || reopened.StateType != "started" {
+				t.Errorf("after reopen the link is %s/%s", reopened.StateName, reopened.StateType)
+			}
+			if cs := h.fl.Comments(link.IssueID); len(cs) != 1 || !strings.Contains(cs[0].Body, "error is back") {
+				t.Errorf("comments = %+v", cs)
+			}
+
+			// Closed again, and a new issue is created for the regression:
+			// it replaces the link.
+			if err := h.fl.SetIssueState(link.Identifier, "Canceled"); err != nil {
+				t.Fatal(err)
+			}
+			cur, _ = h.linear.Issue(ctx, link.IssueID)
+			_ = h.svc.IssueChanged(ctx, cur)
+			again, err := h.svc.CreateIssue(ctx, alert.CreateRequest{CreationID: uuid.NewString(), AlertID: a.ID,
+				TeamID: fakelinear.TeamEngID, Title: a.Title()})
+			if err != nil {
+				t.Fatalf("create after a closed link: %v", err)
+			}
+			if again.IssueID == link.IssueID || len(h.fl.Issues()) != 2 {
+				t.Errorf("want a second issue replacing the link, got %+v", again)
+			}
+		})
+	}
+}
+
+func TestCreateLinksAnIssueThatAlreadyCarriesTheError(t *testing.T) {
+	for _, dc := range storetest.Dialects(t) {
+		t.Run(dc.Name, func(t *testing.T) {
+			ctx := context.Background()
+			h := newHarness(t, dc)
+			existing := h.seedIssue(t, "Filed by hand", errorURL("prl_dup"))
+			a := h.accept(t, "prl_dup")
+			_, err := h.svc.CreateIssue(ctx, alert.CreateRequest{CreationID: uuid.NewString(), AlertID: a.ID,
+				TeamID: fakelinear.TeamEngID, Title: a.Title()})
+			var linked *alert.AlreadyLinkedError
+			if !errors.As(err, &linked) || linked.Link.IssueID != existing.ID {
+				t.Fatalf("CreateIssue = %v, want AlreadyLinkedError for %s", err, existing.Identifier)
+			}
+			if n := len(h.fl.Issues()); n != 1 {
+				t.Errorf("Linear has %d issues, want 1", n)
+			}
+			// "Create another anyway" does create.
+			forced, err := h.svc.CreateIssue(ctx, alert.CreateRequest{CreationID: uuid.NewString(), AlertID: a.ID,
+				TeamID: fakelinear.TeamEngID, Title: a.Title(), Force: true})
+			if err != nil || forced.IssueID == existing.ID || len(h.fl.Issues()) != 2 {
+				t.Errorf("forced create = %+v, %v; issues %d", forced, err, len(h.fl.Issues()))
+			}
+		})
+	}
+}
