@@ -2,6 +2,7 @@ package alert
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -47,6 +48,24 @@ type Connection struct {
 	CreatedAt   time.Time `db:"created_at"`
 	UpdatedAt   time.Time `db:"updated_at"`
 }
+
+// ReplaceError is returned when a connect would replace the installation's
+// working connection to another Linear workspace: one workspace per
+// installation, so an admin must confirm (with ConfirmState) first.
+type ReplaceError struct {
+	// Current and Proposed are the connections, without tokens.
+	Current, Proposed Connection
+	// ConfirmState names the waiting replacement; it is single use, bound
+	// to the Slack team, and expires after 10 minutes.
+	ConfirmState string
+}
+
+func (e *ReplaceError) Error() string {
+	return fmt.Sprintf("linear workspace %q is connected; connecting %q replaces it once confirmed", e.Current.OrgName, e.Proposed.OrgName)
+}
+
+// Is makes errors.Is(err, ErrConflict) true.
+func (e *ReplaceError) Is(target error) bool { return target == ErrConflict }
 
 // Connector manages the Linear connection for the Slack and HTTP
 // adapters; linear/oauth.Manager implements it.

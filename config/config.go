@@ -26,6 +26,10 @@ const (
 	DefaultLinearAPIURL = "https://api.linear.app/graphql"
 	DefaultHTTPAddr     = ":8080"
 	DefaultWorkers      = 8
+	// Linear's OAuth endpoints (https://linear.app/developers/oauth-2-0-authentication).
+	DefaultLinearOAuthAuthorizeURL = "https://linear.app/oauth/authorize"
+	DefaultLinearOAuthTokenURL     = "https://api.linear.app/oauth/token"
+	DefaultLinearOAuthRevokeURL    = "https://api.linear.app/oauth/revoke"
 	// DefaultLinearPollInterval keeps a workspace of a few thousand open
 	// links far below Linear's 5,000 requests an hour (100 links a request).
 	DefaultLinearPollInterval = 5 * time.Minute
@@ -98,6 +102,21 @@ type Config struct {
 	LogFormat string     // LOG_FORMAT: json or text.
 	Workers   int        // WORKERS
 
+	// Linear OAuth 2.0 (issue 3). OAuth is on when LINEAR_CLIENT_ID is set;
+	// it then also needs LINEAR_CLIENT_SECRET and PUBLIC_URL.
+	LinearClientID     string // LINEAR_CLIENT_ID
+	LinearClientSecret Secret // LINEAR_CLIENT_SECRET
+	// PublicURL (PUBLIC_URL) is where browsers reach this service, e.g.
+	// https://bot.example.com: the base of the OAuth redirect URI
+	// (PUBLIC_URL + /api/v1/integrations/linear/callback) and of connect links.
+	PublicURL               string
+	LinearOAuthAuthorizeURL string // LINEAR_OAUTH_AUTHORIZE_URL
+	LinearOAuthTokenURL     string // LINEAR_OAUTH_TOKEN_URL
+	LinearOAuthRevokeURL    string // LINEAR_OAUTH_REVOKE_URL
+	// AdminUsers (ADMIN_USERS, comma-separated Slack user IDs) may connect,
+	// disconnect and set the default team besides workspace admins and owners.
+	AdminUsers []string
+
 	// LinearPollInterval (LINEAR_POLL_INTERVAL, a Go duration such as 5m)
 	// is how often open linked issues are re-read from Linear, so status
 	// flows back where no webhook reaches the bot. 0 turns the poller off.
@@ -127,6 +146,14 @@ func Load(getenv func(string) string, readFile func(string) ([]byte, error)) (Co
 		LogFormat:             strings.ToLower(l.str("LOG_FORMAT", "json")),
 		Workers:               l.integer("WORKERS", DefaultWorkers),
 		LinearPollInterval:    l.duration("LINEAR_POLL_INTERVAL", DefaultLinearPollInterval),
+
+		LinearClientID:          l.str("LINEAR_CLIENT_ID", ""),
+		LinearClientSecret:      l.secret("LINEAR_CLIENT_SECRET"),
+		PublicURL:               strings.TrimRight(l.str("PUBLIC_URL", ""), "/"),
+		LinearOAuthAuthorizeURL: l.str("LINEAR_OAUTH_AUTHORIZE_URL", DefaultLinearOAuthAuthorizeURL),
+		LinearOAuthTokenURL:     l.str("LINEAR_OAUTH_TOKEN_URL", DefaultLinearOAuthTokenURL),
+		LinearOAuthRevokeURL:    l.str("LINEAR_OAUTH_REVOKE_URL", DefaultLinearOAuthRevokeURL),
+		AdminUsers:              l.list("ADMIN_USERS"),
 	}
 	c.Database = l.database()
 	if c.Database.Driver == DriverSQLite {
@@ -180,6 +207,20 @@ func (l *loader) secret(name string) Secret {
 	}
 	return Secret(v)
 }
+
+// list reads a comma-separated list, dropping blanks.
+func (l *loader) list(name string) []string {
+	var out []string
+	for _, v := range strings.Split(l.str(name, ""), ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// OAuthEnabled reports whether Linear OAuth is configured.
+func (c Config) OAuthEnabled() bool { return c.LinearClientID != "" }
 
 func (l *loader) duration(name string, def time.Duration) time.Duration {
 	v := l.str(name, "")

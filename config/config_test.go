@@ -45,6 +45,10 @@ func defaults() Config {
 		Workers:      8,
 
 		LinearPollInterval: 5 * time.Minute,
+
+		LinearOAuthAuthorizeURL: DefaultLinearOAuthAuthorizeURL,
+		LinearOAuthTokenURL:     DefaultLinearOAuthTokenURL,
+		LinearOAuthRevokeURL:    DefaultLinearOAuthRevokeURL,
 	}
 }
 
@@ -117,6 +121,18 @@ func TestLoad(t *testing.T) {
 			},
 		},
 		{
+			name: "oauth",
+			env: map[string]string{"LINEAR_CLIENT_ID": "cid", "LINEAR_CLIENT_SECRET_FILE": "/run/lcs",
+				"PUBLIC_URL": "https://bot.example.com/", "ADMIN_USERS": "U0ADMIN1, W0ADMIN2,",
+				"LINEAR_OAUTH_TOKEN_URL": "http://127.0.0.1:1/oauth/token"},
+			files: map[string]string{"/run/lcs": "client-secret\n"},
+			edit: func(c *Config) {
+				c.LinearClientID, c.LinearClientSecret, c.PublicURL = "cid", "client-secret", "https://bot.example.com"
+				c.AdminUsers = []string{"U0ADMIN1", "W0ADMIN2"}
+				c.LinearOAuthTokenURL = "http://127.0.0.1:1/oauth/token"
+			},
+		},
+		{
 			name: "poller off",
 			env:  map[string]string{"LINEAR_POLL_INTERVAL": "0"},
 			edit: func(c *Config) { c.LinearPollInterval = 0 },
@@ -160,6 +176,11 @@ func TestLoadErrors(t *testing.T) {
 		{"slack url without slash", map[string]string{"SLACK_API_URL": "https://slack.com/api"}, nil, []string{`SLACK_API_URL: must end in "/"`}},
 		{"slack url relative", map[string]string{"SLACK_API_URL": "/api/"}, nil, []string{"SLACK_API_URL: \"/api/\" is not an absolute http(s) URL"}},
 		{"linear url scheme", map[string]string{"LINEAR_API_URL": "ftp://x/graphql"}, nil, []string{"LINEAR_API_URL: "}},
+		{"oauth without secret and public url", map[string]string{"LINEAR_CLIENT_ID": "cid"}, nil,
+			[]string{"LINEAR_CLIENT_SECRET: required with LINEAR_CLIENT_ID", "PUBLIC_URL: required with LINEAR_CLIENT_ID"}},
+		{"oauth secret without id", map[string]string{"LINEAR_CLIENT_SECRET": "s"}, nil, []string{"LINEAR_CLIENT_ID: required with LINEAR_CLIENT_SECRET"}},
+		{"admin users not ids", map[string]string{"ADMIN_USERS": "U0OK1,@ada"}, nil, []string{`ADMIN_USERS: "@ada" is not a Slack user ID`}},
+		{"token url relative", map[string]string{"LINEAR_OAUTH_TOKEN_URL": "/token"}, nil, []string{"LINEAR_OAUTH_TOKEN_URL: "}},
 		{"poll interval not a duration", map[string]string{"LINEAR_POLL_INTERVAL": "often"}, nil, []string{`LINEAR_POLL_INTERVAL: "often" is not a duration`}},
 		{"poll interval too short", map[string]string{"LINEAR_POLL_INTERVAL": "1s"}, nil, []string{"LINEAR_POLL_INTERVAL: 1s is too often"}},
 		{"database mysql", map[string]string{"DATABASE_URL": "mysql://u:p@h/db"}, nil, []string{`DATABASE_URL: "mysql" is not supported`}},

@@ -32,6 +32,10 @@ func (c Config) fields() []field {
 		{"LOG_FORMAT", c.LogFormat},
 		{"WORKERS", strconv.Itoa(c.Workers)},
 		{"LINEAR_POLL_INTERVAL", c.LinearPollInterval.String()},
+		{"LINEAR_CLIENT_ID", c.LinearClientID},
+		{"LINEAR_CLIENT_SECRET", c.LinearClientSecret.String()},
+		{"PUBLIC_URL", c.PublicURL},
+		{"ADMIN_USERS", strings.Join(c.AdminUsers, ",")},
 	}
 }
 

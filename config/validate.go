@@ -106,6 +106,7 @@ func (c Config) Validate() error {
 	}
 
 	add(c.validateKeys())
+	add(c.validateOAuth())
 
 	if _, port, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		add(varErr("HTTP_ADDR", fmt.Sprintf("%q is not host:port (e.g. :8080)", c.HTTPAddr)))
@@ -127,6 +128,47 @@ func (c Config) Validate() error {
 	}
 	return joinErrs(errs)
 }
+
+// validateOAuth checks the Linear OAuth settings as a set: a client ID
+// without its secret or a public URL cannot finish a single connect.
+func (c Config) validateOAuth() error {
+	var errs []error
+	for name, u := range map[string]string{
+		"LINEAR_OAUTH_AUTHORIZE_URL": c.LinearOAuthAuthorizeURL,
+		"LINEAR_OAUTH_TOKEN_URL":     c.LinearOAuthTokenURL,
+		"LINEAR_OAUTH_REVOKE_URL":    c.LinearOAuthRevokeURL,
+	} {
+		if err := checkHTTPURL(u); err != nil {
+			errs = append(errs, &VarError{Var: name, Err: err})
+		}
+	}
+	if c.PublicURL != "" {
+		if err := checkHTTPURL(c.PublicURL); err != nil {
+			errs = append(errs, &VarError{Var: "PUBLIC_URL", Err: err})
+		}
+	}
+	if err := checkToken(c.LinearClientSecret, "", ""); err != nil {
+		errs = append(errs, &VarError{Var: "LINEAR_CLIENT_SECRET", Err: err})
+	}
+	if c.OAuthEnabled() {
+		if !c.LinearClientSecret.IsSet() {
+			errs = append(errs, varErr("LINEAR_CLIENT_SECRET", "required with LINEAR_CLIENT_ID"))
+		}
+		if c.PublicURL == "" {
+			errs = append(errs, varErr("PUBLIC_URL", "required with LINEAR_CLIENT_ID: the OAuth redirect URI is PUBLIC_URL/api/v1/integrations/linear/callback"))
+		}
+	} else if c.LinearClientSecret.IsSet() {
+		errs = append(errs, varErr("LINEAR_CLIENT_ID", "required with LINEAR_CLIENT_SECRET"))
+	}
+	for _, u := range c.AdminUsers {
+		if !userIDRe.MatchString(u) {
+			errs = append(errs, varErr("ADMIN_USERS", fmt.Sprintf("%q is not a Slack user ID (like U0123ABCD)", u)))
+		}
+	}
+	return joinErrs(errs)
+}
+
+var userIDRe = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
 
 // ValidateServe is Validate plus what the serve subcommand needs: both
 // Slack tokens (Socket Mode needs the app token, the Web API the bot token)

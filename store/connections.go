@@ -188,6 +188,25 @@ func (db *DB) Connection(ctx context.Context, slackTeamID string) (alert.Connect
 	return r.open(kr)
 }
 
+// ConnectionByOrg returns the connection to Linear organization orgID, for
+// Linear's OAuthApp revoked webhook, which names the organization only; an
+// error wrapping alert.ErrNotConnected if none.
+func (db *DB) ConnectionByOrg(ctx context.Context, orgID string) (alert.Connection, error) {
+	kr, err := db.keyring()
+	if err != nil {
+		return alert.Connection{}, err
+	}
+	var r connRow
+	err = db.x.GetContext(ctx, &r, db.q(`SELECT `+connColumns+` FROM connections WHERE org_id = ? AND org_id <> ''`), orgID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return alert.Connection{}, fmt.Errorf("connection to linear organization %s: %w", orgID, alert.ErrNotConnected)
+	}
+	if err != nil {
+		return alert.Connection{}, wrap(err, "connection to linear organization %s", orgID)
+	}
+	return r.open(kr)
+}
+
 // DeleteConnection disconnects the Slack team: the row, and with it the
 // tokens, is deleted. Issue links live in their own table and are kept.
 // It returns an error wrapping alert.ErrNotConnected when there was no

@@ -225,3 +225,21 @@ func TestNoKeyring(t *testing.T) {
 		}
 	})
 }
+
+func TestConnectionByOrg(t *testing.T) {
+	eachSealed(t, func(t *testing.T, db *store.DB, _ *fakeClock) {
+		ctx := context.Background()
+		if err := db.SaveConnection(ctx, newConnection("T1")); err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.ConnectionByOrg(ctx, "org-T1")
+		if err != nil || got.SlackTeamID != "T1" || got.AccessToken == "" {
+			t.Errorf("ConnectionByOrg = %+v, %v", got.SlackTeamID, err)
+		}
+		for _, org := range []string{"org-other", ""} {
+			if _, err := db.ConnectionByOrg(ctx, org); !errors.Is(err, alert.ErrNotConnected) {
+				t.Errorf("ConnectionByOrg(%q) = %v, want ErrNotConnected", org, err)
+			}
+		}
+	})
+}

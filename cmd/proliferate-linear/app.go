@@ -15,6 +15,7 @@ import (
 	"github.com/proliferate/proliferate-linear/config"
 	"github.com/proliferate/proliferate-linear/httpapi"
 	"github.com/proliferate/proliferate-linear/linear"
+	"github.com/proliferate/proliferate-linear/linear/oauth"
 	"github.com/proliferate/proliferate-linear/store"
 )
 
@@ -27,6 +28,10 @@ type Main struct {
 
 	DB         *store.DB
 	Service    *alert.Service
+	// Manager is the Linear OAuth connection (nil unless LINEAR_CLIENT_ID is set).
+	Manager *oauth.Manager
+	// SlackTeamID is the Slack workspace the bot is installed in (auth.test).
+	SlackTeamID string
 	Dispatcher *alert.Dispatcher
 	Bot        *bot.Bot
 
@@ -46,7 +51,8 @@ func (m *Main) Open(ctx context.Context) error {
 	// The keyring seals Linear tokens at rest. Loading it now means a
 	// missing or unreadable key fails at start-up, not at the first connect,
 	// and the embedded default generates its key file on first run.
-	if _, err := m.Config.Keyring(); err != nil {
+	keyring, err := m.Config.Keyring()
+	if err != nil {
 		return fmt.Errorf("encryption key: %w", err)
 	}
 	db, err := store.Open(ctx, m.Config.Database.DSN(), m.Log)
@@ -54,6 +60,7 @@ func (m *Main) Open(ctx context.Context) error {
 		return fmt.Errorf("open database: %w", err)
 	}
 	m.DB = db
+	db.SetKeyring(keyring)
 	if err := db.Migrate(ctx); err != nil {
 		return fmt.Errorf("migrate database: %w", err)
 	}
@@ -65,6 +72,28 @@ func (m *Main) Open(ctx context.Context) error {
 			Transport: &linear.APIKeyTransport{Key: key, Base: http.DefaultTransport},
 		}
 		tracker = linear.NewCached(linear.New(m.Config.LinearAPIURL, hc, m.Log), time.Minute)
+	}
+	if m.Config.OAuthEnabled() {
+		// The connection is the Slack workspace's: learn which one.
+		if m.SlackTeamID, err = slackTeamID(ctx, m.Config); err != nil {
+			return err
+		}
+		m.Manager = oauth.NewManager(oauth.ManagerConfig{
+			OAuth: oauth.Config{
+				ClientID:     m.Config.LinearClientID,
+				ClientSecret: m.Config.LinearClientSecret.Value(),
+				RedirectURL:  m.Config.PublicURL + oauth.CallbackPath,
+				AuthorizeURL: m.Config.LinearOAuthAuthorizeURL,
+				TokenURL:     m.Config.LinearOAuthTokenURL,
+				RevokeURL:    m.Config.LinearOAuthRevokeURL,
+			},
+			PublicURL:    m.Config.PublicURL,
+			LinearAPIURL: m.Config.LinearAPIURL,
+			Sealer:       keyring,
+			Log:          m.Log,
+		}, db)
+		// A personal API key, if also set, serves until someone connects.
+		tracker = m.Manager.TrackerOr(m.SlackTeamID, tracker)
 	}
 	m.Service = alert.NewService(db, tracker, m.Log)
 

@@ -3,6 +3,7 @@
 //
 //	proliferate-linear [serve]   run the bot, the HTTP API and the Slack queue (default)
 //	proliferate-linear migrate   apply database migrations and exit
+//	proliferate-linear reseal    re-encrypt stored tokens under the current key
 //	proliferate-linear demo      run the whole loop against built-in fakes of Slack and Linear
 //	proliferate-linear version   print the version
 //
@@ -36,6 +37,8 @@ const usage = `usage: proliferate-linear [command]
 commands:
   serve     run the bot, the HTTP API and the Slack queue (default)
   migrate   apply database migrations and exit
+  reseal    re-encrypt stored tokens under ENCRYPTION_KEY after a key
+            rotation (the old key in ENCRYPTION_KEY_PREVIOUS)
   demo      walk one alert through the whole loop against built-in fakes
             of Slack and Linear, on a temporary embedded database
   version   print the version
@@ -58,6 +61,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, getenv, stderr)
 	case "migrate":
 		return migrate(ctx, getenv, stdout, stderr)
+	case "reseal":
+		return reseal(ctx, getenv, stdout, stderr)
 	case "demo":
 		return runDemo(ctx, args, stdout, stderr)
 	case "version", "-version", "--version":

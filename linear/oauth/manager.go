@@ -22,6 +22,10 @@ import (
 // redirects the browser to Manager.AuthorizeRedirect.
 const ConnectPath = "/api/v1/integrations/linear/connect"
 
+// CallbackPath is the OAuth redirect URI's path, after PUBLIC_URL; register
+// PUBLIC_URL + CallbackPath as the redirect URI of the Linear OAuth app.
+const CallbackPath = "/api/v1/integrations/linear/callback"
+
 // ManagerConfig configures a Manager.
 type ManagerConfig struct {
 	// OAuth is the Linear OAuth application. A nil OAuth.HTTPClient means

@@ -21,20 +21,7 @@ import (
 // proposed connection waits, sealed, for StateTTL under ConfirmState, for
 // ConfirmReplace (or CancelReplace). errors.Is(err, alert.ErrConflict)
 // holds.
-type ReplaceError struct {
-	// Current and Proposed are the connections, without tokens.
-	Current, Proposed alert.Connection
-	// ConfirmState names the waiting replacement; put it in the confirm
-	// button's value. It is single use and bound to the Slack team.
-	ConfirmState string
-}
-
-func (e *ReplaceError) Error() string {
-	return fmt.Sprintf("linear workspace %q is connected; connecting %q replaces it once confirmed", e.Current.OrgName, e.Proposed.OrgName)
-}
-
-// Is makes errors.Is(err, alert.ErrConflict) true.
-func (e *ReplaceError) Is(target error) bool { return target == alert.ErrConflict }
+type ReplaceError = alert.ReplaceError
 
 // Sealer encrypts small secrets with authenticated data; *secret.Keyring
 // implements it.
