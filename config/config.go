@@ -232,8 +232,8 @@ func (l *loader) duration(name string, def time.Duration) time.Duration {
 		l.fail(name, "%q is not a duration such as 30s or 5m (0 turns it off)", v)
 		return def
 	}
-	if d > 0 && d < 10*time.Second {
-		l.fail(name, "%s is too often: Linear allows 5,000 requests an hour; use 10s or more", d)
+	if d > 0 && d < time.Second {
+		l.fail(name, "%s is too often: Linear allows 5,000 requests an hour; use 1s or more (minutes in production)", d)
 	}
 	return d
 }

@@ -182,7 +182,7 @@ func TestLoadErrors(t *testing.T) {
 		{"admin users not ids", map[string]string{"ADMIN_USERS": "U0OK1,@ada"}, nil, []string{`ADMIN_USERS: "@ada" is not a Slack user ID`}},
 		{"token url relative", map[string]string{"LINEAR_OAUTH_TOKEN_URL": "/token"}, nil, []string{"LINEAR_OAUTH_TOKEN_URL: "}},
 		{"poll interval not a duration", map[string]string{"LINEAR_POLL_INTERVAL": "often"}, nil, []string{`LINEAR_POLL_INTERVAL: "often" is not a duration`}},
-		{"poll interval too short", map[string]string{"LINEAR_POLL_INTERVAL": "1s"}, nil, []string{"LINEAR_POLL_INTERVAL: 1s is too often"}},
+		{"poll interval too short", map[string]string{"LINEAR_POLL_INTERVAL": "500ms"}, nil, []string{"LINEAR_POLL_INTERVAL: 500ms is too often"}},
 		{"database mysql", map[string]string{"DATABASE_URL": "mysql://u:p@h/db"}, nil, []string{`DATABASE_URL: "mysql" is not supported`}},
 		{"database sqlite without path", map[string]string{"DATABASE_URL": "sqlite:"}, nil, []string{`DATABASE_URL: sqlite: URL has no file path`}},
 		{"database bare path", map[string]string{"DATABASE_URL": "/tmp/x.db"}, nil, []string{"DATABASE_URL: must be a postgres://"}},

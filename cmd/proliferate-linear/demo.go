@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -71,11 +72,13 @@ type world struct {
 	stop   context.CancelFunc
 	done   chan error
 	tmp    string
+	env    map[string]string
 }
 
 // startWorld starts the fakes and a Main wired to them. databaseURL ""
-// means a fresh embedded SQLite file in a temporary directory.
-func startWorld(ctx context.Context, databaseURL string, log *slog.Logger) (*world, error) {
+// means a fresh embedded SQLite file in a temporary directory. extra
+// environment overrides the defaults (a value "" unsets one).
+func startWorld(ctx context.Context, databaseURL string, log *slog.Logger, extra ...map[string]string) (*world, error) {
 	w := &world{done: make(chan error, 1)}
 	tmp, err := os.MkdirTemp("", "proliferate-linear-demo-")
 	if err != nil {
@@ -104,6 +107,10 @@ func startWorld(ctx context.Context, databaseURL string, log *slog.Logger) (*wor
 		"SLACK_ALERT_CHANNEL":        demoChannel,
 		"LINEAR_DEFAULT_TEAM":        "ENG",
 	}
+	for _, e := range extra {
+		maps.Copy(env, e)
+	}
+	w.env = env
 	cfg, err := config.Load(func(k string) string { return env[k] }, os.ReadFile)
 	if err == nil {
 		err = cfg.ValidateServe()
