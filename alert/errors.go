@@ -70,6 +70,8 @@ func UserMessage(err error) string {
 		return ""
 	case errors.As(err, &linked):
 		return fmt.Sprintf("This error is already tracked in Linear as %s (%s).", linked.Link.Identifier, linked.Link.URL)
+	case errors.Is(err, ErrOtherWorkspace):
+		return "That issue is in another Linear workspace than the one connected here. Paste a link to an issue in your workspace."
 	case errors.Is(err, ErrNotConnected):
 		return "Linear is not connected. Run `/proliferate-linear connect` (or set LINEAR_API_KEY) and try again."
 	case errors.Is(err, ErrUnauthorized):

@@ -119,6 +119,7 @@ func TestUserMessage(t *testing.T) {
 		{Temporary(fmt.Errorf("x: %w", ErrRateLimited), time.Minute), "rate limit"},
 		{fmt.Errorf("x: %w", ErrNotConnected), "/proliferate-linear connect"},
 		{&AlreadyLinkedError{Link: IssueLink{Identifier: "ENG-1", URL: "https://linear.app/a/issue/ENG-1"}}, "already tracked in Linear as ENG-1"},
+		{fmt.Errorf("x: %w", ErrOtherWorkspace), "another Linear workspace"},
 		{errors.New("pq: relation does not exist"), "Something went wrong on our side"},
 	}
 	for _, tt := range tests {
