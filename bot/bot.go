@@ -30,8 +30,19 @@ type Config struct {
 	// APIURL is the base of every Web API method and ends in "/"
 	// (slack.OptionAPIURL); empty means Slack's own.
 	APIURL string
-	// DefaultTeamKey (LINEAR_DEFAULT_TEAM) preselects a team in the modal.
+	// DefaultTeamKey (LINEAR_DEFAULT_TEAM) preselects a team in the modal
+	// when the connection has no default team of its own.
 	DefaultTeamKey string
+	// Connector manages the Linear OAuth connection; nil when OAuth is not
+	// configured (no LINEAR_CLIENT_ID), and then connect and disconnect
+	// explain how to configure it.
+	Connector alert.Connector
+	// APIKeyInUse says LINEAR_API_KEY is set, so Linear works without an
+	// OAuth connection; status and connect say so.
+	APIKeyInUse bool
+	// AdminUsers (ADMIN_USERS) are Slack user IDs allowed to connect,
+	// disconnect and set the default team besides workspace admins and owners.
+	AdminUsers []string
 	// Workers bounds the pool that runs work after the ack (default 8);
 	// the queue in front of it is bounded too.
 	Workers int
@@ -58,6 +69,12 @@ type Bot struct {
 	minProgress time.Duration
 	teams       *cache[string, []alert.Team]
 	members     *cache[string, []alert.User]
+
+	connector   alert.Connector // nil: OAuth is not configured.
+	apiKeyInUse bool
+	adminUsers  []string
+	// admins caches users.info's verdict per team and user (see admin.go).
+	admins *cache[string, bool]
 
 	// linkBudget and searchBudget bound the Linear calls whose outcome
 	// travels in the ack (see deferred.go).
@@ -118,6 +135,10 @@ func New(cfg Config, svc *alert.Service) (*Bot, error) {
 		searchBudget: defaultAckBudget,
 		search:       newSearcher(),
 		ackSlots:     make(chan struct{}, maxDeferredAcks),
+		connector:    cfg.Connector,
+		apiKeyInUse:  cfg.APIKeyInUse,
+		adminUsers:   cleanIDs(cfg.AdminUsers),
+		admins:       newAdminCache(),
 	}, nil
 }
 
@@ -228,6 +249,13 @@ func (c *cache[K, V]) get(k K) (V, bool) {
 		return zero, false
 	}
 	return e.v, true
+}
+
+// clear forgets every entry: the Linear workspace behind the lists changed.
+func (c *cache[K, V]) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.m)
 }
 
 func (c *cache[K, V]) put(k K, v V) {

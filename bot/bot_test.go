@@ -25,12 +25,17 @@ type harness struct {
 	stop    context.CancelFunc
 }
 
-func startHarness(t *testing.T, defaultTeam string) *harness {
+// startHarness starts the bot with defaultTeam as LINEAR_DEFAULT_TEAM;
+// each of opts configures it further before Run starts.
+func startHarness(t *testing.T, defaultTeam string, opts ...func(*harness)) *harness {
 	t.Helper()
 	h := &harness{store: newMemStore(sampleAlert()), tracker: newMemTracker(), done: make(chan error, 1)}
 	svc := alert.NewService(h.store, h.tracker, nil)
 	h.bot, h.fs = newFakeBot(t, svc)
 	h.bot.defaultTeam = defaultTeam
+	for _, o := range opts {
+		o(h)
+	}
 
 	ctx := t.Context()
 	ts, err := h.bot.PostAlert(ctx, sampleAlert(), nil)
@@ -219,13 +224,13 @@ func TestSlashCommand(t *testing.T) {
 		trackErr   error
 		want       []string
 	}{
-		{"help", "help", nil, []string{"test", "teams", "coming soon"}},
+		{"help", "help", nil, []string{"`test`", "`teams`", "`connect`", "`disconnect`", "`status`", "`default-team KEY`"}},
 		{"empty is help", "", nil, []string{"subcommands"}},
-		{"unknown is help", "frobnicate", nil, []string{"subcommands"}},
+		{"unknown is help", "frobnicate", nil, []string{"I don't know `frobnicate`", "subcommands"}},
 		{"test", "test", nil, []string{"Ada &lt;admin&gt;", "ada@example.com", "Acme &amp; Co", "ENG-1", "First &lt;b&gt;"}},
 		{"teams", "teams", nil, []string{"Engineering", "`OPS`"}},
 		{"error in words", "test", alert.ErrForbidden, []string{"missing a Linear permission"}},
-		{"connect is coming soon", "connect", nil, []string{"coming soon"}},
+		{"status without oauth", "status", nil, []string{"not connected"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

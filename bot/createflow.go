@@ -32,9 +32,11 @@ func (b *Bot) openCreate(ctx context.Context, cb slack.InteractionCallback, aler
 	a, link, err := b.alertAndLink(ctx, alertID)
 	if err != nil {
 		log.WarnContext(ctx, "create modal: alert", "err", err)
-		b.openView(ctx, log, cb.TriggerID, errorModal(err, meta))
+		b.openView(ctx, log, cb.TriggerID, b.failModal(err, meta))
 		return
 	}
+	// Local too: the connection's default team, read before views.open.
+	defaultKey := b.defaultTeamKey(ctx, cb.Team.ID)
 	meta.Prefill = digest(alert.DescriptionWithin(a, maxDescriptionInput))
 	if link != nil && !link.Closed() && !force {
 		b.openView(ctx, log, cb.TriggerID, linkedModal(*link, meta))
@@ -50,12 +52,12 @@ func (b *Bot) openCreate(ctx context.Context, cb slack.InteractionCallback, aler
 		}
 		if teams, err = b.teamList(ctx); err != nil {
 			log.WarnContext(ctx, "create modal: teams", "err", err)
-			b.updateView(ctx, log, view, errorModal(err, meta))
+			b.updateView(ctx, log, view, b.failModal(err, meta))
 			return
 		}
 	}
 	form.Teams = teams
-	form.TeamID = b.defaultTeamID(teams)
+	form.TeamID = defaultTeamID(teams, defaultKey)
 	if form.TeamID != "" {
 		form.Members, cached = b.members.get(form.TeamID)
 		form.MembersLoading = !cached
@@ -88,12 +90,12 @@ func (b *Bot) teamChanged(ctx context.Context, cb slack.InteractionCallback, tea
 	}
 	a, link, err := b.alertAndLink(ctx, meta.AlertID)
 	if err != nil {
-		b.updateView(ctx, log, &cb.View, errorModal(err, meta))
+		b.updateView(ctx, log, &cb.View, b.failModal(err, meta))
 		return
 	}
 	form := createForm{Alert: a, Link: link, TeamID: teamID, Force: meta.Force}
 	if form.Teams, err = b.teamList(ctx); err != nil {
-		b.updateView(ctx, log, &cb.View, errorModal(err, meta))
+		b.updateView(ctx, log, &cb.View, b.failModal(err, meta))
 		return
 	}
 	if form.Members, err = b.memberList(ctx, teamID); err != nil {
@@ -143,17 +145,27 @@ func (b *Bot) submitCreate(ctx context.Context, viewID, user string, meta modalM
 func (b *Bot) retryForm(ctx context.Context, meta modalMeta, sub submission, cause error) slack.ModalViewRequest {
 	a, link, err := b.alertAndLink(ctx, meta.AlertID)
 	if err != nil {
-		return errorModal(cause, meta)
+		return b.failModal(cause, meta)
 	}
 	teams, terr := b.teamList(ctx)
 	if terr != nil {
-		return errorModal(cause, meta)
+		return b.failModal(cause, meta)
 	}
 	members, _ := b.memberList(ctx, sub.TeamID) // without them the form still works, unassigned.
 	return createModal(createForm{
 		Alert: a, Link: link, Force: meta.Force, Teams: teams, TeamID: sub.TeamID, Members: members,
-		Error: alert.UserMessage(cause), Values: sub,
+		Error: alert.UserMessage(cause), Connect: b.offerConnect(cause), Values: sub,
 	}, meta)
+}
+
+// failModal is errorModal with a Connect Linear button when connecting
+// is what fixes err.
+func (b *Bot) failModal(err error, meta modalMeta) slack.ModalViewRequest {
+	v := errorModal(err, meta)
+	if b.offerConnect(err) {
+		v.Blocks.BlockSet = append(v.Blocks.BlockSet, slack.NewActionBlock("connect", connectButton()))
+	}
+	return v
 }
 
 // alertAndLink reads an alert and the link of its error, if any.
@@ -196,13 +208,13 @@ func (b *Bot) memberList(ctx context.Context, teamID string) ([]alert.User, erro
 	return m, nil
 }
 
-// defaultTeamID is the team whose key (or ID) is the configured default.
-func (b *Bot) defaultTeamID(teams []alert.Team) string {
-	if b.defaultTeam == "" {
+// defaultTeamID is the ID of the team whose key (or ID) is key.
+func defaultTeamID(teams []alert.Team, key string) string {
+	if key == "" {
 		return ""
 	}
 	for _, t := range teams {
-		if strings.EqualFold(t.Key, b.defaultTeam) || t.ID == b.defaultTeam {
+		if strings.EqualFold(t.Key, key) || t.ID == key {
 			return t.ID
 		}
 	}

@@ -99,6 +99,13 @@ func (b *Bot) routeAction(cb slack.InteractionCallback, act slack.BlockAction) j
 	case act.ActionID == actionTeam && cb.View.CallbackID == callbackCreate:
 		team := act.SelectedOption.Value
 		return func(ctx context.Context) { b.teamChanged(ctx, cb, team) }
+	case act.ActionID == actionConnect:
+		return func(ctx context.Context) { b.connectClicked(ctx, cb) }
+	case act.ActionID == actionDisconnect && act.Value != "":
+		org := act.Value
+		return func(ctx context.Context) { b.disconnectConfirmed(ctx, cb, org) }
+	case act.ActionID == actionSetDefaultTeam && act.SelectedOption.Value != "":
+		return func(ctx context.Context) { b.defaultTeamPicked(ctx, cb, act) }
 	}
 	return nil
 }

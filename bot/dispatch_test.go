@@ -45,6 +45,14 @@ func TestRoute(t *testing.T) {
 			ActionCallback: slack.ActionCallbacks{BlockActions: []*slack.BlockAction{{ActionID: actionID, Value: value}}},
 		}}
 	}
+	pick := func(actionID, value string) socketmode.Event {
+		return socketmode.Event{Type: socketmode.EventTypeInteractive, Data: slack.InteractionCallback{
+			Type: slack.InteractionTypeBlockActions,
+			ActionCallback: slack.ActionCallbacks{BlockActions: []*slack.BlockAction{{
+				ActionID: actionID, SelectedOption: slack.OptionBlockObject{Value: value},
+			}}},
+		}}
+	}
 	good := viewState("team-eng", "assignee:team-eng", "u1", "Title", "Desc", "2")
 
 	tests := []struct {
@@ -62,6 +70,13 @@ func TestRoute(t *testing.T) {
 		{"reopen click with bad value", click(actionReopen, "x", ""), nil, false},
 		{"url button is only acked", click(actionViewError, "", ""), nil, false},
 		{"team change in modal", click(actionTeam, "", callbackCreate), nil, true},
+		{"connect click answers later", click(actionConnect, "", ""), nil, true},
+		{"connect click in a modal", click(actionConnect, "", callbackCreate), nil, true},
+		{"connect link url button is only acked", click(actionOpenConnect, "", ""), nil, false},
+		{"confirmed disconnect", click(actionDisconnect, "org-acme", ""), nil, true},
+		{"disconnect without the workspace it was for", click(actionDisconnect, "", ""), nil, false},
+		{"default team pick", pick(actionSetDefaultTeam, "ENG"), nil, true},
+		{"default team pick without a team", pick(actionSetDefaultTeam, ""), nil, false},
 		{"slash command", socketmode.Event{Type: socketmode.EventTypeSlashCommand, Data: slack.SlashCommand{Text: "help"}}, nil, true},
 		{"events api is only acked", socketmode.Event{Type: socketmode.EventTypeEventsAPI}, nil, false},
 		{

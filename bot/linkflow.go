@@ -136,7 +136,7 @@ func (b *Bot) reopen(ctx context.Context, cb slack.InteractionCallback, alertID 
 	link, err := b.svc.Reopen(ctx, alertID, cb.User.ID)
 	if err != nil {
 		log.WarnContext(ctx, "reopen failed", "err", err)
-		b.respond(ctx, cb.ResponseURL, ":warning: Could not reopen the issue. "+alert.EscapeMrkdwn(alert.UserMessage(err)))
+		b.respondReply(ctx, cb.ResponseURL, b.errorReply("Could not reopen the issue. ", err))
 		return
 	}
 	log.InfoContext(ctx, "issue reopened from slack", "issue", link.Identifier, "state", link.StateName)

@@ -96,6 +96,9 @@ type createForm struct {
 	MembersLoading bool
 	// Error, when set, is shown above the form (a failed submission).
 	Error string
+	// Connect puts a Connect Linear button next to Error: connecting is
+	// what fixes it.
+	Connect bool
 	// Force says the user chose "Create another issue" on an error that is
 	// tracked by an open issue (f.Link): the form says so.
 	Force bool
@@ -108,7 +111,11 @@ type createForm struct {
 func createModal(f createForm, meta modalMeta) slack.ModalViewRequest {
 	var blocks []slack.Block
 	if f.Error != "" {
-		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(":warning: "+mrkdwnWithin(f.Error, maxText-11)), nil, nil))
+		var connect *slack.Accessory
+		if f.Connect {
+			connect = slack.NewAccessory(connectButton())
+		}
+		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(":warning: "+mrkdwnWithin(f.Error, maxText-11)), nil, connect))
 	}
 	blocks = append(blocks, slack.NewContextBlock("alert", mrkdwn(mrkdwnWithin(f.Alert.Title(), 500))))
 	switch {

@@ -1,17 +1,20 @@
 // Package httpapi is proliferate-linear's HTTP side: the signed alert
 // webhook Proliferate calls (POST /api/v1/alerts), the Linear webhook that
 // brings issue status back (POST /webhooks/linear), the links API
-// (GET /api/v1/errors/{issue_id}/links), liveness and readiness probes, and
-// a place to mount other adapters' handlers. It uses only net/http and its
+// (GET /api/v1/errors/{issue_id}/links), the Linear integration under
+// /api/v1/integrations/linear (the OAuth connect and callback pages an
+// admin's browser sees, and the REST API), liveness and readiness probes,
+// and a place to mount other adapters' handlers. It uses only net/http and its
 // Go 1.22 method-and-path patterns.
 //
-// Every response is JSON; errors are {"error": "...", "code": "..."}. Requests are logged (method, path, status,
+// Every response but the browser pages is JSON; errors are {"error": "...", "code": "..."}. Requests are logged (method, path, status,
 // duration; never bodies, queries or headers) and a panicking handler
 // answers 500 instead of killing the connection silently.
 package httpapi
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -50,6 +53,9 @@ type Config struct {
 	// APIToken is the bearer token of the REST API (API_TOKEN). When empty,
 	// the API answers 503.
 	APIToken string
+	// SlackTeamID is the installation's Slack team: the REST API connects,
+	// tests and disconnects Linear for it.
+	SlackTeamID string
 	// Now is the clock the signature timestamps are checked against;
 	// time.Now when nil.
 	Now func() time.Time
@@ -78,6 +84,19 @@ type Deps struct {
 	// ServeMux pattern, behind the same logging and panic recovery. A
 	// pattern that clashes with a built-in one panics in New, at startup.
 	Routes map[string]http.Handler
+
+	// Integration runs the Linear connection's lifecycle
+	// (*oauth.Manager): the connect and callback pages and the REST
+	// connect and disconnect. nil: those answer 503.
+	Integration Integration
+	// API serves the REST API's Linear use cases (*alert.Service). nil:
+	// those answer 503.
+	API LinearAPI
+	// OnConnected, when set, is called once a connection is made or
+	// replaced from the browser (the bot asks the admin in Slack for the
+	// default team). It runs after the page is answered, with its own
+	// context bounded to 30 s.
+	OnConnected func(ctx context.Context, c alert.Connection)
 }
 
 // MaxBodyBytes bounds an alert body. Proliferate's payload is a few KiB;
@@ -100,6 +119,7 @@ type server struct {
 	linear   *linearHook // nil when Linear webhooks are not configured.
 	apiToken []byte
 	links    LinkReader
+	integ    *integration
 }
 
 // Handler is the HTTP handler with every route. It owns the workers that
@@ -114,15 +134,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.h.ServeH
 
 // Close stops taking Linear deliveries (they are answered 503, so Linear
 // retries them later, against this or another replica) and waits until
-// every accepted one is applied or ctx is done. Call it after
+// every accepted one is applied (and every OnConnected call has returned)
+// or ctx is done. Call it after
 // http.Server.Shutdown, so no request is still being handled. It returns
 // an error when ctx ended first: the deliveries still queued were
 // dropped (the poller will bring their status). Close is idempotent.
 func (h *Handler) Close(ctx context.Context) error {
-	if h.s.linear == nil {
-		return nil
+	var err error
+	if h.s.linear != nil {
+		err = h.s.linear.close(ctx)
 	}
-	return h.s.linear.close(ctx)
+	// OnConnected calls under way (each bounded to 30 s) finish too.
+	return errors.Join(err, h.s.integ.wait(ctx))
 }
 
 // New returns the HTTP handler with every route, wrapped in request
@@ -143,6 +166,7 @@ func NewHandler(cfg Config, deps Deps) *Handler {
 		ready:          deps.Ready,
 		apiToken:       []byte(cfg.APIToken),
 		links:          deps.Links,
+		integ:          newIntegration(cfg, deps),
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -166,6 +190,7 @@ func NewHandler(cfg Config, deps Deps) *Handler {
 	r.handle(http.MethodGet, "/readyz", http.HandlerFunc(s.readyz))
 	r.handle(http.MethodPost, "/webhooks/linear", http.HandlerFunc(s.postLinear))
 	r.handle(http.MethodGet, "/api/v1/errors/{issue_id}/links", http.HandlerFunc(s.getLinks))
+	s.integrationRoutes(r)
 	r.finish()
 	for pattern, h := range deps.Routes {
 		mux.Handle(pattern, h)

@@ -26,14 +26,14 @@ type Main struct {
 	Config config.Config
 	Log    *slog.Logger
 
-	DB         *store.DB
-	Service    *alert.Service
+	DB      *store.DB
+	Service *alert.Service
 	// Manager is the Linear OAuth connection (nil unless LINEAR_CLIENT_ID is set).
 	Manager *oauth.Manager
 	// SlackTeamID is the Slack workspace the bot is installed in (auth.test).
 	SlackTeamID string
-	Dispatcher *alert.Dispatcher
-	Bot        *bot.Bot
+	Dispatcher  *alert.Dispatcher
+	Bot         *bot.Bot
 
 	http     *http.Server
 	handler  *httpapi.Handler
@@ -97,12 +97,25 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	m.Service = alert.NewService(db, tracker, m.Log)
 
+	// Interfaces get a literal nil without OAuth: a nil *oauth.Manager in
+	// an interface is not nil.
+	var (
+		connector   alert.Connector
+		integration httpapi.Integration
+		revoker     httpapi.Revoker
+	)
+	if m.Manager != nil {
+		connector, integration, revoker = m.Manager, m.Manager, m.Manager
+	}
 	m.Bot, err = bot.New(bot.Config{
 		BotToken:       m.Config.SlackBotToken.Value(),
 		AppToken:       m.Config.SlackAppToken.Value(),
 		APIURL:         m.Config.SlackAPIURL,
 		DefaultTeamKey: m.Config.LinearDefaultTeam,
 		Workers:        m.Config.Workers,
+		Connector:      connector,
+		APIKeyInUse:    m.Config.LinearAPIKey.IsSet(),
+		AdminUsers:     m.Config.AdminUsers,
 		Log:            m.Log,
 	}, m.Service)
 	if err != nil {
@@ -116,13 +129,18 @@ func (m *Main) Open(ctx context.Context) error {
 		LinearWebhookSecret: m.Config.LinearWebhookSecret.Value(),
 		APIToken:            m.Config.APIToken.Value(),
 		DefaultChannel:      m.Config.SlackAlertChannel,
+		SlackTeamID:         m.SlackTeamID,
 		Log:                 m.Log,
 	}, httpapi.Deps{
-		Alerts:     m.Service,
-		Ready:      db.Ping,
-		Deliveries: db,
-		Issues:     m.Service,
-		Links:      db,
+		Alerts:      m.Service,
+		Ready:       db.Ping,
+		Deliveries:  db,
+		Issues:      m.Service,
+		Links:       db,
+		API:         m.Service,
+		Integration: integration,
+		Revoked:     revoker,
+		OnConnected: m.onConnected,
 	})
 	m.http = httpapi.NewServer(m.Config.HTTPAddr, m.handler, m.Log)
 	m.listener, err = net.Listen("tcp", m.Config.HTTPAddr)
@@ -178,6 +196,14 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// onConnected asks the admin who connected Linear, in Slack, for the
+// default team.
+func (m *Main) onConnected(ctx context.Context, c alert.Connection) {
+	if err := m.Bot.AskDefaultTeam(ctx, c); err != nil {
+		m.Log.WarnContext(ctx, "ask for the default team", "slack_user", c.ConnectedBy, "err", err)
+	}
 }
 
 // poll re-reads open linked issues from Linear every LINEAR_POLL_INTERVAL,

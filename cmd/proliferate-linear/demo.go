@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -77,8 +76,9 @@ type world struct {
 
 // startWorld starts the fakes and a Main wired to them. databaseURL ""
 // means a fresh embedded SQLite file in a temporary directory. extra
-// environment overrides the defaults (a value "" unsets one).
-func startWorld(ctx context.Context, databaseURL string, log *slog.Logger, extra ...map[string]string) (*world, error) {
+// configure functions may change the environment (a value "" unsets one)
+// once the fakes are up.
+func startWorld(ctx context.Context, databaseURL string, log *slog.Logger, configure ...func(*world, map[string]string)) (*world, error) {
 	w := &world{done: make(chan error, 1)}
 	tmp, err := os.MkdirTemp("", "proliferate-linear-demo-")
 	if err != nil {
@@ -107,8 +107,8 @@ func startWorld(ctx context.Context, databaseURL string, log *slog.Logger, extra
 		"SLACK_ALERT_CHANNEL":        demoChannel,
 		"LINEAR_DEFAULT_TEAM":        "ENG",
 	}
-	for _, e := range extra {
-		maps.Copy(env, e)
+	for _, c := range configure {
+		c(w, env)
 	}
 	w.env = env
 	cfg, err := config.Load(func(k string) string { return env[k] }, os.ReadFile)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -30,7 +31,7 @@ func trackWorld(t *testing.T, dbURL string, extra map[string]string) (*world, co
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	t.Cleanup(cancel)
-	w, err := startWorld(ctx, dbURL, testLogger(t), env)
+	w, err := startWorld(ctx, dbURL, testLogger(t), func(_ *world, e map[string]string) { maps.Copy(e, env) })
 	if err != nil {
 		t.Fatalf("start: %v", err)
 	}

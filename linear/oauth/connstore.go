@@ -32,10 +32,13 @@ type ConnectionStore interface {
 	SetDefaultTeam(ctx context.Context, slackTeamID, teamKey string) error
 	// WithConnectionLock runs fn while holding the Slack team's connection
 	// lock (SELECT ... FOR UPDATE on PostgreSQL, a write transaction on
-	// SQLite), passing the connection stored now (the zero Connection if
-	// there is none), and saves fn's result, as SaveConnection would, before
-	// releasing the lock and returning it. fn may return current unchanged.
-	// When fn fails nothing is written and its error is returned as is.
+	// SQLite), passing the connection stored now, and saves fn's result, as
+	// SaveConnection would, before releasing the lock and returning it. fn
+	// may return current unchanged. When fn fails nothing is written and its
+	// error is returned as is. With no connection it does not call fn and
+	// returns an error wrapping alert.ErrNotConnected: a token refresh racing
+	// a disconnect must not bring the tokens back (see lockOrCreate for the
+	// connect path).
 	WithConnectionLock(ctx context.Context, slackTeamID string, fn func(current alert.Connection) (alert.Connection, error)) (alert.Connection, error)
 	// SavePendingAuth stores a pending connect flow under state.
 	SavePendingAuth(ctx context.Context, state, slackTeamID, slackUserID, verifier string, expiresAt time.Time) error

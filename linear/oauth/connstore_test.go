@@ -92,8 +92,13 @@ func (m *memConns) WithConnectionLock(ctx context.Context, team string, fn func(
 	m.lock.Lock()
 	defer m.lock.Unlock()
 	m.mu.Lock()
-	cur := m.conns[team]
+	cur, ok := m.conns[team]
 	m.mu.Unlock()
+	if !ok {
+		// As store.DB: no connection, no lock and no call, so a refresh
+		// racing a disconnect cannot bring the tokens back.
+		return alert.Connection{}, fmt.Errorf("lock connection of slack team %s: %w", team, alert.ErrNotConnected)
+	}
 	next, err := fn(cur)
 	if err != nil {
 		return alert.Connection{}, err

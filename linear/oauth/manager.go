@@ -172,7 +172,7 @@ func (m *Manager) Complete(ctx context.Context, query url.Values) (alert.Connect
 	log = log.With("linear_org", ws.OrgID)
 
 	var current alert.Connection
-	saved, err := m.store.WithConnectionLock(ctx, p.SlackTeamID, func(cur alert.Connection) (alert.Connection, error) {
+	saved, err := m.lockOrCreate(ctx, p.SlackTeamID, func(cur alert.Connection) (alert.Connection, error) {
 		current = cur
 		if otherActive(cur, proposed.OrgID) {
 			return alert.Connection{}, errNeedsConfirm
@@ -193,6 +193,30 @@ func (m *Manager) Complete(ctx context.Context, query url.Values) (alert.Connect
 	}
 	log.InfoContext(ctx, "linear connected", "linear_org_name", ws.OrgName)
 	return redacted(saved), nil
+}
+
+// lockOrCreate is WithConnectionLock for the connect paths: when the team
+// has no connection yet, fn sees the zero Connection and its result is
+// inserted. Only connecting may create a connection; refreshes use
+// WithConnectionLock alone, so they never resurrect a disconnected one.
+func (m *Manager) lockOrCreate(ctx context.Context, team string, fn func(alert.Connection) (alert.Connection, error)) (alert.Connection, error) {
+	called := false
+	saved, err := m.store.WithConnectionLock(ctx, team, func(cur alert.Connection) (alert.Connection, error) {
+		called = true
+		return fn(cur)
+	})
+	if called || !errors.Is(err, alert.ErrNotConnected) {
+		return saved, err
+	}
+	next, err := fn(alert.Connection{})
+	if err != nil {
+		return alert.Connection{}, err
+	}
+	next.SlackTeamID = team
+	if err := m.store.SaveConnection(ctx, next); err != nil {
+		return alert.Connection{}, err
+	}
+	return next, nil
 }
 
 // errNeedsConfirm stops WithConnectionLock from writing when Complete

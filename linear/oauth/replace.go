@@ -113,7 +113,7 @@ func (m *Manager) ConfirmReplace(ctx context.Context, slackTeamID, confirmState 
 	}
 	log := m.log.With("slack_team", slackTeamID, "linear_org", st.Proposed.OrgID)
 	var replaced alert.Connection
-	saved, err := m.store.WithConnectionLock(ctx, slackTeamID, func(cur alert.Connection) (alert.Connection, error) {
+	saved, err := m.lockOrCreate(ctx, slackTeamID, func(cur alert.Connection) (alert.Connection, error) {
 		if cur.OrgID != "" && cur.OrgID != st.Replaces && cur.OrgID != st.Proposed.OrgID {
 			return alert.Connection{}, fmt.Errorf("linear replace: the connected workspace changed meanwhile: %w", alert.ErrConflict)
 		}

@@ -1,0 +1,207 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"image/png"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/proliferate/proliferate-linear/alert"
+)
+
+// chromiumPath is Debian's chromium package (apt-get install chromium).
+const chromiumPath = "/usr/bin/chromium"
+
+// chromium finds the browser, or skips the test; under CI (env CI set) a
+// missing browser fails instead, so the check cannot silently vanish.
+func chromium(t *testing.T) string {
+	t.Helper()
+	path, err := exec.LookPath(chromiumPath)
+	if err == nil {
+		return path
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("CI is set but %s is missing (apt-get install -y chromium): %v", chromiumPath, err)
+	}
+	t.Skipf("%s not found; install Debian's chromium package to run the browser check", chromiumPath)
+	return ""
+}
+
+// artifactsDir is where screenshots are kept: $ARTIFACTS_DIR, else
+// <repo>/artifacts (gitignored).
+func artifactsDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("ARTIFACTS_DIR")
+	if dir == "" {
+		root, err := filepath.Abs("..")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
+			t.Fatalf("repository root not found from the httpapi package: %v", err)
+		}
+		dir = filepath.Join(root, "artifacts")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// runChromium runs headless Chromium on pageURL with extra flags and
+// returns its standard output. Each run gets its own profile, and nothing
+// reaches beyond the test server (no updates, sync or QUIC probes).
+func runChromium(t *testing.T, bin, pageURL string, extra ...string) []byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	args := append([]string{
+		"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--disable-dev-shm-usage", "--hide-scrollbars",
+		"--user-data-dir=" + t.TempDir(),
+	}, extra...)
+	cmd := exec.CommandContext(ctx, bin, append(args, pageURL)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.WaitDelay = 5 * time.Second // chromium's helpers may hold the pipes open.
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("chromium %s: %v\nstderr:\n%s", strings.Join(extra, " "), err, lastLines(stderr.String(), 20))
+	}
+	return stdout.Bytes()
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// browserIntegration is an Integration whose callback always finds its
+// state, so each Chromium run (one for the DOM, one for the screenshot)
+// loads the page afresh.
+type browserIntegration struct {
+	*fakeIntegration
+	complete func() (alert.Connection, error)
+}
+
+func (b browserIntegration) Complete(context.Context, url.Values) (alert.Connection, error) {
+	return b.complete()
+}
+
+// replaceWith answers the callback with a proposal to replace Acme.
+func replaceWith(proposed string) func() (alert.Connection, error) {
+	return func() (alert.Connection, error) {
+		return alert.Connection{}, &alert.ReplaceError{
+			Current:      alert.Connection{SlackTeamID: testTeam, OrgName: "Acme"},
+			Proposed:     alert.Connection{SlackTeamID: testTeam, OrgName: proposed},
+			ConfirmState: "confirm-state-123",
+		}
+	}
+}
+
+// TestBrowserPages renders the callback pages in a real headless Chromium:
+// the text a person reads (from the rendered DOM) and a screenshot, kept in
+// the artifacts directory for a human to look at.
+func TestBrowserPages(t *testing.T) {
+	bin := chromium(t)
+	out := artifactsDir(t)
+	cases := []struct {
+		name     string
+		path     string
+		complete func() (alert.Connection, error)
+		want     []string
+		dontWant []string
+	}{
+		{
+			name: "connected", path: CallbackPath + "?state=s1&code=c1",
+			complete: func() (alert.Connection, error) {
+				return alert.Connection{SlackTeamID: testTeam, OrgName: "Acme"}, nil
+			},
+			want: []string{"Connected to Acme. You can return to Slack."},
+		},
+		{
+			name: "denied", path: CallbackPath + "?state=s1&error=access_denied",
+			want: []string{"Linear access was not granted"},
+		},
+		{
+			name: "unreachable", path: CallbackPath + "?state=s1&code=c1",
+			complete: func() (alert.Connection, error) {
+				return alert.Connection{}, fmt.Errorf("linear oauth exchange: dial tcp: %w", alert.ErrUnavailable)
+			},
+			want:     []string{"Linear could not be reached; try again."},
+			dontWant: []string{"dial tcp", "unavailable"},
+		},
+		{
+			name: "expired", path: CallbackPath + "?state=s1&code=c1",
+			complete: func() (alert.Connection, error) {
+				return alert.Connection{}, fmt.Errorf("linear oauth callback: %w", alert.ErrNotFound)
+			},
+			want: []string{"This link was already used or has expired."},
+		},
+		{
+			name: "replace", path: CallbackPath + "?state=s1&code=c1",
+			complete: replaceWith("Globex"),
+			want: []string{
+				"This Slack workspace is connected to Acme. Replace it with Globex?",
+				"Replace with Globex</button>", "Keep Acme</button>",
+			},
+		},
+		{
+			// Workspace names are Linear's, so anyone's: they must render as text.
+			name: "replace-escaped", path: CallbackPath + "?state=s1&code=c1",
+			complete: replaceWith("Globex <script>alert(1)</script>"),
+			want:     []string{"Replace it with Globex &lt;script&gt;alert(1)&lt;/script&gt;?"},
+			dontWant: []string{"<script>alert(1)"},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			complete := tc.complete
+			if complete == nil {
+				complete = func() (alert.Connection, error) { return alert.Connection{}, errors.New("not called") }
+			}
+			srv, _ := newPageServer(t, browserIntegration{newFakeIntegration(), complete}, nil)
+			pageURL := srv.URL + tc.path
+
+			dom := string(runChromium(t, bin, pageURL, "--dump-dom"))
+			for _, s := range tc.want {
+				if !strings.Contains(dom, s) {
+					t.Errorf("rendered DOM lacks %q:\n%s", s, dom)
+				}
+			}
+			for _, s := range tc.dontWant {
+				if strings.Contains(dom, s) {
+					t.Errorf("rendered DOM shows %q:\n%s", s, dom)
+				}
+			}
+
+			shot := filepath.Join(out, "linear-callback-"+tc.name+".png")
+			_ = os.Remove(shot)
+			runChromium(t, bin, pageURL, "--screenshot="+shot, "--window-size=1000,700")
+			f, err := os.Open(shot)
+			if err != nil {
+				t.Fatalf("no screenshot: %v", err)
+			}
+			defer f.Close()
+			cfg, err := png.DecodeConfig(f)
+			if err != nil {
+				t.Fatalf("screenshot %s is not a PNG: %v", shot, err)
+			}
+			if cfg.Width != 1000 || cfg.Height != 700 {
+				t.Errorf("screenshot is %dx%d, want 1000x700", cfg.Width, cfg.Height)
+			}
+			t.Logf("screenshot: %s", shot)
+		})
+	}
+}
