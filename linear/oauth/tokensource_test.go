@@ -219,9 +219,10 @@ func TestGraphQLRefusal(t *testing.T) {
 		wantMarks   int
 	}{
 		{
-			name:        "access token ended early, refresh works",
-			breakIt:     func(srv *fakelinear.Server) { srv.ExpireAccessTokens() },
-			wantOK:      []bool{false, true, true},
+			name:    "access token ended early, refresh works",
+			breakIt: func(srv *fakelinear.Server) { srv.ExpireAccessTokens() },
+			wantOK:  []bool{true, true, true}, // refreshed and retried at once
+
 			wantRefresh: 1,
 		},
 		{

@@ -75,6 +75,41 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	if rj, ok := t.ts.(rejecter); ok && refused(resp) {
 		rj.reject(ctx, tok.AccessToken)
+		return t.retry(req, resp, tok.AccessToken, rj)
+	}
+	return resp, nil
+}
+
+// retry sends req once more after Linear refused refusedToken, if the
+// token source now has another token (it refreshed) and the body can be
+// replayed: an access token Linear ended early costs the caller nothing.
+// A refused request ran nothing at Linear, so repeating it is safe even
+// for mutations. A second refusal is reported to the source, which then
+// asks for a reconnect; without a new token the first answer stands.
+func (t *transport) retry(req *http.Request, first *http.Response, refusedToken string, rj rejecter) (*http.Response, error) {
+	ctx := req.Context()
+	cs, ok := t.ts.(contextSource)
+	if !ok || req.GetBody == nil {
+		return first, nil
+	}
+	tok, err := cs.TokenContext(ctx)
+	if err != nil || tok.AccessToken == refusedToken {
+		return first, nil
+	}
+	body, err := req.GetBody()
+	if err != nil {
+		return first, nil
+	}
+	_ = first.Body.Close()
+	r := req.Clone(ctx)
+	r.Body = body
+	r.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	resp, err := t.base.RoundTrip(r)
+	if err != nil {
+		return nil, err
+	}
+	if refused(resp) {
+		rj.reject(ctx, tok.AccessToken)
 	}
 	return resp, nil
 }
