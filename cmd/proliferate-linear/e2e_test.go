@@ -217,16 +217,7 @@ func TestDoubleClickCreatesOneIssue(t *testing.T) {
 				t.Fatal(err)
 			}
 			// Both modals settle: one on the created issue, one on "already tracked".
-			if err := w.Slack.Wait(ctx, func() bool {
-				settled := 0
-				for _, v := range views {
-					cur, _ := w.Slack.View(v.ID)
-					if strings.Contains(string(cur.Blocks), "ENG-1") {
-						settled++
-					}
-				}
-				return settled == 2
-			}); err != nil {
+			if err := waitViewsShow(ctx, w, views, "ENG-1"); err != nil {
 				t.Errorf("both modals should end up naming ENG-1: %v", err)
 			}
 			if n := len(w.Linear.Issues()); n != 1 {
@@ -237,6 +228,19 @@ func TestDoubleClickCreatesOneIssue(t *testing.T) {
 			}
 		})
 	}
+}
+
+// waitViewsShow waits until every one of views shows text.
+func waitViewsShow(ctx context.Context, w *world, views []fakeslack.View, text string) error {
+	return w.Slack.Wait(ctx, func() bool {
+		for _, v := range views {
+			cur, _ := w.Slack.View(v.ID)
+			if !strings.Contains(string(cur.Blocks), text) {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 func slicesContains(s []string, v string) bool {

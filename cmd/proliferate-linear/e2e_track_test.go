@@ -224,14 +224,7 @@ func TestE2EStatusByWebhook(t *testing.T) {
 	for name, dbURL := range databaseURLs(t) {
 		t.Run(name, func(t *testing.T) {
 			w, ctx := trackWorld(t, dbURL(t), map[string]string{"LINEAR_POLL_INTERVAL": "0"})
-			res, err := walkAlert(ctx, w, demoAlert(), nopWriter{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := w.Linear.SetIssueState(res.Identifier, "In Progress"); err != nil {
-				t.Fatal(err)
-			}
-			w.Linear.WaitWebhooks()
+			res := createThenMove(t, ctx, w, "In Progress")
 			if err := w.Slack.Wait(ctx, func() bool {
 				m, _ := w.Slack.Message(demoChannel, res.AlertTS)
 				return strings.Contains(string(m.Blocks), "In Progress") && strings.Contains(threadTexts(w, res.AlertTS), "moved to *In Progress*")
@@ -290,6 +283,21 @@ func TestE2EStatusByWebhook(t *testing.T) {
 	}
 }
 
+// createThenMove walks the demo alert to an issue, then moves the issue to
+// state in Linear and waits until its webhooks are delivered.
+func createThenMove(t *testing.T, ctx context.Context, w *world, state string) flowResult {
+	t.Helper()
+	res, err := walkAlert(ctx, w, demoAlert(), nopWriter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Linear.SetIssueState(res.Identifier, state); err != nil {
+		t.Fatal(err)
+	}
+	w.Linear.WaitWebhooks()
+	return res
+}
+
 type nopWriter struct{}
 
 func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }
@@ -323,14 +331,7 @@ func TestE2ERegressionOffersReopen(t *testing.T) {
 	for name, dbURL := range databaseURLs(t) {
 		t.Run(name, func(t *testing.T) {
 			w, ctx := trackWorld(t, dbURL(t), map[string]string{"LINEAR_POLL_INTERVAL": "0"})
-			res, err := walkAlert(ctx, w, demoAlert(), nopWriter{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := w.Linear.SetIssueState(res.Identifier, "Done"); err != nil {
-				t.Fatal(err)
-			}
-			w.Linear.WaitWebhooks()
+			res := createThenMove(t, ctx, w, "Done")
 			if err := w.Slack.Wait(ctx, func() bool {
 				l, _ := w.Main.Service.Link(ctx, "prl_9f2c1a")
 				return l.Closed()
@@ -419,16 +420,7 @@ func TestE2ETwoReplicasOneIssue(t *testing.T) {
 				}()
 			}
 			wg.Wait()
-			if err := w.Slack.Wait(ctx, func() bool {
-				settled := 0
-				for _, v := range views {
-					cur, _ := w.Slack.View(v.ID)
-					if strings.Contains(string(cur.Blocks), "ENG-1") {
-						settled++
-					}
-				}
-				return settled == 2
-			}); err != nil {
+			if err := waitViewsShow(ctx, w, views, "ENG-1"); err != nil {
 				t.Errorf("both modals should name ENG-1: %v", err)
 			}
 			if n := len(w.Linear.Issues()); n != 1 {
