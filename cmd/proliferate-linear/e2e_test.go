@@ -251,3 +251,26 @@ func slicesContains(s []string, v string) bool {
 	}
 	return false
 }
+
+// TestModalOpensWhileLinearIsSlow gives every Linear request 2 s of
+// latency: reading teams and members would outlive the 3 s trigger_id, so
+// the modal opens only because views.open never waits on Linear; it then
+// fills in.
+func TestModalOpensWhileLinearIsSlow(t *testing.T) {
+	w, ctx := startTestWorld(t, "")
+	ts := postAlert(t, ctx, w, demoAlert())
+	w.Linear.SetLatency(2 * time.Second)
+	n := len(w.Slack.Views())
+	if _, err := w.Slack.ClickButton(ctx, demoUser, demoChannel, ts, "create_issue"); err != nil {
+		t.Fatal(err)
+	}
+	v := waitView(t, ctx, w, "create_issue", n)
+	if err := w.Slack.Wait(ctx, func() bool {
+		cur, _ := w.Slack.View(v.ID)
+		return len(elementOptions(cur.Blocks, "assignee")) > 0
+	}); err != nil {
+		t.Fatalf("the modal never filled in: %v", err)
+	}
+	lat := w.Slack.TriggerLatencies()
+	t.Logf("click → views.open with Linear at 2 s per request: %v", round(lat[len(lat)-1]))
+}
