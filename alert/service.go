@@ -196,7 +196,7 @@ func (s *Service) CreateIssue(ctx context.Context, req CreateRequest) (IssueLink
 	// Someone may have attached this error to an issue from elsewhere (in
 	// Linear, or another tool): link that rather than make a duplicate.
 	if !req.Force {
-		if link, found, err := s.findExisting(ctx, a); err != nil {
+		if link, found, err := s.findExisting(ctx, a, c.ID); err != nil {
 			s.releaseCreation(ctx, log, c.ID, err)
 			return IssueLink{}, err
 		} else if found && !link.Closed() {
@@ -268,7 +268,7 @@ func (s *Service) lookupExisting(a Alert) {
 		if _, err := s.store.Link(ctx, a.ErrorID); err == nil {
 			return
 		}
-		if link, found, err := s.findExisting(ctx, a); err != nil {
+		if link, found, err := s.findExisting(ctx, a, ""); err != nil {
 			s.log.WarnContext(ctx, "look for an existing issue", "error_id", a.ErrorID, "err", err)
 		} else if found {
 			s.log.InfoContext(ctx, "error already tracked in linear", "error_id", a.ErrorID, "issue", link.Identifier)

@@ -69,8 +69,10 @@ func (s *Service) LinkExisting(ctx context.Context, req LinkRequest) (IssueLink,
 
 // findExisting looks in Linear for an issue someone already attached the
 // error to (from elsewhere than this bot) and records it. ok is false when
-// there is none.
-func (s *Service) findExisting(ctx context.Context, a Alert) (IssueLink, bool, error) {
+// there is none. The issue with id ownID, if any, is the caller's own
+// earlier attempt (its response was lost): it is not someone else's issue,
+// and the create path reads it back itself.
+func (s *Service) findExisting(ctx context.Context, a Alert, ownID string) (IssueLink, bool, error) {
 	if a.URL == "" {
 		return IssueLink{}, false, nil
 	}
@@ -81,6 +83,9 @@ func (s *Service) findExisting(ctx context.Context, a Alert) (IssueLink, bool, e
 	// Prefer an open issue; a closed one is still the error's history.
 	var pick *Issue
 	for i := range issues {
+		if issues[i].ID == ownID {
+			continue
+		}
 		if pick == nil || (closedType(pick.StateType) && !closedType(issues[i].StateType)) {
 			pick = &issues[i]
 		}

@@ -344,3 +344,32 @@ func TestCreateLinksAnIssueThatAlreadyCarriesTheError(t *testing.T) {
 		})
 	}
 }
+
+// TestCreateRetryAfterALostResponse: Linear created the issue but its
+// answer was lost; the retry of the same intent must end with that issue,
+// recorded as created, not as "already tracked".
+func TestCreateRetryAfterALostResponse(t *testing.T) {
+	for _, dc := range storetest.Dialects(t) {
+		t.Run(dc.Name, func(t *testing.T) {
+			ctx := context.Background()
+			h := newHarness(t, dc)
+			a := h.accept(t, "prl_lost")
+			req := alert.CreateRequest{CreationID: uuid.NewString(), AlertID: a.ID, TeamID: fakelinear.TeamEngID,
+				Title: a.Title(), SlackUser: "U1"}
+			h.fl.LoseResponseNext("createIssue")
+			if _, err := h.svc.CreateIssue(ctx, req); err == nil {
+				t.Fatal("the first attempt should fail: its response was lost")
+			}
+			link, err := h.svc.CreateIssue(ctx, req)
+			if err != nil {
+				t.Fatalf("retry: %v", err)
+			}
+			if link.IssueID != req.CreationID || link.Kind != alert.LinkCreated || link.CreatedBy != "U1" {
+				t.Errorf("link = %+v, want the issue made with the creation id, recorded as created", link)
+			}
+			if n := len(h.fl.Issues()); n != 1 {
+				t.Errorf("Linear has %d issues, want 1", n)
+			}
+		})
+	}
+}
