@@ -98,6 +98,12 @@ type IssueRequest struct {
 	Title       string
 	Description string // Markdown.
 	Priority    Priority
+	// CreateAsUser and DisplayIconURL show the issue in Linear as created
+	// by this person (the Slack user who asked) on behalf of the app. Linear
+	// accepts them only from OAuth apps in actor=app mode; other clients
+	// leave them out.
+	CreateAsUser   string
+	DisplayIconURL string
 
 	// The attachment that points from the issue back to the error.
 	AttachmentURL      string // the error's URL in Proliferate.

@@ -135,6 +135,10 @@ type CreateRequest struct {
 	Description string
 	Priority    Priority
 	SlackUser   string // who asked; "api" for the REST API.
+	// ActorName and ActorIconURL are the asking user's name and avatar,
+	// shown in Linear as the issue's creator when the app acts as itself.
+	ActorName    string
+	ActorIconURL string
 	// Force creates an issue even though the error is already tracked by
 	// an open one: the user chose "create another anyway". The new issue
 	// becomes the error's link.
@@ -217,6 +221,8 @@ func (s *Service) CreateIssue(ctx context.Context, req CreateRequest) (IssueLink
 		Title:              req.Title,
 		Description:        desc,
 		Priority:           req.Priority,
+		CreateAsUser:       req.ActorName,
+		DisplayIconURL:     req.ActorIconURL,
 		AttachmentURL:      att.URL,
 		AttachmentTitle:    att.Title,
 		AttachmentSubtitle: att.Subtitle,

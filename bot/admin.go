@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"cmp"
 	"context"
 	"regexp"
 	"slices"
@@ -22,18 +23,46 @@ const (
 	doDefaultTeam = "change the default Linear team"
 )
 
-// adminTTL is how long users.info's verdict is reused: a promotion or
+// userTTL is how long users.info's answer is reused: a promotion or
 // demotion shows within a minute, and a burst of clicks costs one call
 // (users.info is Tier 4, about 100 a minute).
-const adminTTL = time.Minute
+const userTTL = time.Minute
 
-// maxAdminCache bounds the verdicts kept; one per team and user.
-const maxAdminCache = 1000
+// maxUserCache bounds the users kept.
+const maxUserCache = 1000
 
-func newAdminCache() *cache[string, bool] {
-	c := newCache[string, bool](adminTTL)
-	c.limit = maxAdminCache
+// userInfo is what the bot needs of a Slack user: whether they administer
+// the workspace, and how Linear should show them as an issue's creator.
+type userInfo struct {
+	admin bool
+	name  string // display name, else real name, else handle.
+	icon  string // a 72 px avatar URL.
+}
+
+func newUserCache() *cache[string, userInfo] {
+	c := newCache[string, userInfo](userTTL)
+	c.limit = maxUserCache
 	return c
+}
+
+// user reads (and caches) a Slack user with users.info. User IDs are
+// unique across workspaces, so the ID alone is the key.
+func (b *Bot) user(ctx context.Context, user string) (userInfo, error) {
+	key := user
+	if u, cached := b.users.get(key); cached {
+		return u, nil
+	}
+	u, err := b.api.GetUserInfoContext(ctx, user)
+	if err != nil {
+		return userInfo{}, classify(err, "users.info", user)
+	}
+	info := userInfo{
+		admin: u.IsAdmin || u.IsOwner || u.IsPrimaryOwner,
+		name:  cmp.Or(u.Profile.DisplayName, u.Profile.RealName, u.RealName, u.Name),
+		icon:  u.Profile.Image72,
+	}
+	b.users.put(key, info)
+	return info, nil
 }
 
 // slackUserID matches a Slack user ID, which alone may go into a <@…>
@@ -60,17 +89,8 @@ func (b *Bot) isAdmin(ctx context.Context, team, user string) (bool, error) {
 	if slices.Contains(b.adminUsers, user) {
 		return true, nil
 	}
-	key := team + "/" + user
-	if ok, cached := b.admins.get(key); cached {
-		return ok, nil
-	}
-	u, err := b.api.GetUserInfoContext(ctx, user)
-	if err != nil {
-		return false, classify(err, "users.info", user)
-	}
-	ok := u.IsAdmin || u.IsOwner || u.IsPrimaryOwner
-	b.admins.put(key, ok)
-	return ok, nil
+	u, err := b.user(ctx, user)
+	return u.admin, err
 }
 
 // refusal is the polite answer to a member who may not do what: it names

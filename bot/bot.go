@@ -73,8 +73,8 @@ type Bot struct {
 	connector   alert.Connector // nil: OAuth is not configured.
 	apiKeyInUse bool
 	adminUsers  []string
-	// admins caches users.info's verdict per team and user (see admin.go).
-	admins *cache[string, bool]
+	// users caches users.info per user (see admin.go).
+	users *cache[string, userInfo]
 
 	// linkBudget and searchBudget bound the Linear calls whose outcome
 	// travels in the ack (see deferred.go).
@@ -138,7 +138,7 @@ func New(cfg Config, svc *alert.Service) (*Bot, error) {
 		connector:    cfg.Connector,
 		apiKeyInUse:  cfg.APIKeyInUse,
 		adminUsers:   cleanIDs(cfg.AdminUsers),
-		admins:       newAdminCache(),
+		users:        newUserCache(),
 	}, nil
 }
 

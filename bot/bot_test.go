@@ -156,6 +156,8 @@ func TestCreateIssueFlow(t *testing.T) {
 	want := alert.IssueRequest{
 		ID: meta.CreationID, TeamID: "team-ops", AssigneeID: "u3", Title: sampleAlert().Title(),
 		Description: alert.Description(sampleAlert()), Priority: alert.PriorityNone,
+		// users.info of the Slack user who submitted.
+		CreateAsUser: "ada", DisplayIconURL: "https://avatars.slack-edge.example/U1_72.png",
 	}
 	got.AttachmentURL, got.AttachmentTitle, got.AttachmentSubtitle, got.AttachmentMetadata = "", "", "", nil
 	if d := cmp.Diff(want, got); d != "" {

@@ -112,7 +112,15 @@ func (b *Bot) teamChanged(ctx context.Context, cb slack.InteractionCallback, tea
 func (b *Bot) submitCreate(ctx context.Context, viewID, user string, meta modalMeta, sub submission) {
 	log := b.log.With("alert_id", meta.AlertID, "creation_id", meta.CreationID, "team_id", sub.TeamID, "user", user)
 	start := time.Now()
-	link, err := b.svc.CreateIssue(ctx, sub.request(meta, user))
+	req := sub.request(meta, user)
+	// Linear shows an app-created issue as made by this person (with
+	// actor=app OAuth); without users.info the app's own name stands.
+	if u, err := b.user(ctx, user); err == nil {
+		req.ActorName, req.ActorIconURL = u.name, u.icon
+	} else {
+		log.DebugContext(ctx, "users.info for the issue's creator", "err", err)
+	}
+	link, err := b.svc.CreateIssue(ctx, req)
 	var linked *alert.AlreadyLinkedError
 	var view slack.ModalViewRequest
 	switch {

@@ -27,6 +27,10 @@ type Client struct {
 	now func() time.Time
 	// RecentIssues is how many issues Workspace lists; default 5.
 	RecentIssues int
+	// ActorApp says the token is an OAuth token granted with actor=app:
+	// only then may issues carry createAsUser and displayIconUrl (Linear
+	// refuses them from personal API keys). linear/oauth sets it.
+	ActorApp bool
 }
 
 var _ alert.Tracker = (*Client)(nil)

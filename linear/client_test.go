@@ -3,6 +3,7 @@ package linear_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -340,4 +341,35 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
 	r.Header.Set("Authorization", "Bearer "+string(b))
 	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestCreateAsUserOnlyForActorApp: Linear takes createAsUser and
+// displayIconUrl only from OAuth apps in actor=app mode, so a personal API
+// key client leaves them out.
+func TestCreateAsUserOnlyForActorApp(t *testing.T) {
+	for _, actorApp := range []bool{false, true} {
+		t.Run(fmt.Sprintf("actor app %v", actorApp), func(t *testing.T) {
+			srv, c, _ := setup(t, fakelinear.APIKey)
+			c.ActorApp = actorApp
+			req := request("boom")
+			req.CreateAsUser, req.DisplayIconURL = "Ada (Slack)", "https://avatars.slack-edge.com/ada_72.png"
+			if _, err := c.CreateIssue(context.Background(), req); err != nil {
+				t.Fatal(err)
+			}
+			var sent map[string]any
+			for _, r := range srv.Requests() {
+				if r.OperationName == "createIssue" {
+					sent, _ = r.Variables["issue"].(map[string]any)
+				}
+			}
+			_, hasName := sent["createAsUser"]
+			_, hasIcon := sent["displayIconUrl"]
+			if hasName != actorApp || hasIcon != actorApp {
+				t.Errorf("issue input %v: createAsUser/displayIconUrl sent = %v/%v, want %v", sent, hasName, hasIcon, actorApp)
+			}
+			if actorApp && sent["createAsUser"] != req.CreateAsUser {
+				t.Errorf("createAsUser = %v", sent["createAsUser"])
+			}
+		})
+	}
 }

@@ -36,6 +36,9 @@ func (c *Client) CreateIssue(ctx context.Context, req alert.IssueRequest) (alert
 		Priority:    int(req.Priority),
 		AssigneeId:  req.AssigneeID,
 	}
+	if c.ActorApp {
+		in.CreateAsUser, in.DisplayIconUrl = req.CreateAsUser, req.DisplayIconURL
+	}
 	log := c.log.With("creation_id", req.ID, "team_id", req.TeamID)
 
 	var resp *createIssueResponse

@@ -45,12 +45,14 @@ func (v *CommentCreateInput) GetIssueId() string { return v.IssueId }
 func (v *CommentCreateInput) GetBody() string { return v.Body }
 
 type IssueCreateInput struct {
-	Id          string `json:"id"`
-	TeamId      string `json:"teamId"`
-	Title       string `json:"title"`
-	Description string `json:"description"`
-	Priority    int    `json:"priority"`
-	AssigneeId  string `json:"assigneeId,omitempty"`
+	Id             string `json:"id"`
+	TeamId         string `json:"teamId"`
+	Title          string `json:"title"`
+	Description    string `json:"description"`
+	Priority       int    `json:"priority"`
+	AssigneeId     string `json:"assigneeId,omitempty"`
+	CreateAsUser   string `json:"createAsUser,omitempty"`
+	DisplayIconUrl string `json:"displayIconUrl,omitempty"`
 }
 
 // GetId returns IssueCreateInput.Id, and is useful for accessing the field via an interface.
@@ -70,6 +72,12 @@ func (v *IssueCreateInput) GetPriority() int { return v.Priority }
 
 // GetAssigneeId returns IssueCreateInput.AssigneeId, and is useful for accessing the field via an interface.
 func (v *IssueCreateInput) GetAssigneeId() string { return v.AssigneeId }
+
+// GetCreateAsUser returns IssueCreateInput.CreateAsUser, and is useful for accessing the field via an interface.
+func (v *IssueCreateInput) GetCreateAsUser() string { return v.CreateAsUser }
+
+// GetDisplayIconUrl returns IssueCreateInput.DisplayIconUrl, and is useful for accessing the field via an interface.
+func (v *IssueCreateInput) GetDisplayIconUrl() string { return v.DisplayIconUrl }
 
 // __createAttachmentInput is used internally by genqlient
 type __createAttachmentInput struct {
@@ -1730,7 +1738,9 @@ fragment issueFields on Issue {
 // createIssue creates the issue and its attachment in one round trip:
 // mutation fields run in document order, and the attachment's issueId is the
 // client-generated id also sent as IssueCreateInput.id. An unset assignee
-// must be left out: Linear rejects "" as an invalid UUID.
+// must be left out: Linear rejects "" as an invalid UUID. createAsUser and
+// displayIconUrl (the Slack user who asked) are only for OAuth apps in
+// actor=app mode, so they are left out when empty.
 func createIssue(
 	ctx_ context.Context,
 	client_ graphql.Client,

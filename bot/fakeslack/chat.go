@@ -242,7 +242,8 @@ func (s *Server) usersInfo(r *apiRequest) (map[string]any, string) {
 	return map[string]any{"user": map[string]any{
 		"id": u.ID, "team_id": s.opts.TeamID, "name": u.Name, "real_name": real,
 		"deleted": false, "is_admin": u.IsAdmin, "is_owner": u.IsOwner, "is_bot": false,
-		"profile": map[string]any{"real_name": real, "display_name": u.Name, "email": u.Email},
+		"profile": map[string]any{"real_name": real, "display_name": u.Name, "email": u.Email,
+			"image_72": "https://avatars.slack-edge.example/" + u.ID + "_72.png"},
 	}}, ""
 }
 

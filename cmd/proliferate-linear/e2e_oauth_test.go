@@ -163,8 +163,16 @@ func TestE2EOAuthLifecycle(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, r := range w.Linear.Requests() {
-				if r.OperationName == "createIssue" && r.Auth != "bearer" {
+				if r.OperationName != "createIssue" {
+					continue
+				}
+				if r.Auth != "bearer" {
 					t.Errorf("createIssue authenticated with %q, want the OAuth bearer token", r.Auth)
+				}
+				// actor=app: the issue shows the Slack user who asked.
+				in, _ := r.Variables["issue"].(map[string]any)
+				if in["createAsUser"] != "ada" || !strings.HasSuffix(fmt.Sprint(in["displayIconUrl"]), demoUser+"_72.png") {
+					t.Errorf("createAsUser/displayIconUrl = %v/%v, want the Slack user ada", in["createAsUser"], in["displayIconUrl"])
 				}
 			}
 

@@ -103,6 +103,13 @@ func TestEndToEnd(t *testing.T) {
 				t.Errorf("Linear requests to create = %d (%d create documents), want 2 (1)", res.CreateRequests, res.CreateDocuments)
 			}
 
+			// A personal API key may not act as someone else in Linear.
+			for _, r := range w.Linear.Requests() {
+				if in, _ := r.Variables["issue"].(map[string]any); r.OperationName == "createIssue" && in["createAsUser"] != nil {
+					t.Errorf("createAsUser sent with a personal API key: %v", in["createAsUser"])
+				}
+			}
+
 			// Slack: the thread has the URL; the alert shows the issue, its
 			// status and assignee instead of the create button.
 			th := w.Slack.Thread(demoChannel, res.AlertTS)

@@ -72,7 +72,9 @@ func (m *Manager) resolve(ctx context.Context, team string, fallback alert.Track
 	ts := NewTokenSource(context.Background(), m.oauth, connTokens{m.store}, team, m.log)
 	ts.now = m.now
 	hc := &http.Client{Transport: Transport(ts, m.hc.Transport), Timeout: m.hc.Timeout}
-	t := linear.NewCached(linear.New(m.apiURL, hc, m.log.With("slack_team", team)), 0)
+	client := linear.New(m.apiURL, hc, m.log.With("slack_team", team))
+	client.ActorApp = true // the grant asked for actor=app.
+	t := linear.NewCached(client, 0)
 	m.trackers[team] = &trackerEntry{identity: id, tracker: t}
 	return t, nil
 }
