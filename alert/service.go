@@ -211,7 +211,7 @@ func (s *Service) CreateIssue(ctx context.Context, req CreateRequest) (IssueLink
 
 	desc := req.Description
 	if desc == "" {
-		desc = Description(a)
+		desc = description(a, -1, s.threadURL(a))
 	}
 	att := s.attachment(a)
 	issue, err := s.tracker.CreateIssue(ctx, IssueRequest{
@@ -349,10 +349,19 @@ func (s *Service) attachmentMetadata(a Alert) map[string]any {
 		"slackChannel":   a.Channel,
 		"slackMessageTs": a.MessageTS,
 	}
-	if s.PermalinkBase != "" && a.MessageTS != "" {
-		md["slackThreadUrl"] = s.PermalinkBase + a.Channel + "/p" + strings.ReplaceAll(a.MessageTS, ".", "")
+	if u := s.threadURL(a); u != "" {
+		md["slackThreadUrl"] = u
 	}
 	return md
+}
+
+// threadURL is the permalink of the alert's Slack message (its thread),
+// "" when unknown.
+func (s *Service) threadURL(a Alert) string {
+	if s.PermalinkBase == "" || a.MessageTS == "" {
+		return ""
+	}
+	return s.PermalinkBase + a.Channel + "/p" + strings.ReplaceAll(a.MessageTS, ".", "")
 }
 
 func attachmentSubtitle(a Alert) string {

@@ -14,35 +14,36 @@ const AutoCreatedSentence = "This issue was automatically created from Prolifera
 // Description is the Markdown description of a Linear issue for alert a,
 // with the whole stack trace. It is what Linear receives unless the user
 // edited the pre-filled text.
-func Description(a Alert) string { return description(a, -1) }
+func Description(a Alert) string { return description(a, -1, "") }
 
 // DescriptionWithin is Description cut to at most max runes (a Slack input
 // holds 3000) by shortening the stack trace, never the facts around it.
 func DescriptionWithin(a Alert, max int) string {
-	full := description(a, -1)
+	full := description(a, -1, "")
 	if utf8.RuneCountInString(full) <= max {
 		return full
 	}
 	// Start from the room the stack would have without its header and
 	// fences, then shrink by whatever the result still overshoots (the fence
 	// length depends on the cut stack, so one pass is not always enough).
-	room := max - utf8.RuneCountInString(description(a, 0))
+	room := max - utf8.RuneCountInString(description(a, 0, ""))
 	for room > 0 {
-		d := description(a, room)
+		d := description(a, room, "")
 		over := utf8.RuneCountInString(d) - max
 		if over <= 0 {
 			return d
 		}
 		room -= over
 	}
-	return truncateRunes(description(a, 0), max)
+	return truncateRunes(description(a, 0, ""), max)
 }
 
 const stackCut = "\n… (cut; the full stack trace is in Proliferate)"
 
 // description renders the template; stackRoom < 0 keeps the whole stack,
-// otherwise the stack is cut to stackRoom runes.
-func description(a Alert, stackRoom int) string {
+// otherwise the stack is cut to stackRoom runes. thread, when set, is the
+// Slack thread's permalink, linked beside the error.
+func description(a Alert, stackRoom int, thread string) string {
 	var b strings.Builder
 	typ := a.ErrorType
 	if typ == "" {
@@ -63,6 +64,9 @@ func description(a Alert, stackRoom int) string {
 	row("Events", fmt.Sprint(a.EventCount))
 	if a.URL != "" {
 		fmt.Fprintf(&b, "\n[View the error in Proliferate](%s)\n", a.URL)
+	}
+	if thread != "" {
+		fmt.Fprintf(&b, "\n[Discussion in Slack](%s)\n", thread)
 	}
 	if stack := strings.TrimRight(a.Stack, "\n "); stack != "" && stackRoom != 0 {
 		if stackRoom > 0 && utf8.RuneCountInString(stack) > stackRoom {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -73,11 +74,11 @@ func (m *Main) Open(ctx context.Context) error {
 		}
 		tracker = linear.NewCached(linear.New(m.Config.LinearAPIURL, hc, m.Log), time.Minute)
 	}
+	slackURL := ""
+	if m.SlackTeamID, slackURL, err = slackWorkspace(ctx, m.Config); err != nil {
+		return err
+	}
 	if m.Config.OAuthEnabled() {
-		// The connection is the Slack workspace's: learn which one.
-		if m.SlackTeamID, err = slackTeamID(ctx, m.Config); err != nil {
-			return err
-		}
 		m.Manager = oauth.NewManager(oauth.ManagerConfig{
 			OAuth: oauth.Config{
 				ClientID:     m.Config.LinearClientID,
@@ -96,6 +97,10 @@ func (m *Main) Open(ctx context.Context) error {
 		tracker = m.Manager.TrackerOr(m.SlackTeamID, tracker)
 	}
 	m.Service = alert.NewService(db, tracker, m.Log)
+	if slackURL != "" {
+		// Slack permalinks: <workspace URL>archives/<channel>/p<ts without the dot>.
+		m.Service.PermalinkBase = strings.TrimSuffix(slackURL, "/") + "/archives/"
+	}
 
 	// Interfaces get a literal nil without OAuth: a nil *oauth.Manager in
 	// an interface is not nil.

@@ -97,6 +97,15 @@ func TestEndToEnd(t *testing.T) {
 			} else if md, _ := json.Marshal(atts[0].Metadata); !strings.Contains(string(md), res.AlertTS) {
 				t.Errorf("attachment metadata %s lacks the Slack thread ts %s", md, res.AlertTS)
 			}
+			// The way back to Slack: the thread's permalink, in the
+			// description and the attachment.
+			permalink := "https://fake.slack.com/archives/" + demoChannel + "/p" + strings.ReplaceAll(res.AlertTS, ".", "")
+			if !strings.Contains(is.Description, "[Discussion in Slack]("+permalink+")") {
+				t.Errorf("description lacks the Slack thread %s:\n%s", permalink, is.Description)
+			}
+			if len(atts) == 1 && atts[0].Metadata["slackThreadUrl"] != permalink {
+				t.Errorf("attachment slackThreadUrl = %v, want %s", atts[0].Metadata["slackThreadUrl"], permalink)
+			}
 			// One look for an issue that already carries the error, then one
 			// document with issueCreate and attachmentCreate.
 			if res.CreateRequests != 2 || res.CreateDocuments != 1 {
