@@ -148,6 +148,9 @@ func (d *Dispatcher) runJob(ctx context.Context, j Job) {
 	}
 }
 
+// errChannelBusy: the channel's turn is too far off to wait for.
+var errChannelBusy = errors.New("slack channel rate limit in force")
+
 // backoff is 1s, 2s, 4s … capped at 5 minutes, with ±20% jitter so a burst
 // of failures does not retry in lockstep.
 func backoff(attempts int) time.Duration {
@@ -195,7 +198,10 @@ func (d *Dispatcher) deliver(ctx context.Context, j Job, a Alert) error {
 	return fmt.Errorf("unknown job kind %q: %w", j.Kind, ErrInvalid)
 }
 
-// waitTurn blocks until channel may receive its next message.
+// waitTurn blocks until channel may receive its next message. A wait
+// longer than half the lease (Slack asked for a long Retry-After) is not
+// sat out holding the job: it goes back to the queue, due when the channel
+// is, so another replica cannot take it over mid-wait and post it twice.
 func (d *Dispatcher) waitTurn(ctx context.Context, channel string) error {
 	d.mu.Lock()
 	now := d.now()
@@ -203,9 +209,14 @@ func (d *Dispatcher) waitTurn(ctx context.Context, channel string) error {
 	if at.Before(now) {
 		at = now
 	}
+	wait := at.Sub(now)
+	if wait > d.Lease/2 {
+		d.mu.Unlock()
+		return Temporary(fmt.Errorf("channel %s is held for %s: %w", channel, wait, errChannelBusy), wait)
+	}
 	d.next[channel] = at.Add(d.ChannelGap)
 	d.mu.Unlock()
-	if wait := at.Sub(now); wait > 0 {
+	if wait > 0 {
 		t := time.NewTimer(wait)
 		defer t.Stop()
 		select {

@@ -1,0 +1,229 @@
+package alert_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/proliferate/proliferate-linear/alert"
+	"github.com/proliferate/proliferate-linear/store"
+	"github.com/proliferate/proliferate-linear/store/storetest"
+)
+
+// recordingPoster is a Poster that records what it is asked and fails on
+// cue. (The real one, bot.Bot, is tested against the fake Slack.)
+type recordingPoster struct {
+	mu      sync.Mutex
+	posts   []alert.Alert
+	updates []alert.Alert
+	notes   []string
+	fail    []error // returned, in order, by the next calls
+	next    int
+}
+
+func (p *recordingPoster) err() error {
+	if len(p.fail) == 0 {
+		return nil
+	}
+	err := p.fail[0]
+	p.fail = p.fail[1:]
+	return err
+}
+
+func (p *recordingPoster) PostAlert(_ context.Context, a alert.Alert, _ *alert.IssueLink) (string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.err(); err != nil {
+		return "", err
+	}
+	p.posts = append(p.posts, a)
+	p.next++
+	return fmt.Sprintf("1700000000.%06d", p.next), nil
+}
+
+func (p *recordingPoster) UpdateAlert(_ context.Context, a alert.Alert, _ *alert.IssueLink) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.err(); err != nil {
+		return err
+	}
+	p.updates = append(p.updates, a)
+	return nil
+}
+
+func (p *recordingPoster) PostThread(_ context.Context, _, _, text string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.err(); err != nil {
+		return err
+	}
+	p.notes = append(p.notes, text)
+	return nil
+}
+
+// storeClock moves a store's clock on, so jobs retried with a backoff
+// become due without waiting.
+type storeClock struct {
+	db     *store.DB
+	offset time.Duration
+}
+
+func (c *storeClock) skip(d time.Duration) {
+	c.offset += d
+	off := c.offset
+	c.db.SetClock(func() time.Time { return time.Now().Add(off) })
+}
+
+func newDispatcher(t *testing.T, db *store.DB, p alert.Poster) *alert.Dispatcher {
+	d := alert.NewDispatcher(db, p, storetest.Logger(t))
+	d.ChannelGap, d.Lease = 0, 10*time.Second
+	return d
+}
+
+func accept(t *testing.T, svc *alert.Service, errorID string, events int64) alert.Alert {
+	t.Helper()
+	a, err := svc.Accept(context.Background(), alert.Alert{ErrorID: errorID, Channel: "C1",
+		URL: "https://app.proliferate.dev/e/" + errorID, ErrorType: "TypeError", EventCount: events})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// due counts the jobs due now without keeping them.
+func due(t *testing.T, db *store.DB) []alert.Job {
+	t.Helper()
+	jobs, err := db.ClaimJobs(context.Background(), 100, time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Millisecond) // let the lease lapse so they are due again.
+	return jobs
+}
+
+func TestDispatcherPostsOnceThenUpdatesFoldedRepeats(t *testing.T) {
+	for _, dc := range storetest.Dialects(t) {
+		t.Run(dc.Name, func(t *testing.T) {
+			ctx := context.Background()
+			db := dc.Open(t)
+			svc := alert.NewService(db, nil, nil)
+			p := &recordingPoster{}
+			d := newDispatcher(t, db, p)
+
+			a := accept(t, svc, "e1", 1)
+			if n, err := d.RunOnce(ctx); err != nil || n != 1 {
+				t.Fatalf("RunOnce = %d, %v", n, err)
+			}
+			got, _ := db.Alert(ctx, a.ID)
+			if len(p.posts) != 1 || got.MessageTS != "1700000000.000001" {
+				t.Fatalf("posts %d, ts %q", len(p.posts), got.MessageTS)
+			}
+			// A storm of 50 repeats folds into one queued render: one update.
+			for i := range 50 {
+				accept(t, svc, "e1", int64(i+2))
+			}
+			if n, err := d.RunOnce(ctx); err != nil || n != 1 {
+				t.Fatalf("after 50 repeats RunOnce ran %d jobs (%v), want 1", n, err)
+			}
+			if len(p.posts) != 1 || len(p.updates) != 1 || p.updates[0].EventCount != 51 || p.updates[0].Occurrences != 51 {
+				t.Errorf("posts %d updates %d (last %+v), want one post and one update with the latest counts", len(p.posts), len(p.updates), p.updates)
+			}
+		})
+	}
+}
+
+func TestDispatcherRetries(t *testing.T) {
+	ctx := context.Background()
+	rateLimited := alert.Temporary(errors.New("slack: 429"), 30*time.Second)
+	permanent := errors.New("slack: channel_not_found")
+
+	t.Run("Retry-After is honoured and holds the channel", func(t *testing.T) {
+		db := storetest.SQLite(t)
+		svc := alert.NewService(db, nil, nil)
+		p := &recordingPoster{fail: []error{rateLimited}}
+		d := newDispatcher(t, db, p)
+		accept(t, svc, "e1", 1)
+		accept(t, svc, "e2", 1) // same channel
+		if _, err := d.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if len(p.posts) != 0 {
+			t.Errorf("posted %d while Slack said wait", len(p.posts))
+		}
+		if jobs := due(t, db); len(jobs) != 0 {
+			t.Errorf("%d jobs due right after a 30 s Retry-After, want 0", len(jobs))
+		}
+	})
+
+	t.Run("a long hold returns the job instead of sitting on its lease", func(t *testing.T) {
+		db := storetest.SQLite(t)
+		svc := alert.NewService(db, nil, nil)
+		p := &recordingPoster{fail: []error{rateLimited}}
+		d := newDispatcher(t, db, p)
+		accept(t, svc, "e1", 1)
+		if _, err := d.RunOnce(ctx); err != nil { // 429: channel held 30 s
+			t.Fatal(err)
+		}
+		accept(t, svc, "e2", 1)
+		start := time.Now()
+		if _, err := d.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if waited := time.Since(start); waited > 2*time.Second {
+			t.Errorf("RunOnce sat %v on a job for a held channel", waited)
+		}
+		if len(p.posts) != 0 {
+			t.Errorf("posted into a held channel")
+		}
+	})
+
+	t.Run("a permanent failure is buried after MaxAttempts", func(t *testing.T) {
+		db := storetest.SQLite(t)
+		svc := alert.NewService(db, nil, nil)
+		p := &recordingPoster{fail: []error{permanent, permanent, permanent}}
+		d := newDispatcher(t, db, p)
+		d.MaxAttempts = 3
+		clk := &storeClock{db: db}
+		a := accept(t, svc, "e1", 1)
+		for range 3 {
+			if _, err := d.RunOnce(ctx); err != nil {
+				t.Fatal(err)
+			}
+			clk.skip(time.Hour) // the retry's backoff, passed.
+		}
+		stats, err := db.QueueStats(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stats.Dead != 1 || stats.Queued != 0 {
+			t.Errorf("queue %+v, want the job buried", stats)
+		}
+		if got, _ := db.Alert(ctx, a.ID); got.MessageTS != "" {
+			t.Errorf("a failed post recorded ts %q", got.MessageTS)
+		}
+	})
+
+	t.Run("a thread note waits for its message", func(t *testing.T) {
+		db := storetest.SQLite(t)
+		p := &recordingPoster{}
+		d := newDispatcher(t, db, p)
+		svc := alert.NewService(db, nil, nil)
+		clk := &storeClock{db: db}
+		a := accept(t, svc, "e1", 1)
+		if err := db.Enqueue(ctx, alert.NoteJob(a.ID, "hello")); err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			if _, err := d.RunOnce(ctx); err != nil {
+				t.Fatal(err)
+			}
+			clk.skip(time.Minute)
+		}
+		if len(p.posts) != 1 || len(p.notes) != 1 {
+			t.Errorf("posts %d notes %d, want the message then its note", len(p.posts), len(p.notes))
+		}
+	})
+}
