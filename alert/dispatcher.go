@@ -39,6 +39,12 @@ type Dispatcher struct {
 	next map[string]time.Time // channel → earliest time of its next message
 }
 
+// defaultLease must outlast the longest delivery, or another replica takes
+// the job over and posts it twice: the wait for a channel's turn (at most a
+// quarter of the lease, see waitTurn) plus one Slack call (bot's HTTP client
+// gives up after 30 s) is 60 s, half the lease.
+const defaultLease = 2 * time.Minute
+
 // NewDispatcher builds a Dispatcher with production defaults.
 func NewDispatcher(store Store, poster Poster, log *slog.Logger) *Dispatcher {
 	if log == nil {
@@ -46,7 +52,7 @@ func NewDispatcher(store Store, poster Poster, log *slog.Logger) *Dispatcher {
 	}
 	return &Dispatcher{
 		store: store, poster: poster, log: log,
-		Batch: 16, Lease: time.Minute, Poll: time.Second, MaxAttempts: 10, ChannelGap: time.Second,
+		Batch: 16, Lease: defaultLease, Poll: time.Second, MaxAttempts: 10, ChannelGap: time.Second,
 		wake: make(chan struct{}, 1), now: time.Now, next: map[string]time.Time{},
 	}
 }
@@ -199,9 +205,10 @@ func (d *Dispatcher) deliver(ctx context.Context, j Job, a Alert) error {
 }
 
 // waitTurn blocks until channel may receive its next message. A wait
-// longer than half the lease (Slack asked for a long Retry-After) is not
-// sat out holding the job: it goes back to the queue, due when the channel
-// is, so another replica cannot take it over mid-wait and post it twice.
+// longer than a quarter of the lease (Slack asked for a long Retry-After)
+// is not sat out holding the job: it goes back to the queue, due when the
+// channel is, so another replica cannot take it over mid-wait and post it
+// twice.
 func (d *Dispatcher) waitTurn(ctx context.Context, channel string) error {
 	d.mu.Lock()
 	now := d.now()
@@ -210,7 +217,7 @@ func (d *Dispatcher) waitTurn(ctx context.Context, channel string) error {
 		at = now
 	}
 	wait := at.Sub(now)
-	if wait > d.Lease/2 {
+	if wait > d.Lease/4 {
 		d.mu.Unlock()
 		return Temporary(fmt.Errorf("channel %s is held for %s: %w", channel, wait, errChannelBusy), wait)
 	}
