@@ -70,8 +70,9 @@ type Deps struct {
 	// Ready, when set, is called by GET /readyz (e.g. a database ping);
 	// an error makes the replica unready.
 	Ready func(ctx context.Context) error
-	// Deliveries dedupes Linear deliveries. Required, with Issues, for
-	// POST /webhooks/linear.
+	// Deliveries dedupes Linear deliveries and keeps each verified body
+	// until it is applied, so Recover can replay one a crash interrupted.
+	// Required, with Issues, for POST /webhooks/linear.
 	Deliveries DeliveryRecorder
 	// Issues applies Linear issue changes (*alert.Service).
 	Issues IssueChanger
@@ -137,8 +138,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.h.ServeH
 // every accepted one is applied (and every OnConnected call has returned)
 // or ctx is done. Call it after
 // http.Server.Shutdown, so no request is still being handled. It returns
-// an error when ctx ended first: the deliveries still queued were
-// dropped (the poller will bring their status). Close is idempotent.
+// an error when ctx ended first: the deliveries still queued stay stored
+// unapplied, and Recover (on any replica) replays them. Close is idempotent.
 func (h *Handler) Close(ctx context.Context) error {
 	var err error
 	if h.s.linear != nil {

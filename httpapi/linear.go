@@ -12,13 +12,25 @@ import (
 	"github.com/proliferate/proliferate-linear/linear/webhook"
 )
 
-// DeliveryRecorder remembers Linear delivery ids, so a delivery Linear
-// retries (same Linear-Delivery) is applied once. store.DB implements it
-// with a unique key, which also dedupes across replicas.
+// DeliveryRecorder keeps Linear deliveries: it dedupes them on their
+// Linear-Delivery id (a retry of a delivery is applied once, across
+// replicas too) and stores each with its body until it is applied, so a
+// delivery answered 200 survives a crash before its apply (Linear does not
+// resend it) and Recover replays it. store.DB implements it.
 type DeliveryRecorder interface {
-	// RecordDelivery records id as seen at at. fresh is false when id was
-	// recorded before.
-	RecordDelivery(ctx context.Context, id string, at time.Time) (fresh bool, err error)
+	// RecordDelivery stores d, not applied yet. fresh is false, and
+	// nothing changes, when d.ID was recorded before.
+	RecordDelivery(ctx context.Context, d webhook.Delivery) (fresh bool, err error)
+	// MarkDeliveryApplied records that delivery id was applied, so it is
+	// not replayed.
+	MarkDeliveryApplied(ctx context.Context, id string) error
+	// DeliveryFailed counts a failed apply of delivery id; after a number
+	// of them it gives the delivery up (gaveUp) and stops replaying it.
+	DeliveryFailed(ctx context.Context, id, reason string) (gaveUp bool, err error)
+	// UnappliedDeliveries lists up to limit deliveries received before
+	// receivedBefore and neither applied nor given up, oldest first, each
+	// marked Superseded when a newer one of its Subject exists.
+	UnappliedDeliveries(ctx context.Context, receivedBefore time.Time, limit int) ([]webhook.Delivery, error)
 }
 
 // IssueChanger applies the current state of a Linear issue to the links
@@ -52,8 +64,9 @@ const (
 // postLinear handles POST /webhooks/linear. It answers in the order the
 // checks can fail: not configured (503), body too large (413), signature
 // (401), stale or malformed (400), queue full (503), then records the
-// delivery and answers 200 at once. The issue change is applied by the
-// background workers after the answer: Linear allows 5 s.
+// delivery with its body and answers 200 at once. The issue change is
+// applied by the background workers after the answer (Linear allows 5 s);
+// should this process die first, the stored body is replayed by Recover.
 //
 // Nothing is recorded or applied for a request that fails a check, and a
 // 503 leaves the delivery unrecorded, so Linear's retry is fresh.
@@ -130,6 +143,9 @@ func (s *server) postLinear(w http.ResponseWriter, r *http.Request) {
 // linearJob is one verified delivery waiting to be applied.
 type linearJob struct {
 	delivery string
+	// body is the verified body, stored with the dedupe record so the
+	// job can be rebuilt from it after a crash.
+	body []byte
 	// issue is set for Issue create/update deliveries.
 	issue *alert.Issue
 	// revokedOrg is set for OAuthApp revoked deliveries.
@@ -138,7 +154,9 @@ type linearJob struct {
 
 // key orders jobs: those with one key are applied one after another, in
 // the order they arrived, so an older state of an issue cannot overwrite
-// a newer one that a parallel worker applied first.
+// a newer one that a parallel worker applied first. It is also the
+// delivery's stored Subject, by which Recover skips a delivery that a
+// newer one of the same issue or workspace superseded.
 func (j linearJob) key() string {
 	if j.issue != nil {
 		return "issue:" + j.issue.ID
@@ -155,9 +173,9 @@ func (h *linearHook) jobFor(ev webhook.Event) (linearJob, bool) {
 	case ev.Type == webhook.TypeIssue && ev.Issue != nil &&
 		(ev.Action == webhook.ActionCreate || ev.Action == webhook.ActionUpdate):
 		is := issueOf(ev)
-		return linearJob{delivery: ev.DeliveryID, issue: &is}, true
+		return linearJob{delivery: ev.DeliveryID, body: ev.Raw, issue: &is}, true
 	case ev.Revoked() && h.revoked != nil:
-		return linearJob{delivery: ev.DeliveryID, revokedOrg: ev.OrganizationID}, true
+		return linearJob{delivery: ev.DeliveryID, body: ev.Raw, revokedOrg: ev.OrganizationID}, true
 	}
 	return linearJob{}, false
 }

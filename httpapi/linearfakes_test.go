@@ -1,12 +1,16 @@
 package httpapi
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,15 +22,27 @@ import (
 const linearSecret = "lin_wh_test_0123456789abcdef"
 
 // fakeDeliveries is an in-memory DeliveryRecorder with the store's
-// semantics: the first record of an id is fresh, later ones are not.
+// semantics: the first record of an id is fresh, later ones are not; a
+// recorded delivery is unapplied until marked or given up after
+// store.MaxDeliveryAttempts failures. The Recover tests use the real
+// store; this one lets a test make recording fail.
 type fakeDeliveries struct {
 	mu    sync.Mutex
-	err   error // returned by every call when set.
-	seen  map[string]time.Time
+	err   error // returned by RecordDelivery when set.
+	seen  map[string]*fakeDelivery
 	calls int
 }
 
-func (f *fakeDeliveries) RecordDelivery(_ context.Context, id string, at time.Time) (bool, error) {
+type fakeDelivery struct {
+	webhook.Delivery
+	applied bool
+	lastErr string
+}
+
+// fakeMaxAttempts is store.MaxDeliveryAttempts.
+const fakeMaxAttempts = 10
+
+func (f *fakeDeliveries) RecordDelivery(_ context.Context, d webhook.Delivery) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
@@ -34,13 +50,61 @@ func (f *fakeDeliveries) RecordDelivery(_ context.Context, id string, at time.Ti
 		return false, f.err
 	}
 	if f.seen == nil {
-		f.seen = map[string]time.Time{}
+		f.seen = map[string]*fakeDelivery{}
 	}
-	if _, ok := f.seen[id]; ok {
+	if _, ok := f.seen[d.ID]; ok {
 		return false, nil
 	}
-	f.seen[id] = at
+	d.Body = bytes.Clone(d.Body)
+	f.seen[d.ID] = &fakeDelivery{Delivery: d, applied: len(d.Body) == 0}
 	return true, nil
+}
+
+func (f *fakeDeliveries) MarkDeliveryApplied(_ context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if d, ok := f.seen[id]; ok {
+		d.applied, d.Body = true, nil
+	}
+	return nil
+}
+
+func (f *fakeDeliveries) DeliveryFailed(_ context.Context, id, reason string) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	d, ok := f.seen[id]
+	if !ok || d.applied {
+		return false, nil
+	}
+	d.Attempts++
+	d.lastErr = reason
+	d.applied = d.Attempts >= fakeMaxAttempts
+	return d.applied, nil
+}
+
+func (f *fakeDeliveries) UnappliedDeliveries(_ context.Context, before time.Time, limit int) ([]webhook.Delivery, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []webhook.Delivery
+	for _, d := range f.seen {
+		if d.applied || !d.ReceivedAt.Before(before) {
+			continue
+		}
+		dd := d.Delivery
+		for _, n := range f.seen {
+			if n.Subject != "" && n.Subject == d.Subject && (n.ReceivedAt.After(d.ReceivedAt) || n.ReceivedAt.Equal(d.ReceivedAt) && n.ID > d.ID) {
+				dd.Superseded = true
+			}
+		}
+		out = append(out, dd)
+	}
+	slices.SortFunc(out, func(a, b webhook.Delivery) int {
+		return cmp.Or(a.ReceivedAt.Compare(b.ReceivedAt), strings.Compare(a.ID, b.ID))
+	})
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
 }
 
 func (f *fakeDeliveries) Calls() int {
@@ -54,6 +118,17 @@ func (f *fakeDeliveries) Seen(id string) bool {
 	defer f.mu.Unlock()
 	_, ok := f.seen[id]
 	return ok
+}
+
+// State returns whether delivery id is applied, and its failed attempts.
+func (f *fakeDeliveries) State(id string) (applied bool, attempts int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	d, ok := f.seen[id]
+	if !ok {
+		return false, 0
+	}
+	return d.applied, d.Attempts
 }
 
 // fakeIssues is an IssueChanger that records what it applied. When gate

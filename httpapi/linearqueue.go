@@ -29,9 +29,13 @@ const (
 // applyTimeout bounds one attempt at applying a delivery.
 const applyTimeout = 30 * time.Second
 
-// applyAttempts is how often a delivery is tried before it is dropped
-// (logged; the poller brings the state later).
+// applyAttempts is how often the worker tries a delivery before it counts
+// one failure in the store (DeliveryFailed) and leaves the rest to Recover.
 const applyAttempts = 3
+
+// markTimeout bounds MarkDeliveryApplied and DeliveryFailed. They run
+// after the answer, so Linear's 5 s do not apply.
+const markTimeout = 10 * time.Second
 
 // Errors accept returns.
 var (
@@ -42,20 +46,16 @@ var (
 // linearHook verifies Linear deliveries and applies them after the answer,
 // in a bounded pool.
 //
-// Accepted data and its trade-off: Linear waits only 5 s for the 200, so
-// a delivery is recorded (deduped) and queued in memory, answered 200, and
-// applied afterwards. A delivery is therefore recorded only when a queue
-// slot is already reserved for it (a full queue answers 503 with nothing
-// recorded, so Linear's retry is fresh), and Close drains the queue on a
-// graceful shutdown. What remains exposed is a crash (or a Close that runs
-// out of time) between the 200 and the apply: Linear will not resend, and
-// the dedupe record would refuse it anyway. That loss is bounded, not
-// permanent: a delivery carries the issue's whole current state, not a
-// delta, so the next delivery for the issue or the next pass of the
-// poller (alert.Service.RefreshLinks) brings the link up to date. Making
-// the queue durable (storing the delivery with its dedupe record, in one
-// transaction) would close the window; it needs a store method the core
-// does not declare yet.
+// Accepted data is never lost. Linear waits only 5 s for the 200, so a
+// delivery is recorded (deduped) together with its verified body, queued
+// in memory, answered 200, and applied afterwards; once applied it is
+// marked so in the store. A crash (or a Close that runs out of time)
+// between the 200 and the apply leaves the stored delivery unapplied, and
+// Recover, on this replica after a restart or on any other, replays it
+// from the body. A delivery is recorded only when a queue slot is already
+// reserved for it (a full queue answers 503 with nothing recorded, so
+// Linear's retry is fresh), and Close drains the queue on a graceful
+// shutdown, so a replay is the exception.
 type linearHook struct {
 	verifier webhook.Verifier
 	records  DeliveryRecorder
@@ -75,6 +75,14 @@ type linearHook struct {
 	base context.Context // cancelled when Close gives up waiting.
 	stop context.CancelFunc
 	done chan struct{} // closed when every worker has returned.
+
+	// inflight holds the ids of deliveries this replica accepted and has
+	// not finished with, so Recover leaves a slow one (a long queue, a
+	// retry in backoff) to its worker instead of applying it beside it.
+	flightMu sync.Mutex
+	inflight map[string]struct{}
+	// recovering keeps Recover passes from overlapping.
+	recovering sync.Mutex
 }
 
 // shard is one worker's queue. Jobs with one key always land in the same
@@ -110,6 +118,7 @@ func newLinearHook(cfg Config, deps Deps, now func() time.Time, log *slog.Logger
 		base:     base,
 		stop:     stop,
 		done:     make(chan struct{}),
+		inflight: map[string]struct{}{},
 	}
 	var wg sync.WaitGroup
 	for range workers {
@@ -124,9 +133,9 @@ func newLinearHook(cfg Config, deps Deps, now func() time.Time, log *slog.Logger
 	return h
 }
 
-// accept reserves room for j, records its delivery and queues it. fresh is
-// false, and nothing is queued, when the delivery was recorded before. On
-// errQueueFull and errClosed nothing is recorded.
+// accept reserves room for j, records its delivery with its body and
+// queues it. fresh is false, and nothing is queued, when the delivery was
+// recorded before. On errQueueFull and errClosed nothing is recorded.
 func (h *linearHook) accept(ctx context.Context, j linearJob) (fresh bool, err error) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
@@ -139,7 +148,8 @@ func (h *linearHook) accept(ctx context.Context, j linearJob) (fresh bool, err e
 	default:
 		return false, errQueueFull
 	}
-	fresh, err = h.records.RecordDelivery(ctx, j.delivery, h.now().UTC())
+	d := webhook.Delivery{ID: j.delivery, Subject: j.key(), Body: j.body, ReceivedAt: h.now().UTC()}
+	fresh, err = h.records.RecordDelivery(ctx, d)
 	if err != nil || !fresh {
 		<-sh.slots
 		if err != nil {
@@ -147,8 +157,28 @@ func (h *linearHook) accept(ctx context.Context, j linearJob) (fresh bool, err e
 		}
 		return false, nil
 	}
+	h.flying(j.delivery, true)
 	sh.jobs <- j // never blocks: the slot reserved above is room in jobs.
 	return true, nil
+}
+
+// flying adds id to or removes it from the deliveries in flight here.
+func (h *linearHook) flying(id string, on bool) {
+	h.flightMu.Lock()
+	defer h.flightMu.Unlock()
+	if on {
+		h.inflight[id] = struct{}{}
+	} else {
+		delete(h.inflight, id)
+	}
+}
+
+// inFlight reports whether this replica is still working on delivery id.
+func (h *linearHook) inFlight(id string) bool {
+	h.flightMu.Lock()
+	defer h.flightMu.Unlock()
+	_, ok := h.inflight[id]
+	return ok
 }
 
 func (h *linearHook) shardFor(key string) *shard {
@@ -166,22 +196,30 @@ func (h *linearHook) work(sh *shard) {
 }
 
 // apply runs j, retrying a failure (a database blip) a few times with
-// backoff. Once Close has given up waiting, the rest are dropped at once.
+// backoff, then records the outcome in the store: applied, or one failed
+// attempt that Recover retries later. Once Close has given up waiting,
+// the rest are left unapplied in the store, for Recover after the
+// restart.
 func (h *linearHook) apply(j linearJob) {
+	defer h.flying(j.delivery, false)
 	delay := h.backoff
 	for attempt := 1; ; attempt++ {
 		if h.base.Err() != nil {
-			h.log.Warn("linear delivery dropped at shutdown", "delivery", j.delivery, "key", j.key())
+			h.log.Warn("linear delivery left for recovery at shutdown", "delivery", j.delivery, "key", j.key())
 			return
 		}
 		ctx, cancel := context.WithTimeout(h.base, applyTimeout)
 		err := h.run(ctx, j)
 		cancel()
 		if err == nil {
+			h.markApplied(j.delivery, j.key())
 			return
 		}
+		if h.base.Err() != nil {
+			continue // cancelled by Close: not the delivery's fault.
+		}
 		if attempt >= applyAttempts {
-			h.log.Error("apply linear delivery", "delivery", j.delivery, "key", j.key(), "attempts", attempt, "err", err)
+			h.failed(j.delivery, j.key(), attempt, err)
 			return
 		}
 		h.log.Warn("apply linear delivery, will retry", "delivery", j.delivery, "key", j.key(), "attempt", attempt, "err", err)
@@ -190,6 +228,38 @@ func (h *linearHook) apply(j linearJob) {
 		case <-h.base.Done():
 		}
 		delay *= 2
+	}
+}
+
+// markApplied records that delivery id (of key) was applied. Should that
+// fail, the delivery stays unapplied in the store and Recover applies it
+// again later, which is harmless: applying is idempotent (IssueChanged
+// sets the issue's state as the delivery carries it and changes nothing
+// when it is already shown; a repeated Revoked finds nothing left to
+// forget).
+func (h *linearHook) markApplied(id, key string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(h.base), markTimeout)
+	defer cancel()
+	if err := h.records.MarkDeliveryApplied(ctx, id); err != nil {
+		h.log.Warn("mark linear delivery applied; it will be replayed", "delivery", id, "key", key, "err", err)
+	}
+}
+
+// failed records a failed apply of delivery id (of key) in the store, which gives the
+// delivery up after a number of them; until then Recover retries it.
+func (h *linearHook) failed(id, key string, attempts int, cause error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(h.base), markTimeout)
+	defer cancel()
+	gaveUp, err := h.records.DeliveryFailed(ctx, id, cause.Error())
+	switch {
+	case err != nil:
+		h.log.Error("apply linear delivery; recording the failure failed too, it will be replayed",
+			"delivery", id, "key", key, "attempts", attempts, "err", cause, "record_err", err)
+	case gaveUp:
+		h.log.Error("apply linear delivery: given up", "delivery", id, "key", key, "err", cause)
+	default:
+		h.log.Warn("apply linear delivery failed; recovery will retry it", "delivery", id, "key", key,
+			"attempts", attempts, "err", cause)
 	}
 }
 
@@ -229,6 +299,6 @@ func (h *linearHook) close(ctx context.Context) error {
 	for _, sh := range h.shards {
 		left += len(sh.jobs)
 	}
-	h.stop() // the workers drop what is left and return.
-	return fmt.Errorf("linear webhook: %d accepted deliveries not applied: %w", left, ctx.Err())
+	h.stop() // the workers leave what is left to Recover and return.
+	return fmt.Errorf("linear webhook: %d accepted deliveries not applied yet (stored; Recover replays them): %w", left, ctx.Err())
 }

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -146,6 +147,20 @@ func TestCloseGivesUp(t *testing.T) {
 	}
 	if got := issues.Applied(); len(got) != 0 {
 		t.Errorf("applied %v after Close gave up", got)
+	}
+	// Nothing is lost: all three stay stored, unapplied and with no failure
+	// counted (shutting down is not theirs), for Recover after the restart.
+	ds, err := lh.deliveries.UnappliedDeliveries(context.Background(), testNow.Add(time.Hour), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, d := range ds {
+		left = append(left, fmt.Sprintf("%s attempts=%d", d.ID, d.Attempts))
+	}
+	want := []string{deliveryID(0) + " attempts=0", deliveryID(1) + " attempts=0", deliveryID(2) + " attempts=0"}
+	if diff := cmp.Diff(want, left); diff != "" {
+		t.Errorf("left for recovery (-want +got):\n%s", diff)
 	}
 }
 

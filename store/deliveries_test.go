@@ -11,15 +11,23 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/proliferate/proliferate-linear/alert"
+	"github.com/proliferate/proliferate-linear/linear/webhook"
 	"github.com/proliferate/proliferate-linear/store"
 	"github.com/proliferate/proliferate-linear/store/storetest"
 )
+
+// delivery is a verified Issue delivery with id id received at at.
+func delivery(id string, at time.Time) store.Delivery {
+	return store.Delivery{ID: id, Subject: "issue:" + id, ReceivedAt: at,
+		Body: []byte(`{"type":"Issue","action":"update","webhookTimestamp":1767225600000,"data":{"id":"` + id + `"}}`)}
+}
 
 func TestRecordDelivery(t *testing.T) {
 	first := uuid.NewString()
 	tests := []struct {
 		name      string
 		id        string
+		body      []byte // the default body when nil.
 		wantFresh bool
 		wantErr   error
 	}{
@@ -31,11 +39,16 @@ func TestRecordDelivery(t *testing.T) {
 		{name: "empty is invalid", id: "", wantErr: alert.ErrInvalid},
 		{name: "blank is invalid", id: "  ", wantErr: alert.ErrInvalid},
 		{name: "a huge id is invalid", id: strings.Repeat("x", 201), wantErr: alert.ErrInvalid},
+		{name: "a body over webhook.MaxBody is invalid", id: uuid.NewString(), body: make([]byte, webhook.MaxBody+1), wantErr: alert.ErrInvalid},
 	}
 	each(t, func(t *testing.T, db *store.DB, _ *fakeClock) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				fresh, err := db.RecordDelivery(context.Background(), tt.id, t0)
+				d := delivery(tt.id, t0)
+				if tt.body != nil {
+					d.Body = tt.body
+				}
+				fresh, err := db.RecordDelivery(context.Background(), d)
 				wantErr(t, "RecordDelivery", err, tt.wantErr)
 				if fresh != tt.wantFresh {
 					t.Errorf("RecordDelivery(%q) fresh = %v, want %v", tt.id, fresh, tt.wantFresh)
@@ -68,7 +81,7 @@ func TestRecordDeliveryConcurrent(t *testing.T) {
 					db := replicas[g%len(replicas)]
 					wg.Go(func() {
 						<-start
-						ok, err := db.RecordDelivery(ctx, id, time.Now())
+						ok, err := db.RecordDelivery(ctx, delivery(id, time.Now()))
 						if err != nil {
 							t.Errorf("round %d: RecordDelivery: %v", round, err)
 							return
@@ -99,7 +112,7 @@ func TestPruneDeliveries(t *testing.T) {
 			"recent":    t0.Add(-time.Hour),
 		}
 		for id, at := range ages {
-			if fresh, err := db.RecordDelivery(ctx, id, at); err != nil || !fresh {
+			if fresh, err := db.RecordDelivery(ctx, delivery(id, at)); err != nil || !fresh {
 				t.Fatalf("RecordDelivery(%s) = %v, %v", id, fresh, err)
 			}
 		}
@@ -128,7 +141,7 @@ func TestPruneDeliveries(t *testing.T) {
 			})
 		}
 		t.Run("a pruned id is fresh again", func(t *testing.T) {
-			if fresh, err := db.RecordDelivery(ctx, "old", time.Time{}); err != nil || !fresh {
+			if fresh, err := db.RecordDelivery(ctx, delivery("old", time.Time{})); err != nil || !fresh {
 				t.Fatalf("RecordDelivery(old) = %v, %v; want fresh", fresh, err)
 			}
 			// A zero receivedAt is the store's now.
@@ -159,7 +172,7 @@ func TestForgetDelivery(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				fresh, err := db.RecordDelivery(ctx, "d-1", t0)
+				fresh, err := db.RecordDelivery(ctx, delivery("d-1", t0))
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -176,6 +176,11 @@ func (m *Main) Run(ctx context.Context) error {
 	start("slack", m.Bot.Run)
 	start("queue", m.Dispatcher.Run)
 	start("poller", m.poll)
+	start("webhook recovery", func(ctx context.Context) error {
+		// Replays Linear deliveries answered 200 but not applied (a crash).
+		m.handler.RunRecovery(ctx, time.Minute)
+		return nil
+	})
 	start("housekeeping", m.housekeep)
 	start("http", func(ctx context.Context) error {
 		err := m.http.Serve(m.listener)

@@ -12,9 +12,12 @@
 //     401; on ErrStale or ErrMalformed answer 400. Never log the body or the
 //     secret; the error text carries neither.
 //  3. Check ev.OrganizationID is the connected workspace; ignore others.
-//  4. Dedupe on ev.DeliveryID (a unique constraint in the store), then
-//     answer 200 at once and do the work afterwards: Linear waits 5 s for
-//     the 200 and otherwise retries the delivery.
+//  4. Dedupe on ev.DeliveryID (a unique constraint in the store), storing
+//     the body with it, then answer 200 at once and do the work
+//     afterwards: Linear waits 5 s for the 200 and otherwise retries the
+//     delivery. Linear never resends a delivery it got a 200 for, so a
+//     delivery whose work did not finish (the process died) is read back
+//     as a Delivery and decoded again with Parse.
 package webhook
 
 import (
@@ -97,7 +100,9 @@ func (v Verifier) Verify(header http.Header, body []byte) (Event, error) {
 	if err := v.checkSignature(header.Get(SignatureHeader), body); err != nil {
 		return Event{}, err
 	}
-	ev, err := parse(body)
+	// The size was checked above, before hashing; Parse checks it again
+	// for its own callers.
+	ev, err := Parse(body)
 	if err != nil {
 		return Event{}, err
 	}
@@ -138,7 +143,7 @@ func (v Verifier) checkTime(ts time.Time) error {
 	if skew <= 0 {
 		skew = DefaultMaxSkew
 	}
-	// parse bounds ts to a few centuries, so the difference cannot overflow.
+	// Parse bounds ts to a few centuries, so the difference cannot overflow.
 	d := now().Sub(ts)
 	if d > skew || d < -skew {
 		return fmt.Errorf("webhookTimestamp is %s from now, more than %s: %w", d.Round(time.Millisecond), skew, ErrStale)
