@@ -30,6 +30,16 @@ type content struct {
 	problems  []string
 }
 
+// messageContent is readContent with the error body a chat method answers:
+// the limit breaches for invalid_blocks, nothing for the other codes.
+func (s *Server) messageContent(r *apiRequest) (content, map[string]any, string) {
+	c, code := s.readContent(r)
+	if code == "invalid_blocks" {
+		return c, blockProblems(c), code
+	}
+	return c, nil, code
+}
+
 // readContent parses and validates a message body. The error code is
 // Slack's: invalid_blocks_format for unparseable blocks, invalid_blocks
 // (with response_metadata.messages) for limit breaches, msg_too_long for text.
@@ -80,12 +90,9 @@ func (s *Server) channelFor(id string) *channel {
 }
 
 func (s *Server) chatPostMessage(r *apiRequest) (map[string]any, string) {
-	c, code := s.readContent(r)
-	if code == "invalid_blocks" {
-		return blockProblems(c), code
-	}
+	c, problems, code := s.messageContent(r)
 	if code != "" {
-		return nil, code
+		return problems, code
 	}
 	if c.text == "" && !c.hasBlocks && r.str("attachments") == "" {
 		return nil, "no_text"
@@ -119,12 +126,9 @@ func (s *Server) chatPostMessage(r *apiRequest) (map[string]any, string) {
 }
 
 func (s *Server) chatUpdate(r *apiRequest) (map[string]any, string) {
-	c, code := s.readContent(r)
-	if code == "invalid_blocks" {
-		return blockProblems(c), code
-	}
+	c, problems, code := s.messageContent(r)
 	if code != "" {
-		return nil, code
+		return problems, code
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -155,12 +159,9 @@ func (s *Server) chatUpdate(r *apiRequest) (map[string]any, string) {
 }
 
 func (s *Server) chatPostEphemeral(r *apiRequest) (map[string]any, string) {
-	c, code := s.readContent(r)
-	if code == "invalid_blocks" {
-		return blockProblems(c), code
-	}
+	c, problems, code := s.messageContent(r)
 	if code != "" {
-		return nil, code
+		return problems, code
 	}
 	if c.text == "" && !c.hasBlocks {
 		return nil, "no_text"
