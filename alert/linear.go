@@ -105,12 +105,9 @@ type IssueRequest struct {
 	CreateAsUser   string
 	DisplayIconURL string
 
-	// The attachment that points from the issue back to the error.
-	AttachmentURL      string // the error's URL in Proliferate.
-	AttachmentTitle    string
-	AttachmentSubtitle string
-	// AttachmentMetadata carries the Slack thread back-link and counters.
-	AttachmentMetadata map[string]any
+	// Attachment points from the issue back to the error (URL: the
+	// error's page in Proliferate; Metadata: the Slack thread and counters).
+	Attachment Attachment
 }
 
 // Workspace describes the connected Linear workspace and user, for

@@ -213,20 +213,16 @@ func (s *Service) CreateIssue(ctx context.Context, req CreateRequest) (IssueLink
 	if desc == "" {
 		desc = description(a, -1, s.threadURL(a))
 	}
-	att := s.attachment(a)
 	issue, err := s.tracker.CreateIssue(ctx, IssueRequest{
-		ID:                 c.ID,
-		TeamID:             req.TeamID,
-		AssigneeID:         req.AssigneeID,
-		Title:              req.Title,
-		Description:        desc,
-		Priority:           req.Priority,
-		CreateAsUser:       req.ActorName,
-		DisplayIconURL:     req.ActorIconURL,
-		AttachmentURL:      att.URL,
-		AttachmentTitle:    att.Title,
-		AttachmentSubtitle: att.Subtitle,
-		AttachmentMetadata: att.Metadata,
+		ID:             c.ID,
+		TeamID:         req.TeamID,
+		AssigneeID:     req.AssigneeID,
+		Title:          req.Title,
+		Description:    desc,
+		Priority:       req.Priority,
+		CreateAsUser:   req.ActorName,
+		DisplayIconURL: req.ActorIconURL,
+		Attachment:     s.attachment(a),
 	})
 	if err != nil {
 		s.releaseCreation(ctx, log, c.ID, err)

@@ -58,7 +58,7 @@ func (h *harness) seedIssue(t *testing.T, title, attachmentURL string) alert.Iss
 	t.Helper()
 	is, err := h.linear.CreateIssue(context.Background(), alert.IssueRequest{
 		ID: uuid.NewString(), TeamID: fakelinear.TeamEngID, Title: title, Description: "seeded",
-		AttachmentURL: attachmentURL, AttachmentTitle: "seed",
+		Attachment: alert.Attachment{URL: attachmentURL, Title: "seed"},
 	})
 	if err != nil {
 		t.Fatalf("seed issue: %v", err)

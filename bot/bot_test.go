@@ -159,7 +159,7 @@ func TestCreateIssueFlow(t *testing.T) {
 		// users.info of the Slack user who submitted.
 		CreateAsUser: "ada", DisplayIconURL: "https://avatars.slack-edge.example/U1_72.png",
 	}
-	got.AttachmentURL, got.AttachmentTitle, got.AttachmentSubtitle, got.AttachmentMetadata = "", "", "", nil
+	got.Attachment = alert.Attachment{}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("create request (-want +got):\n%s", d)
 	}

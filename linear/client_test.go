@@ -32,15 +32,17 @@ func setup(t *testing.T, key string) (*fakelinear.Server, *linear.Client, *bytes
 
 func request(title string) alert.IssueRequest {
 	return alert.IssueRequest{
-		ID:                 uuid.NewString(),
-		TeamID:             fakelinear.TeamEngID,
-		Title:              title,
-		Description:        "**TypeError**: boom\n\n" + alert.AutoCreatedSentence,
-		Priority:           alert.PriorityHigh,
-		AttachmentURL:      "https://app.proliferate.test/errors/err-1",
-		AttachmentTitle:    "Proliferate: " + title,
-		AttachmentSubtitle: "production · 3 events · 2 users",
-		AttachmentMetadata: map[string]any{"errorId": "err-1", "eventCount": 3},
+		ID:          uuid.NewString(),
+		TeamID:      fakelinear.TeamEngID,
+		Title:       title,
+		Description: "**TypeError**: boom\n\n" + alert.AutoCreatedSentence,
+		Priority:    alert.PriorityHigh,
+		Attachment: alert.Attachment{
+			URL:      "https://app.proliferate.test/errors/err-1",
+			Title:    "Proliferate: " + title,
+			Subtitle: "production · 3 events · 2 users",
+			Metadata: map[string]any{"errorId": "err-1", "eventCount": 3},
+		},
 	}
 }
 
@@ -208,7 +210,7 @@ func TestCreateIssue(t *testing.T) {
 	}
 	atts := srv.Attachments(req.ID)
 	wantAtt := []fakelinear.Attachment{{
-		IssueID: req.ID, URL: req.AttachmentURL, Title: req.AttachmentTitle, Subtitle: req.AttachmentSubtitle,
+		IssueID: req.ID, URL: req.Attachment.URL, Title: req.Attachment.Title, Subtitle: req.Attachment.Subtitle,
 		Metadata: map[string]any{"errorId": "err-1", "eventCount": float64(3)},
 	}}
 	if diff := cmp.Diff(wantAtt, atts, ignoreAttachmentIDs); diff != "" {
@@ -231,7 +233,7 @@ func TestCreateIssueRefused(t *testing.T) {
 		{name: "unknown assignee", edit: func(r *alert.IssueRequest) { r.AssigneeID = uuid.NewString() }, wantErr: alert.ErrInvalidInput},
 		{name: "deactivated assignee", edit: func(r *alert.IssueRequest) { r.AssigneeID = fakelinear.UserDeeID }, wantErr: alert.ErrInvalidInput},
 		{name: "no id", edit: func(r *alert.IssueRequest) { r.ID = "" }, wantErr: alert.ErrInvalid},
-		{name: "no attachment url", edit: func(r *alert.IssueRequest) { r.AttachmentURL = "" }, wantErr: alert.ErrInvalid},
+		{name: "no attachment url", edit: func(r *alert.IssueRequest) { r.Attachment.URL = "" }, wantErr: alert.ErrInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -298,7 +300,7 @@ func TestCreateIssueRetryAddsMissingAttachment(t *testing.T) {
 	if _, err := c.CreateIssue(ctx, req); err != nil {
 		t.Fatal(err)
 	}
-	req.AttachmentURL = "https://app.proliferate.test/errors/err-2"
+	req.Attachment.URL = "https://app.proliferate.test/errors/err-2"
 	got, err := c.CreateIssue(ctx, req)
 	if err != nil {
 		t.Fatalf("retry: %v", err)

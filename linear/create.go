@@ -1,6 +1,7 @@
 package linear
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -68,7 +69,7 @@ func (c *Client) CreateIssue(ctx context.Context, req alert.IssueRequest) (alert
 		return alert.Issue{}, fmt.Errorf("linear createIssue: read back %s after %w: %w", req.ID, err, rerr)
 	}
 	log.InfoContext(ctx, "linear issue already existed; read back", "issue", iss.Identifier, "create_err", err)
-	if !hasAttachment(iss, req.AttachmentURL) {
+	if !hasAttachment(iss, req.Attachment.URL) {
 		if aerr := c.createAttachment(ctx, att); aerr != nil {
 			var tmp *alert.TemporaryError
 			if errors.As(aerr, &tmp) {
@@ -120,22 +121,29 @@ func hasAttachment(iss *getIssueIssue, url string) bool {
 }
 
 // attachmentInput builds the attachment that links the issue back to the
-// error. Linear keys attachments by (issue, url): the url is required.
+// error, titled like the issue unless the request says otherwise.
 func attachmentInput(req alert.IssueRequest) (AttachmentCreateInput, error) {
-	if strings.TrimSpace(req.AttachmentURL) == "" {
-		return AttachmentCreateInput{}, fmt.Errorf("linear create issue: attachment url is required: %w", alert.ErrInvalid)
-	}
-	title := req.AttachmentTitle
-	if title == "" {
-		title = req.Title
-	}
-	att := AttachmentCreateInput{IssueId: req.ID, Url: req.AttachmentURL, Title: title, Subtitle: req.AttachmentSubtitle}
-	if len(req.AttachmentMetadata) > 0 {
-		md, err := json.Marshal(req.AttachmentMetadata)
-		if err != nil {
-			return AttachmentCreateInput{}, fmt.Errorf("linear create issue: attachment metadata: %w: %w", alert.ErrInvalid, err)
-		}
-		att.Metadata = md
+	att, err := attachmentCreateInput(req.ID, req.Attachment, req.Title)
+	if err != nil {
+		return AttachmentCreateInput{}, fmt.Errorf("linear create issue: %w", err)
 	}
 	return att, nil
+}
+
+// attachmentCreateInput is Linear's input for att on issue issueID, with
+// defaultTitle when att has none. Linear keys attachments by (issue, url):
+// the url is required.
+func attachmentCreateInput(issueID string, att alert.Attachment, defaultTitle string) (AttachmentCreateInput, error) {
+	if strings.TrimSpace(att.URL) == "" {
+		return AttachmentCreateInput{}, fmt.Errorf("attachment url is required: %w", alert.ErrInvalid)
+	}
+	in := AttachmentCreateInput{IssueId: issueID, Url: att.URL, Title: cmp.Or(att.Title, defaultTitle), Subtitle: att.Subtitle}
+	if len(att.Metadata) > 0 {
+		md, err := json.Marshal(att.Metadata)
+		if err != nil {
+			return AttachmentCreateInput{}, fmt.Errorf("attachment metadata: %w: %w", alert.ErrInvalid, err)
+		}
+		in.Metadata = md
+	}
+	return in, nil
 }

@@ -3,7 +3,6 @@ package linear
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -29,16 +28,9 @@ func (c *Client) Attach(ctx context.Context, issueID string, att alert.Attachmen
 	if strings.TrimSpace(issueID) == "" {
 		return fmt.Errorf("linear attach: empty issue id: %w", alert.ErrInvalid)
 	}
-	if strings.TrimSpace(att.URL) == "" {
-		return fmt.Errorf("linear attach: attachment url is required: %w", alert.ErrInvalid)
-	}
-	in := AttachmentCreateInput{IssueId: issueID, Url: att.URL, Title: cmp.Or(att.Title, att.URL), Subtitle: att.Subtitle}
-	if len(att.Metadata) > 0 {
-		md, err := json.Marshal(att.Metadata)
-		if err != nil {
-			return fmt.Errorf("linear attach: metadata: %w: %w", alert.ErrInvalid, err)
-		}
-		in.Metadata = md
+	in, err := attachmentCreateInput(issueID, att, att.URL)
+	if err != nil {
+		return fmt.Errorf("linear attach: %w", err)
 	}
 	return entityNotFound(c.createAttachment(ctx, in))
 }

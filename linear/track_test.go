@@ -51,7 +51,7 @@ func mustCreate(t *testing.T, c *linear.Client, title, errURL string) alert.Issu
 	t.Helper()
 	req := request(title)
 	req.Description = "**" + title + "**\n\n" + alert.AutoCreatedSentence
-	req.AttachmentURL = errURL
+	req.Attachment.URL = errURL
 	iss, err := c.CreateIssue(context.Background(), req)
 	if err != nil {
 		t.Fatalf("create %q: %v", title, err)

@@ -74,7 +74,7 @@ func seedLinearIssue(t *testing.T, w *world, title string) alert.Issue {
 	t.Helper()
 	lc := linear.New(w.Linear.URL(), &http.Client{Transport: &linear.APIKeyTransport{Key: fakelinear.APIKey}}, nil)
 	is, err := lc.CreateIssue(context.Background(), alert.IssueRequest{ID: uuid.NewString(), TeamID: fakelinear.TeamEngID,
-		Title: title, Description: "filed in Linear", AttachmentURL: "https://elsewhere.example/" + uuid.NewString(), AttachmentTitle: "x"})
+		Title: title, Description: "filed in Linear", Attachment: alert.Attachment{URL: "https://elsewhere.example/" + uuid.NewString(), Title: "x"}})
 	if err != nil {
 		t.Fatal(err)
 	}
