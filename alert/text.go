@@ -133,7 +133,16 @@ func SlackLink(url, label string) string {
 
 // CreatedNote is the thread reply after the bot created an issue.
 func CreatedNote(l IssueLink, slackUser string) string {
-	s := fmt.Sprintf(":white_check_mark: Created Linear issue %s: %s", SlackLink(l.URL, l.Identifier), EscapeMrkdwn(l.Title))
+	return issueNote(":white_check_mark: Created", l, slackUser, false)
+}
+
+// issueNote is the thread reply naming an issue: what happened, the issue
+// and its title, optionally its status, its assignee, and who asked.
+func issueNote(what string, l IssueLink, slackUser string, withState bool) string {
+	s := fmt.Sprintf("%s Linear issue %s: %s", what, SlackLink(l.URL, l.Identifier), EscapeMrkdwn(l.Title))
+	if withState && l.StateName != "" {
+		s += " · " + EscapeMrkdwn(l.StateName)
+	}
 	if l.AssigneeName != "" {
 		s += " · assigned to " + EscapeMrkdwn(l.AssigneeName)
 	}

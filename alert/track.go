@@ -299,17 +299,7 @@ func RegressionNote(l IssueLink) string {
 
 // LinkedNote is the thread reply after someone linked an existing issue.
 func LinkedNote(l IssueLink, slackUser string) string {
-	s := fmt.Sprintf(":link: Linked Linear issue %s: %s", SlackLink(l.URL, l.Identifier), EscapeMrkdwn(l.Title))
-	if l.StateName != "" {
-		s += " · " + EscapeMrkdwn(l.StateName)
-	}
-	if l.AssigneeName != "" {
-		s += " · assigned to " + EscapeMrkdwn(l.AssigneeName)
-	}
-	if slackUser != "" && slackUser != "api" {
-		s += " · by <@" + slackUser + ">"
-	}
-	return s + "\n" + l.URL
+	return issueNote(":link: Linked", l, slackUser, true)
 }
 
 func (s *Service) newLink(a Alert, issue Issue, by string, kind LinkKind) IssueLink {
