@@ -81,8 +81,8 @@ func cleanIDs(ids []string) []string {
 }
 
 // isAdmin says whether user may connect, disconnect and set the default
-// team in Slack team: named in ADMIN_USERS, or a workspace admin or owner.
-func (b *Bot) isAdmin(ctx context.Context, team, user string) (bool, error) {
+// team: named in ADMIN_USERS, or a workspace admin or owner.
+func (b *Bot) isAdmin(ctx context.Context, user string) (bool, error) {
 	if user == "" {
 		return false, nil
 	}
@@ -119,7 +119,7 @@ func mentions(ids []string) string {
 // permitted checks that user may do what. When not, it returns the reply
 // to give instead: the refusal, or why the check could not be made.
 func (b *Bot) permitted(ctx context.Context, team, user, what string) (reply, bool) {
-	ok, err := b.isAdmin(ctx, team, user)
+	ok, err := b.isAdmin(ctx, user)
 	if err != nil {
 		b.log.WarnContext(ctx, "admin check", "team", team, "user", user, "err", err)
 		return textReply(":warning: Could not check your Slack role (Slack did not answer). Please try again in a moment."), false
