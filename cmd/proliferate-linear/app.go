@@ -220,18 +220,7 @@ func (m *Main) onConnected(ctx context.Context, c alert.Connection) {
 // so status flows back where no webhook reaches the bot. Webhooks and the
 // poller apply the same idempotent update, so running both is safe.
 func (m *Main) poll(ctx context.Context) error {
-	every := m.Config.LinearPollInterval
-	if every <= 0 {
-		return nil
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
+	every(ctx, m.Config.LinearPollInterval, func(ctx context.Context) {
 		n, err := m.Service.RefreshLinks(ctx, pollBatch)
 		switch {
 		case errors.Is(err, alert.ErrNotConnected):
@@ -240,7 +229,8 @@ func (m *Main) poll(ctx context.Context) error {
 		case n > 0:
 			m.Log.Debug("polled linked issues", "read", n)
 		}
-	}
+	})
+	return nil
 }
 
 // pollBatch is how many issues one poller request reads; Linear's
@@ -250,16 +240,27 @@ const pollBatch = 100
 // housekeep prunes records that only need to live a while: Linear webhook
 // delivery ids are kept a week (Linear retries for hours, not days).
 func (m *Main) housekeep(ctx context.Context) error {
-	t := time.NewTicker(time.Hour)
+	every(ctx, time.Hour, func(ctx context.Context) {
+		if _, err := m.DB.PruneDeliveries(ctx, time.Now().Add(-store.DeliveryRetention)); err != nil && ctx.Err() == nil {
+			m.Log.Warn("prune webhook deliveries", "err", err)
+		}
+	})
+	return nil
+}
+
+// every runs fn each period until ctx is done; a period ≤ 0 runs nothing.
+func every(ctx context.Context, period time.Duration, fn func(context.Context)) {
+	if period <= 0 {
+		return
+	}
+	t := time.NewTicker(period)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-t.C:
-		}
-		if _, err := m.DB.PruneDeliveries(ctx, time.Now().Add(-store.DeliveryRetention)); err != nil && ctx.Err() == nil {
-			m.Log.Warn("prune webhook deliveries", "err", err)
+			fn(ctx)
 		}
 	}
 }
