@@ -14,6 +14,9 @@ import (
 // here touches the network except the ack itself.
 func (b *Bot) handleEvent(ctx context.Context, sm *socketmode.Client, evt socketmode.Event, submit func(job) bool) {
 	if evt.Request == nil {
+		if evt.Type == socketmode.EventTypeErrorBadMessage && b.ackBadMessage(ctx, sm, evt, submit) {
+			return
+		}
 		b.logLifecycle(ctx, evt)
 		return
 	}
@@ -48,6 +51,8 @@ func (b *Bot) route(evt socketmode.Event) (ack any, work job) {
 			return nil, nil
 		}
 		return nil, func(ctx context.Context) { b.command(ctx, cmd) }
+	case socketmode.EventTypeEventsAPI:
+		return nil, b.routeEventsAPI(evt.Request) // see events.go
 	}
 	// Events API and anything new: ack so Slack does not retry, nothing else.
 	return nil, nil

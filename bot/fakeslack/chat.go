@@ -209,9 +209,29 @@ func permalink(channel string, m *Message) string {
 // messageJSON is a message as Slack returns it in API answers and in the
 // "message" of block_actions payloads. Callers hold s.mu.
 func (s *Server) messageJSON(m *Message) map[string]any {
-	out := map[string]any{
-		"type": "message", "text": m.Text, "user": m.User, "ts": m.TS,
-		"bot_id": botID, "app_id": appID, "team": s.opts.TeamID,
+	out := map[string]any{"type": "message", "text": m.Text, "ts": m.TS, "team": s.opts.TeamID}
+	if m.User != "" {
+		out["user"] = m.User
+	}
+	bot, app := m.BotID, m.AppID
+	if m.User == s.opts.BotUserID && bot == "" {
+		bot, app = botID, appID // the fake's own bot posted it.
+	}
+	if bot != "" {
+		out["bot_id"] = bot
+		if app != "" {
+			out["app_id"] = app
+			out["bot_profile"] = map[string]any{"id": bot, "app_id": app, "name": or(m.Username, "app"), "deleted": false, "team_id": s.opts.TeamID}
+		}
+	}
+	if m.Subtype != "" {
+		out["subtype"] = m.Subtype
+	}
+	if m.Username != "" {
+		out["username"] = m.Username
+	}
+	if len(m.Attachments) > 0 {
+		out["attachments"] = json.RawMessage(bytes.Clone(m.Attachments))
 	}
 	if len(m.Blocks) > 0 {
 		out["blocks"] = json.RawMessage(bytes.Clone(m.Blocks))

@@ -30,6 +30,13 @@ func (s *Server) pickConn() *sockConn {
 // valid for views.open from the moment the envelope is sent. hook, when
 // set, applies the ack's payload as it arrives; its error is returned.
 func (s *Server) deliver(ctx context.Context, typ string, payload any, triggerID, userID string, hook ackHook) (Ack, error) {
+	return s.deliverRetry(ctx, typ, payload, triggerID, userID, hook, 0, "")
+}
+
+// deliverRetry is deliver with the envelope's retry_attempt and
+// retry_reason, which Slack sets when it sends an events_api envelope
+// again because the first was not acknowledged in time.
+func (s *Server) deliverRetry(ctx context.Context, typ string, payload any, triggerID, userID string, hook ackHook, attempt int, reason string) (Ack, error) {
 	body, err := json.Marshal(payload)
 	if err != nil {
 		return Ack{}, fmt.Errorf("fakeslack: encode payload: %w", err)
@@ -44,7 +51,8 @@ func (s *Server) deliver(ctx context.Context, typ string, payload any, triggerID
 			}
 			continue
 		}
-		rec := &Envelope{ID: uuid.NewString(), Type: typ, Payload: body, Conn: c.idx, SentAt: time.Now()}
+		rec := &Envelope{ID: uuid.NewString(), Type: typ, Payload: body, Conn: c.idx, SentAt: time.Now(),
+			RetryAttempt: attempt, RetryReason: reason}
 		p := &pendingAck{rec: rec, ch: make(chan ackMsg, 1), hook: hook}
 		s.sock.pending[rec.ID] = p
 		s.st.envelopes = append(s.st.envelopes, rec)
@@ -53,7 +61,7 @@ func (s *Server) deliver(ctx context.Context, typ string, payload any, triggerID
 		}
 		s.mu.Unlock()
 		env := map[string]any{"envelope_id": rec.ID, "type": typ, "payload": json.RawMessage(body),
-			"accepts_response_payload": typ != "events_api", "retry_attempt": 0, "retry_reason": ""}
+			"accepts_response_payload": typ != "events_api", "retry_attempt": attempt, "retry_reason": reason}
 		if err := c.writeJSON(env); err != nil {
 			s.log.Warn("envelope write failed; retrying on another connection", "conn", c.idx, "err", err)
 			s.mu.Lock()

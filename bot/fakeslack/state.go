@@ -13,9 +13,16 @@ type Message struct {
 	TS       string
 	ThreadTS string // parent ts for replies; empty for top-level messages
 	User     string // author (the bot's user id for bot posts)
-	Text     string
-	Blocks   json.RawMessage
-	Metadata json.RawMessage // chat.postMessage "metadata", when sent
+	// BotID and AppID name the app that posted the message when it is not
+	// this fake's bot (see PostAsBot); empty for people. Username is a
+	// classic bot's display name (subtype bot_message).
+	BotID, AppID, Username string
+	// Subtype is the message subtype ("bot_message" for classic bots).
+	Subtype     string
+	Text        string
+	Blocks      json.RawMessage
+	Attachments json.RawMessage // legacy attachments, as posted
+	Metadata    json.RawMessage // chat.postMessage "metadata", when sent
 	// Edits counts the chat.update calls (and replace_original responses)
 	// applied to this message.
 	Edits int
@@ -31,6 +38,7 @@ func (m *Message) clone() Message {
 	c := *m
 	c.Blocks = bytes.Clone(m.Blocks)
 	c.Metadata = bytes.Clone(m.Metadata)
+	c.Attachments = bytes.Clone(m.Attachments)
 	return c
 }
 
@@ -111,6 +119,10 @@ type Envelope struct {
 	SentAt  time.Time
 	// Conn is the index of the connection (in order of connecting) that got it.
 	Conn int
+	// RetryAttempt and RetryReason are set on a redelivered events_api
+	// envelope (see Redeliver), 0 and "" on a first delivery.
+	RetryAttempt int
+	RetryReason  string
 	// Acked reports an ack within the ack timeout; Late an ack after it.
 	Acked, Late bool
 	Ack         Ack

@@ -207,16 +207,3 @@ func (s *Server) Suggest(ctx context.Context, userID, viewID, actionID, query st
 		return nil
 	})
 }
-
-// Event delivers an Events API event (the inner "event" object, such as
-// {"type":"app_mention",...}) wrapped in an event_callback envelope.
-func (s *Server) Event(ctx context.Context, event any) (Ack, error) {
-	s.mu.Lock()
-	p := map[string]any{
-		"token": verificationToken, "team_id": s.opts.TeamID, "api_app_id": appID,
-		"event": event, "type": "event_callback", "event_id": s.clock.next("Ev"),
-		"event_time": time.Now().Unix(),
-	}
-	s.mu.Unlock()
-	return s.deliver(ctx, "events_api", p, "", "", nil)
-}
