@@ -43,6 +43,9 @@ type Config struct {
 	// AdminUsers (ADMIN_USERS) are Slack user IDs allowed to connect,
 	// disconnect and set the default team besides workspace admins and owners.
 	AdminUsers []string
+	// Home is what the App Home reads from the store; nil leaves its
+	// channels and recent issues empty.
+	Home HomeData
 	// Workers bounds the pool that runs work after the ack (default 8);
 	// the queue in front of it is bounded too.
 	Workers int
@@ -75,6 +78,10 @@ type Bot struct {
 	adminUsers  []string
 	// users caches users.info per user (see admin.go).
 	users *cache[string, userInfo]
+	// home reads the App Home's lists; workspaces caches Linear's answer
+	// about the workspace for the Home's first publish (see home.go).
+	home       HomeData
+	workspaces *cache[string, alert.Workspace]
 
 	// linkBudget and searchBudget bound the Linear calls whose outcome
 	// travels in the ack (see deferred.go).
@@ -139,6 +146,8 @@ func New(cfg Config, svc *alert.Service) (*Bot, error) {
 		apiKeyInUse:  cfg.APIKeyInUse,
 		adminUsers:   cleanIDs(cfg.AdminUsers),
 		users:        newUserCache(),
+		home:         cfg.Home,
+		workspaces:   newCache[string, alert.Workspace](workspaceTTL),
 	}, nil
 }
 

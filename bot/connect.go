@@ -105,6 +105,10 @@ func (b *Bot) connectCommand(ctx context.Context, team, user string) reply {
 // it into the link (or the refusal), in a message with an ephemeral reply.
 func (b *Bot) connectClicked(ctx context.Context, cb slack.InteractionCallback) {
 	r := b.connectCommand(ctx, cb.Team.ID, cb.User.ID)
+	if fromHome(cb) {
+		b.answer(ctx, cb, r)
+		return
+	}
 	if cb.View.ID != "" {
 		b.updateView(ctx, b.log.With("view_id", cb.View.ID, "user", cb.User.ID), &cb.View, replyModal("Connect Linear", r))
 		return
@@ -141,7 +145,7 @@ func (b *Bot) disconnectCommand(ctx context.Context, team, user string) reply {
 func (b *Bot) disconnectConfirmed(ctx context.Context, cb slack.InteractionCallback, orgID string) {
 	team, user := cb.Team.ID, cb.User.ID
 	log := b.log.With("team", team, "user", user)
-	answer := func(r reply) { b.respondReply(ctx, cb.ResponseURL, r) }
+	answer := func(r reply) { b.answer(ctx, cb, r) }
 	if r, ok := b.permitted(ctx, team, user, doDisconnect); !ok {
 		answer(r)
 		return
@@ -173,6 +177,7 @@ func (b *Bot) disconnectConfirmed(ctx context.Context, cb slack.InteractionCallb
 	// The lists came from the workspace just disconnected.
 	b.teams.clear()
 	b.members.clear()
+	b.workspaces.clear()
 	log.InfoContext(ctx, "linear disconnected from slack", "linear_org", orgID)
 	answer(reply{Replace: true, Text: "Disconnected from " + alert.EscapeMrkdwn(cur.OrgName) +
 		". Existing links between errors and issues are kept."})

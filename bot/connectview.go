@@ -60,6 +60,16 @@ func disconnectPrompt(c alert.Connection) reply {
 	name := alert.EscapeMrkdwn(c.OrgName)
 	text := "Disconnect the Linear workspace *" + name + "*? Its tokens are revoked at Linear and deleted here. " +
 		"Existing links between errors and issues are kept."
+	return reply{Text: text, Blocks: []slack.Block{
+		slack.NewSectionBlock(mrkdwn(text), nil, nil),
+		slack.NewActionBlock("disconnect", disconnectButton(c)),
+	}}
+}
+
+// disconnectButton disconnects c behind Slack's confirmation dialog; its
+// value names the workspace, so a connection changed since is not the
+// one disconnected.
+func disconnectButton(c alert.Connection) *slack.ButtonBlockElement {
 	btn := slack.NewButtonBlockElement(actionDisconnect, c.OrgID, plain("Disconnect")).WithStyle(slack.StyleDanger)
 	btn.Confirm = slack.NewConfirmationBlockObject(
 		plain("Disconnect Linear?"),
@@ -69,10 +79,7 @@ func disconnectPrompt(c alert.Connection) reply {
 		plain("Cancel"),
 	)
 	btn.Confirm.Style = slack.StyleDanger
-	return reply{Text: text, Blocks: []slack.Block{
-		slack.NewSectionBlock(mrkdwn(text), nil, nil),
-		slack.NewActionBlock("disconnect", btn),
-	}}
+	return btn
 }
 
 // statusText describes a connection; configDefault is LINEAR_DEFAULT_TEAM.
@@ -162,22 +169,9 @@ func defaultTeamPrompt(c alert.Connection, teams []alert.Team) (string, []slack.
 			"`/proliferate-linear teams` lists the keys."
 		return text, []slack.Block{slack.NewSectionBlock(mrkdwn(text), nil, nil)}
 	}
-	opts := make([]*slack.OptionBlockObject, 0, min(len(teams), maxOptions))
-	var sel *slack.OptionBlockObject
-	for _, t := range teams {
-		if len(opts) == maxOptions {
-			later = fmt.Sprintf("Showing the first %d of %d teams; for another, use `/proliferate-linear default-team KEY`.", maxOptions, len(teams))
-			break
-		}
-		// The value is the key: SetDefaultTeam takes keys, which people type.
-		if t.Key == "" || len(t.Key) > maxOptionValue {
-			continue
-		}
-		o := slack.NewOptionBlockObject(t.Key, plain(alert.Truncate(t.Name+" ("+t.Key+")", maxButtonText)), nil)
-		opts = append(opts, o)
-		if strings.EqualFold(t.Key, c.DefaultTeamKey) {
-			sel = o
-		}
+	opts, sel, all := defaultTeamOptions(teams, c.DefaultTeamKey)
+	if !all {
+		later = fmt.Sprintf("Showing the first %d of %d teams; for another, use `/proliferate-linear default-team KEY`.", maxOptions, len(teams))
 	}
 	pick := slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Choose a team"), actionSetDefaultTeam, opts...)
 	pick.InitialOption = sel
@@ -185,6 +179,28 @@ func defaultTeamPrompt(c alert.Connection, teams []alert.Team) (string, []slack.
 		slack.NewSectionBlock(mrkdwn(question), nil, slack.NewAccessory(pick), slack.SectionBlockOptionBlockID("default_team")),
 		slack.NewContextBlock("default_team_note", mrkdwn(later)),
 	}
+}
+
+// defaultTeamOptions are the options of a default-team select, the one whose
+// key is current selected (nil if none). all is false when there were
+// more teams than a select holds.
+func defaultTeamOptions(teams []alert.Team, current string) (opts []*slack.OptionBlockObject, sel *slack.OptionBlockObject, all bool) {
+	opts = make([]*slack.OptionBlockObject, 0, min(len(teams), maxOptions))
+	for _, t := range teams {
+		if len(opts) == maxOptions {
+			return opts, sel, false
+		}
+		// The value is the key: SetDefaultTeam takes keys, which people type.
+		if t.Key == "" || len(t.Key) > maxOptionValue {
+			continue
+		}
+		o := slack.NewOptionBlockObject(t.Key, plain(alert.Truncate(t.Name+" ("+t.Key+")", maxButtonText)), nil)
+		opts = append(opts, o)
+		if strings.EqualFold(t.Key, current) {
+			sel = o
+		}
+	}
+	return opts, sel, true
 }
 
 // defaultTeamDone is what the question becomes once answered; label is the

@@ -28,6 +28,7 @@ func (b *Bot) AskDefaultTeam(ctx context.Context, c alert.Connection) error {
 	// A new connection may be to another workspace than the cached lists.
 	b.teams.clear()
 	b.members.clear()
+	b.workspaces.clear()
 	var teams []alert.Team
 	if b.svc != nil {
 		var err error
@@ -54,16 +55,16 @@ func (b *Bot) defaultTeamPicked(ctx context.Context, cb slack.InteractionCallbac
 	key := act.SelectedOption.Value
 	log := b.log.With("team", team, "user", user, "team_key", key)
 	if r, ok := b.permitted(ctx, team, user, doDefaultTeam); !ok {
-		b.respondReply(ctx, cb.ResponseURL, r)
+		b.answer(ctx, cb, r)
 		return
 	}
 	if b.connector == nil {
-		b.respond(ctx, cb.ResponseURL, b.notConfigured())
+		b.answer(ctx, cb, textReply(b.notConfigured()))
 		return
 	}
 	if err := b.connector.SetDefaultTeam(ctx, team, key); err != nil {
 		log.WarnContext(ctx, "set default team", "err", err)
-		b.respondReply(ctx, cb.ResponseURL, b.defaultTeamError(ctx, key, err))
+		b.answer(ctx, cb, b.defaultTeamError(ctx, key, err))
 		return
 	}
 	label := key
@@ -71,6 +72,11 @@ func (b *Bot) defaultTeamPicked(ctx context.Context, cb slack.InteractionCallbac
 		label = act.SelectedOption.Text.Text // our own "Engineering (ENG)".
 	}
 	text, blocks := defaultTeamDone(label)
+	if fromHome(cb) {
+		b.answer(ctx, cb, reply{Text: text, Blocks: blocks})
+		log.InfoContext(ctx, "default team set from the slack home")
+		return
+	}
 	channel := or(cb.Container.ChannelID, cb.Channel.ID)
 	ts := or(cb.Container.MessageTs, cb.Message.Timestamp)
 	if _, _, _, err := b.api.UpdateMessageContext(ctx, channel, ts,

@@ -121,6 +121,7 @@ func (m *Main) Open(ctx context.Context) error {
 		Connector:      connector,
 		APIKeyInUse:    m.Config.LinearAPIKey.IsSet(),
 		AdminUsers:     m.Config.AdminUsers,
+		Home:           db,
 		Log:            m.Log,
 	}, m.Service)
 	if err != nil {
