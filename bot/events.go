@@ -46,6 +46,8 @@ func (b *Bot) routeEventsAPI(req *socketmode.Request) job {
 	switch cb.innerType() {
 	case "message":
 		return b.routeMessage(cb, req.RetryAttempt)
+	case "app_home_opened":
+		return b.routeHomeOpened(cb.TeamID, cb.Event) // see home.go
 	}
 	return nil
 }

@@ -89,7 +89,13 @@ func withHome(held *heldTracker) func(*harness) {
 // published for them shows every one of want.
 func (h *harness) openHome(t *testing.T, user string, want ...string) fakeslack.View {
 	t.Helper()
-	go h.bot.publishHome(context.WithoutCancel(t.Context()), "T0001", user, nil)
+	ack, err := h.fs.OpenHome(t.Context(), user)
+	if err != nil {
+		t.Fatalf("open home: %v", err)
+	}
+	if len(ack.Payload) != 0 {
+		t.Errorf("app_home_opened ack carries %s, want nothing", ack.Payload)
+	}
 	return h.waitHome(t, user, want...)
 }
 

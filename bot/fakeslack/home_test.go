@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/slackevents"
 	"github.com/slack-go/slack/socketmode"
 )
 
@@ -116,5 +117,51 @@ func TestHomeClick(t *testing.T) {
 	}
 	if acts := cb.ActionCallback.BlockActions; len(acts) != 1 || acts[0].ActionID != "disconnect_linear" || acts[0].Value != "v-disconnect_linear" {
 		t.Errorf("actions = %s", fmt.Sprint(acts))
+	}
+}
+
+// TestOpenHome delivers app_home_opened in Slack's events_api shape, with
+// the Home published so far.
+func TestOpenHome(t *testing.T) {
+	got := make(chan socketmode.Event, 2)
+	h := startHarness(t, Options{}, 1, func(h *harness, evt socketmode.Event) {
+		h.sm.Ack(*evt.Request)
+		got <- evt
+	})
+	ctx := testCtx(t)
+	if _, err := h.srv.OpenHome(ctx, "U404"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown user: err = %v, want ErrNotFound", err)
+	}
+	read := func() (slackevents.EventsAPIEvent, *slackevents.AppHomeOpenedEvent) {
+		t.Helper()
+		if _, err := h.srv.OpenHome(ctx, "U1"); err != nil {
+			t.Fatal(err)
+		}
+		evt := <-got
+		if evt.Type != socketmode.EventTypeEventsAPI {
+			t.Fatalf("envelope type %s", evt.Type)
+		}
+		outer := evt.Data.(slackevents.EventsAPIEvent)
+		inner, ok := outer.InnerEvent.Data.(*slackevents.AppHomeOpenedEvent)
+		if !ok {
+			t.Fatalf("inner event %T", outer.InnerEvent.Data)
+		}
+		return outer, inner
+	}
+	outer, ev := read()
+	if outer.Type != slackevents.CallbackEvent || outer.TeamID != "T0001" || ev.User != "U1" || ev.Tab != "home" || ev.Channel == "" || ev.View != nil {
+		t.Errorf("first open: %+v / %+v", outer, ev)
+	}
+	if _, err := h.api.PublishViewContext(ctx, slack.PublishViewContextRequest{UserID: "U1", View: homeTab("hi")}); err != nil {
+		t.Fatal(err)
+	}
+	_, ev = read()
+	home, _ := h.srv.Home("U1")
+	if ev.View == nil || ev.View.ID != home.ID || ev.View.Type != slack.VTHomeTab {
+		t.Errorf("second open carries view %+v, want the published home %s", ev.View, home.ID)
+	}
+	envs := h.srv.Envelopes()
+	if len(envs) != 2 || envs[0].EventID() == "" || envs[0].EventID() == envs[1].EventID() || !envs[1].Acked {
+		t.Errorf("envelopes: %+v", envs)
 	}
 }
