@@ -113,6 +113,10 @@ func TestE2EHome(t *testing.T) {
 			if !strings.Contains(homeText(second), "Acme") {
 				t.Errorf("refreshed Home lacks the workspace:\n%s", homeText(second))
 			}
+			envs, calls := w.Slack.Envelopes(), w.Slack.Calls("views.publish")
+			opened := envs[len(envs)-1].SentAt
+			t.Logf("figures with Linear at 2 s per request: app_home_opened → first views.publish %v, → refreshed %v",
+				round(calls[published].At.Sub(opened)), round(calls[published+1].At.Sub(opened)))
 		})
 	}
 }
