@@ -9,7 +9,6 @@ package bot
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -18,7 +17,6 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
-	"github.com/slack-go/slack/socketmode"
 
 	"github.com/proliferate/proliferate-linear/alert"
 )
@@ -46,8 +44,9 @@ type Config struct {
 	// Home is what the App Home reads from the store; nil leaves its
 	// channels and recent issues empty.
 	Home HomeData
-	// Workers bounds the pool that runs work after the ack (default 8);
-	// the queue in front of it is bounded too.
+	// Workers bounds the slow lane, the pool that runs work calling Linear
+	// after the ack (default 8); the queue in front of it is bounded too.
+	// Opening and updating modals has a lane of its own (see lane.go).
 	Workers int
 	// HTTPClient carries every Web API and response_url call (default: 30 s timeout).
 	HTTPClient *http.Client
@@ -89,6 +88,12 @@ type Bot struct {
 	search                   *searcher
 	ackSlots                 chan struct{}
 	ackWG                    sync.WaitGroup
+	// fast and slow are the lanes of work after the ack (see lane.go);
+	// overflow bounds the "busy" answers sent when a lane is full.
+	fast, slow *lane
+	overflow   chan struct{}
+	overflowWG sync.WaitGroup
+	socket     *socketClient
 	// reopening holds the alert IDs whose Reopen is running here, so a
 	// double click comments on the issue once.
 	reopening sync.Map
@@ -125,8 +130,13 @@ func New(cfg Config, svc *alert.Service) (*Bot, error) {
 	if cfg.AppToken != "" {
 		opts = append(opts, slack.OptionAppLevelToken(cfg.AppToken))
 	}
+	api := slack.New(cfg.BotToken, opts...)
 	return &Bot{
-		api:          slack.New(cfg.BotToken, opts...),
+		api:          api,
+		fast:         newLane("fast", fastWorkers, fastQueue),
+		slow:         newLane("slow", cfg.Workers, cfg.Workers*slowQueuePerWorker),
+		overflow:     make(chan struct{}, maxOverflowAnswers),
+		socket:       newSocketClient(api, cfg.Log),
 		svc:          svc,
 		log:          cfg.Log,
 		http:         cfg.HTTPClient,
@@ -164,30 +174,26 @@ func (b *Bot) Run(ctx context.Context) error {
 	if b.appToken == "" {
 		return fmt.Errorf("slack app token is required for socket mode: %w", alert.ErrInvalid)
 	}
-	sm := socketmode.New(b.api, socketmode.OptionLog(slog.NewLogLogger(b.log.Handler(), slog.LevelDebug)))
 
 	// Work outlives ctx by design: a user who clicked before shutdown
 	// still gets the modal or the result.
 	workCtx := context.WithoutCancel(ctx)
-	jobs := make(chan job, b.workers*16)
-	var wg sync.WaitGroup
-	for range b.workers {
-		wg.Go(func() {
-			for j := range jobs {
-				b.runJob(workCtx, j)
-			}
-		})
-	}
+	b.fast.start(workCtx, b.runJob)
+	b.slow.start(workCtx, b.runJob)
 	defer func() {
-		close(jobs)
-		wg.Wait()
+		// Deferred acks may still queue work, and fast work hands its
+		// Linear part to the slow lane: close in that order.
+		b.ackWG.Wait()
+		b.overflowWG.Wait()
+		b.fast.close()
+		b.slow.close()
 	}()
-	defer b.ackWG.Wait() // before the pool closes: deferred acks may still be finishing.
 
 	smCtx, stop := context.WithCancel(ctx)
 	defer stop()
+	events := make(chan inbound)
 	smDone := make(chan error, 1)
-	go func() { smDone <- sm.RunContext(smCtx) }()
+	go func() { smDone <- b.socket.run(smCtx, events) }()
 
 	for {
 		select {
@@ -199,16 +205,10 @@ func (b *Bot) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
+			b.log.ErrorContext(ctx, "slack refused the app token", "err", err)
 			return fmt.Errorf("slack socket mode: %w", err)
-		case evt := <-sm.Events:
-			b.handleEvent(ctx, sm, evt, func(j job) bool {
-				select {
-				case jobs <- j:
-					return true
-				default:
-					return false
-				}
-			})
+		case in := <-events:
+			b.handleEvent(ctx, in.conn, in.evt)
 		}
 	}
 }
@@ -225,9 +225,6 @@ func (b *Bot) runJob(ctx context.Context, j job) {
 	}()
 	j(ctx)
 }
-
-// errQueueFull is logged when the pool's queue is full and work is dropped.
-var errQueueFull = errors.New("slack work queue is full")
 
 // cache keeps values for a while; it holds Linear lists, never modal state.
 type cache[K comparable, V any] struct {

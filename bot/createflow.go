@@ -18,6 +18,9 @@ import (
 // a views.update guarded by the view's hash so a newer update by the user's
 // own actions is never overwritten. force is the confirmed "Create another
 // issue" of an error that is already tracked.
+//
+// It runs in the fast lane: the store and the caches only. Whatever needs
+// Linear (teams and members not cached) is handed to the slow lane.
 func (b *Bot) openCreate(ctx context.Context, cb slack.InteractionCallback, alertID int64, force bool) {
 	meta := modalMeta{
 		Force:      force,
@@ -44,17 +47,15 @@ func (b *Bot) openCreate(ctx context.Context, cb slack.InteractionCallback, aler
 	}
 
 	form := createForm{Alert: a, Link: link, Force: force}
-	var view *slack.View
 	teams, cached := b.teams.get("")
 	if !cached {
-		if view = b.openView(ctx, log, cb.TriggerID, loadingModal(meta)); view == nil {
-			return
+		view := b.openView(ctx, log, cb.TriggerID, loadingModal(meta))
+		if view != nil {
+			b.fillLater(ctx, log, view, meta, func(ctx context.Context) {
+				b.fillCreate(ctx, log, view, meta, form, defaultKey, "")
+			})
 		}
-		if teams, err = b.teamList(ctx); err != nil {
-			log.WarnContext(ctx, "create modal: teams", "err", err)
-			b.updateView(ctx, log, view, b.failModal(err, meta))
-			return
-		}
+		return
 	}
 	form.Teams = teams
 	form.TeamID = defaultTeamID(teams, defaultKey)
@@ -62,17 +63,52 @@ func (b *Bot) openCreate(ctx context.Context, cb slack.InteractionCallback, aler
 		form.Members, cached = b.members.get(form.TeamID)
 		form.MembersLoading = !cached
 	}
-	if view == nil {
-		view = b.openView(ctx, log, cb.TriggerID, createModal(form, meta))
-	} else {
-		view = b.updateView(ctx, log, view, createModal(form, meta))
+	view := b.openView(ctx, log, cb.TriggerID, createModal(form, meta))
+	if view != nil && form.MembersLoading {
+		b.fillLater(ctx, log, view, meta, func(ctx context.Context) {
+			b.fillCreate(ctx, log, view, meta, form, defaultKey, form.TeamID)
+		})
 	}
-	if view == nil || !form.MembersLoading {
+}
+
+// fillLater hands fill, the Linear part of a modal, to the slow lane. When
+// that lane is full the modal says so rather than loading forever.
+func (b *Bot) fillLater(ctx context.Context, log *slog.Logger, view *slack.View, meta modalMeta, fill job) {
+	if b.slow.submit(fill) {
+		return
+	}
+	log.WarnContext(ctx, "create modal: slow lane full", "view_id", view.ID)
+	b.updateView(ctx, log, view, infoModal(":warning: "+busyText+" Close this and click again.", meta))
+}
+
+// fillCreate completes the create modal from Linear: the team list when
+// teams is empty (team then follows defaultKey), and the members of the
+// chosen team. It runs in the slow lane.
+func (b *Bot) fillCreate(ctx context.Context, log *slog.Logger, view *slack.View, meta modalMeta, form createForm, defaultKey, team string) {
+	var err error
+	if form.Teams == nil {
+		if form.Teams, err = b.teamList(ctx); err != nil {
+			log.WarnContext(ctx, "create modal: teams", "err", err)
+			b.updateView(ctx, log, view, b.failModal(err, meta))
+			return
+		}
+		form.TeamID = defaultTeamID(form.Teams, defaultKey)
+		team = form.TeamID
+		if team != "" {
+			var cached bool
+			form.Members, cached = b.members.get(team)
+			form.MembersLoading = !cached
+		}
+		if view = b.updateView(ctx, log, view, createModal(form, meta)); view == nil || !form.MembersLoading {
+			return
+		}
+	}
+	if team == "" {
 		return
 	}
 	form.MembersLoading = false
-	if form.Members, err = b.memberList(ctx, form.TeamID); err != nil {
-		log.WarnContext(ctx, "create modal: members", "team_id", form.TeamID, "err", err)
+	if form.Members, err = b.memberList(ctx, team); err != nil {
+		log.WarnContext(ctx, "create modal: members", "team_id", team, "err", err)
 		form.Error = alert.UserMessage(err)
 	}
 	b.updateView(ctx, log, view, createModal(form, meta))
@@ -80,7 +116,8 @@ func (b *Bot) openCreate(ctx context.Context, cb slack.InteractionCallback, aler
 
 // teamChanged rebuilds the modal for a newly picked team: its members in a
 // fresh assignee element. Typed values survive because their block_ids
-// stay the same.
+// stay the same. It runs in the fast lane; members not cached are shown
+// loading and filled in from the slow lane.
 func (b *Bot) teamChanged(ctx context.Context, cb slack.InteractionCallback, teamID string) {
 	log := b.log.With("view_id", cb.View.ID, "team_id", teamID, "user", cb.User.ID)
 	meta, err := decodeMeta(cb.View.PrivateMetadata)
@@ -94,15 +131,29 @@ func (b *Bot) teamChanged(ctx context.Context, cb slack.InteractionCallback, tea
 		return
 	}
 	form := createForm{Alert: a, Link: link, TeamID: teamID, Force: meta.Force}
-	if form.Teams, err = b.teamList(ctx); err != nil {
-		b.updateView(ctx, log, &cb.View, b.failModal(err, meta))
+	teams, cached := b.teams.get("")
+	if !cached {
+		// Rare (the list outlived its TTL while the modal was open): all of
+		// it is Linear's, so all of it goes to the slow lane.
+		view := &cb.View
+		b.fillLater(ctx, log, view, meta, func(ctx context.Context) {
+			if form.Teams, err = b.teamList(ctx); err != nil {
+				b.updateView(ctx, log, view, b.failModal(err, meta))
+				return
+			}
+			b.fillCreate(ctx, log, view, meta, form, "", teamID)
+		})
 		return
 	}
-	if form.Members, err = b.memberList(ctx, teamID); err != nil {
-		log.WarnContext(ctx, "team change: members", "err", err)
-		form.Error = alert.UserMessage(err)
+	form.Teams = teams
+	form.Members, cached = b.members.get(teamID)
+	form.MembersLoading = !cached
+	view := b.updateView(ctx, log, &cb.View, createModal(form, meta))
+	if view != nil && form.MembersLoading {
+		b.fillLater(ctx, log, view, meta, func(ctx context.Context) {
+			b.fillCreate(ctx, log, view, meta, form, "", teamID)
+		})
 	}
-	b.updateView(ctx, log, &cb.View, createModal(form, meta))
 }
 
 // submitCreate runs after the ack turned the modal into "Creating issue…":

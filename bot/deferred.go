@@ -60,14 +60,16 @@ func (b *Bot) routeDeferred(evt socketmode.Event) *deferredAck {
 }
 
 // ackLater runs d on its own goroutine (bounded by maxDeferredAcks) and
-// acks envelopeID with its answer. Run waits for these goroutines before
-// it returns.
-func (b *Bot) ackLater(ctx context.Context, sm *socketmode.Client, envelopeID string, d *deferredAck) {
+// acks envelopeID with its answer, on conn, the connection the envelope
+// came on: if that one is gone by then, the ack is not sent at all (Slack
+// has shown the user an error for it). Run waits for these goroutines
+// before it returns.
+func (b *Bot) ackLater(ctx context.Context, conn acker, envelopeID string, d *deferredAck) {
 	ack := func(payload any) {
 		actx, cancel := context.WithTimeout(ctx, ackWriteTimeout)
 		defer cancel()
-		if err := sm.AckCtx(actx, envelopeID, payload); err != nil {
-			b.log.ErrorContext(ctx, "slack ack failed", "envelope_id", envelopeID, "kind", d.kind, "err", err)
+		if err := conn.ack(actx, envelopeID, payload); err != nil {
+			b.log.WarnContext(ctx, "slack ack not sent", "envelope_id", envelopeID, "kind", d.kind, "err", err)
 		}
 	}
 	select {

@@ -8,30 +8,44 @@ import (
 	"github.com/slack-go/slack/socketmode"
 )
 
-// handleEvent acks a Socket Mode envelope at once and queues its work.
-// Slack waits 3 seconds for the ack and for a trigger_id to be used
+// handleEvent acks a Socket Mode envelope at once, on the connection it
+// came on, and queues its work in its lane. Slack waits 3 seconds for the
+// ack and for a trigger_id to be used
 // (https://api.slack.com/apis/connections/socket#acknowledge), so nothing
-// here touches the network except the ack itself.
-func (b *Bot) handleEvent(ctx context.Context, sm *socketmode.Client, evt socketmode.Event, submit func(job) bool) {
-	if evt.Request == nil {
-		if evt.Type == socketmode.EventTypeErrorBadMessage && b.ackBadMessage(ctx, sm, evt, submit) {
-			return
-		}
-		b.logLifecycle(ctx, evt)
+// here touches the network except the ack itself. The lane's place is
+// taken before the ack, so a full lane is answered in the ack where Slack
+// shows it, or right after it, never with silence.
+func (b *Bot) handleEvent(ctx context.Context, conn acker, evt socketmode.Event) {
+	if evt.Request == nil || evt.Request.EnvelopeID == "" {
+		// Not an envelope (hello and disconnect never get here): nothing to ack.
 		return
 	}
+	envelopeID := evt.Request.EnvelopeID
 	if d := b.routeDeferred(evt); d != nil {
-		b.ackLater(ctx, sm, evt.Request.EnvelopeID, d)
+		b.ackLater(ctx, conn, envelopeID, d)
 		return
 	}
 	ack, work := b.route(evt)
-	if err := sm.AckCtx(ctx, evt.Request.EnvelopeID, ack); err != nil {
-		b.log.ErrorContext(ctx, "slack ack failed", "envelope_id", evt.Request.EnvelopeID, "type", evt.Type, "err", err)
+	l := b.laneFor(evt)
+	queued := work == nil || l.reserve()
+	if !queued {
+		ack = b.busyAck(evt, ack)
 	}
-	if work != nil && !submit(work) {
-		// The ack is out; dropping beats stalling every later ack behind a
-		// full queue. The user sees no answer and can click again.
-		b.log.WarnContext(ctx, "slack work dropped", "envelope_id", evt.Request.EnvelopeID, "type", evt.Type, "err", errQueueFull)
+	if err := conn.ack(ctx, envelopeID, ack); err != nil {
+		// The envelope came on a connection that is gone; Slack shows the
+		// user an error for it, so its work is not done behind their back.
+		b.log.WarnContext(ctx, "slack ack not sent", "envelope_id", envelopeID, "type", evt.Type, "err", err)
+		if queued && work != nil {
+			l.queued.Add(-1)
+		}
+		return
+	}
+	switch {
+	case work == nil:
+	case queued && l.push(work):
+	default:
+		b.log.WarnContext(ctx, "slack work refused: lane full", "envelope_id", envelopeID, "type", evt.Type, "lane", l.name)
+		b.answerBusy(ctx, evt)
 	}
 }
 
@@ -131,25 +145,6 @@ func (b *Bot) routeSubmission(cb slack.InteractionCallback) (any, job) {
 	viewID := cb.View.ID
 	return slack.NewUpdateViewSubmissionResponse(ptr(creatingModal(meta))),
 		func(ctx context.Context) { b.submitCreate(ctx, viewID, user, meta, sub) }
-}
-
-func (b *Bot) logLifecycle(ctx context.Context, evt socketmode.Event) {
-	switch evt.Type {
-	case socketmode.EventTypeConnected:
-		b.log.InfoContext(ctx, "slack socket mode connected")
-	case socketmode.EventTypeConnectionError:
-		// Only the error: the event's other fields are safe, but a dial URL
-		// would carry the connection ticket.
-		if e, ok := evt.Data.(*slack.ConnectionErrorEvent); ok {
-			b.log.WarnContext(ctx, "slack socket mode connection failed", "attempt", e.Attempt, "backoff", e.Backoff, "err", e.ErrorObj)
-		}
-	case socketmode.EventTypeIncomingError, socketmode.EventTypeErrorWriteFailed, socketmode.EventTypeErrorBadMessage:
-		b.log.WarnContext(ctx, "slack socket mode trouble", "type", evt.Type)
-	case socketmode.EventTypeInvalidAuth:
-		b.log.ErrorContext(ctx, "slack refused the app token")
-	default:
-		b.log.DebugContext(ctx, "slack socket mode event", "type", evt.Type)
-	}
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -1,8 +1,11 @@
 package bot
 
 import (
+	"context"
+	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -194,26 +197,116 @@ func TestRouteDeferred(t *testing.T) {
 	}
 }
 
-// TestHandleEventQueueFull: with the pool's queue full, the envelope is
-// still acked and the dropped work is logged, never run inline.
-func TestHandleEventQueueFull(t *testing.T) {
+// ackRecorder is an acker that keeps the acks it is given.
+type ackRecorder struct {
+	mu   sync.Mutex
+	acks map[string]any
+	err  error // returned instead of recording, when set
+}
+
+func (r *ackRecorder) ack(_ context.Context, envelopeID string, payload any) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		return r.err
+	}
+	if r.acks == nil {
+		r.acks = map[string]any{}
+	}
+	r.acks[envelopeID] = payload
+	return nil
+}
+
+// TestHandleEventLaneFull: with a lane full, the envelope is still acked,
+// the work is never run inline, and the ack itself says "busy" where Slack
+// shows an ack's answer (a slash command's reply, the create modal's inline
+// error). Clicks are answered after the ack (TestBusyClickIsAnswered).
+func TestHandleEventLaneFull(t *testing.T) {
 	var logs strings.Builder
 	b, err := New(Config{BotToken: "xoxb-test", Log: slog.New(slog.NewTextHandler(&logs, nil))}, alert.NewService(newMemStore(), nil, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	sm := socketmode.New(b.api)
-	evt := socketmode.Event{
-		Type:    socketmode.EventTypeSlashCommand,
-		Data:    slack.SlashCommand{Text: "help"},
-		Request: &socketmode.Request{EnvelopeID: "env-1"},
+	b.fast, b.slow = newLane("fast", 0, 0), newLane("slow", 0, 0)
+	good := viewState("team-eng", "", "", "Title", "Desc", "2")
+	tests := []struct {
+		name    string
+		evt     socketmode.Event
+		wantAck any
+	}{
+		{"slash command", socketmode.Event{Type: socketmode.EventTypeSlashCommand, Data: slack.SlashCommand{Text: "help"}},
+			map[string]string{"response_type": "ephemeral", "text": busyText}},
+		{"create submission", socketmode.Event{Type: socketmode.EventTypeInteractive, Data: slack.InteractionCallback{
+			Type: slack.InteractionTypeViewSubmission,
+			View: slack.View{ID: "V1", CallbackID: callbackCreate, PrivateMetadata: testMeta.encode(), State: good},
+		}}, slack.NewErrorsViewSubmissionResponse(map[string]string{blockTitle: busyText})},
 	}
-	submitted := 0
-	b.handleEvent(t.Context(), sm, evt, func(job) bool { submitted++; return false })
-	if submitted != 1 {
-		t.Errorf("submit called %d times, want 1", submitted)
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &ackRecorder{}
+			id := fmt.Sprintf("env-%d", i)
+			tt.evt.Request = &socketmode.Request{EnvelopeID: id}
+			b.handleEvent(t.Context(), rec, tt.evt)
+			if d := cmp.Diff(tt.wantAck, rec.acks[id]); d != "" {
+				t.Errorf("ack (-want +got):\n%s", d)
+			}
+			if !strings.Contains(logs.String(), "lane full") || !strings.Contains(logs.String(), id) {
+				t.Errorf("refusal not logged: %s", logs.String())
+			}
+		})
 	}
-	if !strings.Contains(logs.String(), "slack work dropped") || !strings.Contains(logs.String(), "env-1") {
-		t.Errorf("drop not logged: %s", logs.String())
+}
+
+// TestHandleEventNoEnvelope: frames without an envelope id (hello,
+// disconnect) are never acked.
+func TestHandleEventNoEnvelope(t *testing.T) {
+	b, err := New(Config{BotToken: "xoxb-test"}, alert.NewService(newMemStore(), nil, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &ackRecorder{}
+	for _, typ := range []socketmode.EventType{socketmode.EventTypeHello, socketmode.EventTypeDisconnect} {
+		b.handleEvent(t.Context(), rec, socketmode.Event{Type: typ, Request: &socketmode.Request{Type: string(typ)}})
+	}
+	if len(rec.acks) != 0 {
+		t.Errorf("acked %v", rec.acks)
+	}
+}
+
+// TestLaneFor: clicks that open or update a modal take the fast lane, all
+// else the slow one.
+func TestLaneFor(t *testing.T) {
+	b, err := New(Config{BotToken: "xoxb-test"}, alert.NewService(newMemStore(), nil, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	click := func(actionID, trigger, viewCallback string) socketmode.Event {
+		return socketmode.Event{Type: socketmode.EventTypeInteractive, Data: slack.InteractionCallback{
+			Type: slack.InteractionTypeBlockActions, TriggerID: trigger, View: slack.View{CallbackID: viewCallback},
+			ActionCallback: slack.ActionCallbacks{BlockActions: []*slack.BlockAction{{ActionID: actionID, Value: "42"}}},
+		}}
+	}
+	tests := []struct {
+		name string
+		evt  socketmode.Event
+		want *lane
+	}{
+		{"create", click(actionCreateIssue, "trig", ""), b.fast},
+		{"create anyway", click(actionCreateAnyway, "trig", ""), b.fast},
+		{"link", click(actionLinkIssue, "trig", ""), b.fast},
+		{"team change", click(actionTeam, "", callbackCreate), b.fast},
+		{"create without trigger", click(actionCreateIssue, "", ""), b.slow},
+		{"reopen calls linear", click(actionReopen, "trig", ""), b.slow},
+		{"connect", click(actionConnect, "trig", ""), b.slow},
+		{"create submission", socketmode.Event{Type: socketmode.EventTypeInteractive, Data: slack.InteractionCallback{
+			Type: slack.InteractionTypeViewSubmission, View: slack.View{CallbackID: callbackCreate}}}, b.slow},
+		{"slash command", socketmode.Event{Type: socketmode.EventTypeSlashCommand, Data: slack.SlashCommand{}}, b.slow},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := b.laneFor(tt.evt); got != tt.want {
+				t.Errorf("lane = %s, want %s", got.name, tt.want.name)
+			}
+		})
 	}
 }

@@ -1,7 +1,6 @@
 package bot
 
 import (
-	"context"
 	"encoding/json"
 
 	"github.com/slack-go/slack/socketmode"
@@ -15,7 +14,9 @@ import (
 // eventCallback is the outer Events API payload, read by hand from the
 // envelope's raw payload rather than through slackevents: the fields used
 // here are few and stable, and a message with a block or attachment shape
-// slack-go does not know must still be read (see ackBadMessage).
+// slack-go does not know must still be read: when slackevents cannot parse
+// an envelope, the socket client (socket.go) still hands it on with its
+// raw payload, so it is acked and routed here all the same.
 type eventCallback struct {
 	Type     string          `json:"type"` // "event_callback"
 	TeamID   string          `json:"team_id"`
@@ -50,30 +51,4 @@ func (b *Bot) routeEventsAPI(req *socketmode.Request) job {
 		return b.routeHomeOpened(cb.TeamID, cb.Event) // see home.go
 	}
 	return nil
-}
-
-// ackBadMessage acks an envelope slack-go could not parse (it reports
-// EventTypeErrorBadMessage and acks nothing), so that Slack does not
-// redeliver it for ever, and still routes an events_api one from its raw
-// payload: a message with a block type slack-go rejects is still a message.
-func (b *Bot) ackBadMessage(ctx context.Context, sm *socketmode.Client, evt socketmode.Event, submit func(job) bool) bool {
-	bad, ok := evt.Data.(*socketmode.ErrorBadMessage)
-	if !ok || bad == nil {
-		return false
-	}
-	var req socketmode.Request
-	if json.Unmarshal(bad.Message, &req) != nil || req.EnvelopeID == "" {
-		return false
-	}
-	if err := sm.AckCtx(ctx, req.EnvelopeID, nil); err != nil {
-		b.log.ErrorContext(ctx, "slack ack failed", "envelope_id", req.EnvelopeID, "type", req.Type, "err", err)
-	}
-	b.log.WarnContext(ctx, "slack payload slack-go could not parse", "envelope_id", req.EnvelopeID, "type", req.Type, "err", bad.Cause)
-	if req.Type != socketmode.RequestTypeEventsAPI {
-		return true
-	}
-	if work := b.routeEventsAPI(&req); work != nil && !submit(work) {
-		b.log.WarnContext(ctx, "slack work dropped", "envelope_id", req.EnvelopeID, "type", req.Type, "err", errQueueFull)
-	}
-	return true
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/proliferate/proliferate-linear/alert"
@@ -173,6 +174,7 @@ type memTracker struct {
 	gate chan struct{}
 	// slow, when set, holds Issue and SearchIssues until it is closed.
 	slow        chan struct{}
+	held        atomic.Int32                  // calls that waited on slow
 	attachments map[string][]alert.Attachment // by issue id.
 	searches    []string
 	comments    map[string][]string // by issue id.

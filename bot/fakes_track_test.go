@@ -66,6 +66,7 @@ func (t *memTracker) wait(ctx context.Context) error {
 	if slow == nil {
 		return nil
 	}
+	t.held.Add(1)
 	select {
 	case <-slow:
 		return nil

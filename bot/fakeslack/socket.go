@@ -63,6 +63,9 @@ type sockets struct {
 	closed  bool
 	tickets map[string]bool
 	pending map[string]*pendingAck
+	strays  []StrayAck
+	// failOpen is how many apps.connections.open calls still fail.
+	failOpen int
 }
 
 func newSockets() sockets {
@@ -84,6 +87,10 @@ func (s *Server) liveConns() []*sockConn {
 func (s *Server) connectionsOpen(*apiRequest) (map[string]any, string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.sock.failOpen > 0 {
+		s.sock.failOpen--
+		return nil, "internal_error"
+	}
 	if len(s.liveConns()) >= maxConnections {
 		return nil, "too_many_websockets"
 	}
@@ -160,6 +167,36 @@ func (s *Server) pingLoop(c *sockConn, stop <-chan struct{}) {
 	}
 }
 
+// StrayAck is a message an app sent on a Socket Mode connection that acks
+// nothing: an ack without an envelope_id (such as an ack of hello), an ack
+// of an envelope sent on another connection, or of an unknown envelope.
+// Slack ignores these; a correct app sends none.
+type StrayAck struct {
+	Conn       int // the connection it came on
+	EnvelopeID string
+	// EnvelopeConn is the connection the envelope went out on, -1 if
+	// there was no such envelope.
+	EnvelopeConn int
+	Reason       string
+	Raw          json.RawMessage
+	At           time.Time
+}
+
+func (s *Server) stray(c *sockConn, id string, envConn int, reason string, data []byte) {
+	s.sock.strays = append(s.sock.strays, StrayAck{Conn: c.idx, EnvelopeID: id, EnvelopeConn: envConn,
+		Reason: reason, Raw: json.RawMessage(append([]byte(nil), data...)), At: time.Now()})
+	s.log.Warn("stray socket mode message", "conn", c.idx, "envelope_id", id, "reason", reason)
+}
+
+// StrayAcks returns the stray acks received, oldest first.
+func (s *Server) StrayAcks() []StrayAck {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]StrayAck(nil), s.sock.strays...)
+}
+
+// readAcks applies the acks arriving on c. An envelope is acked only on
+// the connection it was sent on, as Slack ties an envelope to its socket.
 func (s *Server) readAcks(c *sockConn) {
 	for {
 		_, data, err := c.ws.ReadMessage()
@@ -177,15 +214,29 @@ func (s *Server) readAcks(c *sockConn) {
 			Payload    json.RawMessage `json:"payload"`
 		}
 		if err := json.Unmarshal(data, &msg); err != nil || msg.EnvelopeID == "" {
-			s.log.Warn("unreadable socket message", "conn", c.idx, "err", err)
+			s.mu.Lock()
+			s.stray(c, "", -1, "no envelope_id", data)
+			s.mu.Unlock()
 			continue
 		}
 		s.mu.Lock()
 		p, ok := s.sock.pending[msg.EnvelopeID]
-		delete(s.sock.pending, msg.EnvelopeID)
-		if ok && p.timedOut {
+		switch {
+		case !ok:
+			envConn := -1
+			for _, e := range s.st.envelopes {
+				if e.ID == msg.EnvelopeID {
+					envConn = e.Conn
+				}
+			}
+			s.stray(c, msg.EnvelopeID, envConn, "no such pending envelope", data)
+		case p.rec.Conn != c.idx:
+			s.stray(c, msg.EnvelopeID, p.rec.Conn, "envelope was sent on another connection", data)
+		case p.timedOut:
+			delete(s.sock.pending, msg.EnvelopeID)
 			p.rec.Late = true
-		} else if ok {
+		default:
+			delete(s.sock.pending, msg.EnvelopeID)
 			m := ackMsg{payload: msg.Payload, at: at}
 			if string(m.payload) == "null" {
 				m.payload = nil
@@ -196,9 +247,6 @@ func (s *Server) readAcks(c *sockConn) {
 			p.ch <- m
 		}
 		s.mu.Unlock()
-		if !ok {
-			s.log.Warn("ack for unknown envelope", "envelope_id", msg.EnvelopeID)
-		}
 	}
 }
 
@@ -214,11 +262,23 @@ func (s *Server) dropConn(c *sockConn) {
 	}
 }
 
+// FailConnectionsOpen makes the next n apps.connections.open calls answer
+// {"ok":false,"error":"internal_error"}, as during a Slack outage.
+func (s *Server) FailConnectionsOpen(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sock.failOpen = n
+}
+
 // Disconnect sends every connection {"type":"disconnect","reason":
 // "refresh_requested"}, as Slack does a few times a day. New envelopes go
 // only to connections opened afterwards; the old ones close after a grace
 // period unless the client closes them first.
-func (s *Server) Disconnect() {
+func (s *Server) Disconnect() { s.DisconnectWith("refresh_requested") }
+
+// DisconnectWith is Disconnect with another reason ("warning",
+// "too_many_websockets", "link_disabled").
+func (s *Server) DisconnectWith(reason string) {
 	s.mu.Lock()
 	if s.sock.closed {
 		s.mu.Unlock()
@@ -233,7 +293,7 @@ func (s *Server) Disconnect() {
 	}
 	s.wg.Add(len(old))
 	s.mu.Unlock()
-	msg := map[string]any{"type": "disconnect", "reason": "refresh_requested",
+	msg := map[string]any{"type": "disconnect", "reason": reason,
 		"debug_info": map[string]any{"host": "applink-fake"}}
 	for _, c := range old {
 		_ = c.writeJSON(msg)

@@ -82,3 +82,62 @@ func BenchmarkClickToModal(b *testing.B) {
 		b.ReportMetric(float64(open.Microseconds())/float64(len(opens)), "µs-click-to-views.open")
 	}
 }
+
+// BenchmarkClickBurst measures click → views.open p99 for 200 clicks at
+// once, idle and while 16 creates wait on a Linear taking 2 s per request.
+// One iteration is one burst (use -benchtime=1x; a loaded round waits for
+// its creates to finish).
+//
+//	go test -run '^$' -bench ClickBurst -benchtime=1x ./cmd/proliferate-linear
+func BenchmarkClickBurst(b *testing.B) {
+	const creates, clicks = 16, 200
+	for _, loaded := range []bool{false, true} {
+		name := "idle"
+		if loaded {
+			name = "16_creates_on_2s_linear"
+		}
+		b.Run(name, func(b *testing.B) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			w, err := startWorld(ctx, "", slog.New(slog.NewTextHandler(io.Discard, nil)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer w.Close()
+			var all, acks []time.Duration
+			for i := range b.N {
+				b.StopTimer()
+				w.Linear.SetLatency(0)
+				views, tss, err := prepareLoad(ctx, w, creates, fmt.Sprintf("%s%d", name, i))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if loaded {
+					w.Linear.SetLatency(2 * time.Second)
+					if err := submitAll(ctx, w, views); err != nil {
+						b.Fatal(err)
+					}
+					if err := w.Slack.Wait(ctx, func() bool { return w.Linear.InFlight() >= 8 }); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StartTimer()
+				lat, ack, err := clickBurstAcks(ctx, w, tss, clicks)
+				if err != nil {
+					b.Fatal(err)
+				}
+				all, acks = append(all, lat...), append(acks, ack...)
+				b.StopTimer()
+				if loaded {
+					want := (i + 1) * creates
+					if err := w.Slack.Wait(ctx, func() bool { return len(w.Linear.Issues()) >= want }); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.ReportMetric(float64(p99(all).Milliseconds()), "ms-p99-click-to-views.open")
+			b.ReportMetric(float64(p99(acks).Milliseconds()), "ms-p99-ack")
+			b.ReportMetric(float64(len(all))/float64(b.N), "modals/burst")
+		})
+	}
+}

@@ -29,6 +29,8 @@ type gqlResponse struct {
 }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	s.inFlight.Add(1)
+	defer s.inFlight.Add(-1)
 	s.mu.Lock()
 	latency := s.latency
 	s.mu.Unlock()

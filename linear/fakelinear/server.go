@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -46,6 +47,7 @@ type Server struct {
 	fails       []failRule
 	lose        map[string]int
 	latency     time.Duration
+	inFlight    atomic.Int64 // requests being answered
 	syncID      int
 	oauth       oauthState
 	ext         extState     // see resolvers_issue4.go
@@ -290,6 +292,9 @@ func (s *Server) LoseResponseNext(operationName string) {
 	defer s.mu.Unlock()
 	s.lose[operationName]++
 }
+
+// InFlight is the number of requests received and not yet answered.
+func (s *Server) InFlight() int { return int(s.inFlight.Load()) }
 
 // SetLatency delays every answer by d (or until the client gives up).
 func (s *Server) SetLatency(d time.Duration) {
