@@ -96,7 +96,7 @@ func accept(t *testing.T, svc *alert.Service, errorID string, events int64) aler
 // due counts the jobs due now without keeping them.
 func due(t *testing.T, db *store.DB) []alert.Job {
 	t.Helper()
-	jobs, err := db.ClaimJobs(context.Background(), 100, time.Millisecond)
+	jobs, err := db.ClaimJobs(context.Background(), "test", 100, time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,6 +146,9 @@ func TestDispatcherRetries(t *testing.T) {
 		p := &recordingPoster{fail: []error{rateLimited}}
 		d := newDispatcher(t, db, p)
 		accept(t, svc, "e1", 1)
+		if _, err := d.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
 		accept(t, svc, "e2", 1) // same channel
 		if _, err := d.RunOnce(ctx); err != nil {
 			t.Fatal(err)

@@ -61,6 +61,40 @@ func Temporary(err error, d time.Duration) error {
 	return &TemporaryError{Err: err, After: d}
 }
 
+// PermanentError marks an error no retry can mend (Slack says the channel
+// does not exist, a payload cannot be read): the job is buried at once.
+type PermanentError struct{ Err error }
+
+func (e *PermanentError) Error() string { return e.Err.Error() }
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// Permanent wraps err so the job that returned it is buried without retry.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &PermanentError{Err: err}
+}
+
+// PostponedError says a job did not run and should come back after After,
+// without counting an attempt: its channel is held, or the job it follows
+// has not finished. Its age still bounds it (Dispatcher.MaxAge).
+type PostponedError struct {
+	Err   error
+	After time.Duration
+}
+
+func (e *PostponedError) Error() string { return e.Err.Error() }
+func (e *PostponedError) Unwrap() error { return e.Err }
+
+// Postpone wraps why a job cannot run yet, and when to look again.
+func Postpone(err error, after time.Duration) error {
+	if err == nil {
+		return nil
+	}
+	return &PostponedError{Err: err, After: after}
+}
+
 // UserMessage turns an error into words for a Slack user: what happened and
 // what to do. Internal detail (SQL, HTTP bodies) never reaches it.
 func UserMessage(err error) string {

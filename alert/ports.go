@@ -5,10 +5,12 @@ import (
 	"time"
 )
 
-// JobKind names what a queued Slack job does.
+// JobKind names what a queued job does. Each kind has one handler,
+// registered on the Dispatcher (Dispatcher.Handle).
 type JobKind string
 
-// Job kinds.
+// Job kinds the core runs itself. Adapters register their own kinds
+// (submissions, webhook deliveries) on the same queue.
 const (
 	// JobRenderAlert posts the alert's Slack message, or updates it in place
 	// when it already has a ts. It always renders the alert's state at the
@@ -18,31 +20,105 @@ const (
 	JobThreadNote JobKind = "thread_note"
 )
 
-// Job is one unit of work for Slack in the durable queue in front of Slack's
-// rate limits. Jobs are stored in the same transaction as the change that
-// needs them, so nothing accepted is lost on a crash.
+// JobStatus is where a job is in its life: queued until claimed, running
+// while leased, dead once buried. Done jobs are deleted.
+type JobStatus string
+
+// Job statuses.
+const (
+	JobQueued  JobStatus = "queued"
+	JobRunning JobStatus = "running"
+	JobDead    JobStatus = "dead"
+)
+
+// Job is one unit of promised work in the durable queue: a Slack message, a
+// thread note, the rest of a submission. Jobs are stored in the same
+// transaction as the change that needs them, so nothing accepted is lost on
+// a crash.
 type Job struct {
-	ID      int64   `db:"id"`
-	Kind    JobKind `db:"kind"`
-	AlertID int64   `db:"alert_id"`
-	Text    string  `db:"text"`
+	ID   int64   `db:"id"`
+	Kind JobKind `db:"kind"`
+	// AlertID is the alert the job is about; 0 for a job that is about no
+	// alert (its handler reads Payload instead).
+	AlertID int64  `db:"alert_id"`
+	Text    string `db:"text"`
+	// Payload is what the handler needs beyond AlertID and Text, in a
+	// format of the kind's choosing (JSON, typically).
+	Payload string `db:"payload"`
 	// DedupeKey, when set, folds this job into a queued (not yet running) job
 	// with the same key: ten alerts in a second become one message update.
-	DedupeKey string    `db:"dedupe_key"`
+	DedupeKey string `db:"dedupe_key"`
+	// SerialKey, when set, keeps this job from running while another job
+	// with the same key runs, on any replica: one alert's message is posted
+	// by one job at a time, so a second job never reads an empty ts and
+	// posts a second message.
+	SerialKey string    `db:"serial_key"`
+	Status    JobStatus `db:"status"`
 	Attempts  int       `db:"attempts"`
 	RunAt     time.Time `db:"run_at"`
+	// LastError is the last failure; for a dead job, why it was buried.
 	LastError string    `db:"last_error"`
 	CreatedAt time.Time `db:"created_at"`
 }
 
+// alertSerial is the serial key of every job about alert id.
+func alertSerial(alertID int64) string { return "alert:" + itoa(alertID) }
+
 // RenderJob is the job that posts or refreshes the message of alert id.
 func RenderJob(alertID int64) Job {
-	return Job{Kind: JobRenderAlert, AlertID: alertID, DedupeKey: "render:" + itoa(alertID)}
+	return Job{Kind: JobRenderAlert, AlertID: alertID, DedupeKey: renderKey(alertID), SerialKey: alertSerial(alertID)}
 }
+
+// renderKey is the dedupe key of alert id's render job.
+func renderKey(alertID int64) string { return "render:" + itoa(alertID) }
 
 // NoteJob is the job that replies text in the thread of alert id.
 func NoteJob(alertID int64, text string) Job {
-	return Job{Kind: JobThreadNote, AlertID: alertID, Text: text}
+	return Job{Kind: JobThreadNote, AlertID: alertID, Text: text, SerialKey: alertSerial(alertID)}
+}
+
+// JobQueue is the durable queue as the Dispatcher drives it. store.DB
+// implements it on both dialects; every method is safe for several
+// replicas sharing one database.
+type JobQueue interface {
+	// ClaimJobs leases up to limit due jobs to owner for lease; a job whose
+	// lease ran out (its worker died) is due again and counts an attempt.
+	// Replicas never share a job, and a job whose SerialKey is held by a
+	// running job is not claimed.
+	ClaimJobs(ctx context.Context, owner string, limit int, lease time.Duration) ([]Job, error)
+	// ExtendLeases renews owner's leases on ids for lease from now, and
+	// returns the ids that are no longer owner's (a lease ran out and
+	// another worker took the job, or an operator dropped it).
+	ExtendLeases(ctx context.Context, owner string, ids []int64, lease time.Duration) (lost []int64, err error)
+	// FinishJob deletes a job that is done.
+	FinishJob(ctx context.Context, id int64) error
+	// RetryJob puts a job back, due at runAt, counting the attempt.
+	RetryJob(ctx context.Context, id int64, runAt time.Time, lastErr string) error
+	// PostponeJob puts a job back, due at runAt, without counting an
+	// attempt: it did not run (its channel was held, what it follows is not
+	// done, the process is shutting down).
+	PostponeJob(ctx context.Context, id int64, runAt time.Time, reason string) error
+	// BuryJob keeps a job that failed for good out of the queue (dead),
+	// with the reason, for an operator to retry or drop.
+	BuryJob(ctx context.Context, id int64, reason string) error
+	// JobByDedupeKey returns the newest job holding key, dead ones
+	// included; ErrNotFound if none.
+	JobByDedupeKey(ctx context.Context, key string) (Job, error)
+}
+
+// ChannelPacer spaces Slack messages per channel across every replica,
+// through the database, and keeps Slack's Retry-After for each channel.
+type ChannelPacer interface {
+	// ReserveChannelSlot reserves the channel's next free slot, at least gap
+	// after the previous one and not before the channel's hold ends, and
+	// returns how long until it. If that is more than maxWait nothing is
+	// reserved and ok is false.
+	ReserveChannelSlot(ctx context.Context, channel string, gap, maxWait time.Duration) (wait time.Duration, ok bool, err error)
+	// HoldChannel keeps the channel quiet for d from now (Slack's
+	// Retry-After); a longer hold already in force stays.
+	HoldChannel(ctx context.Context, channel string, d time.Duration) error
+	// ChannelHeld returns how long the channel's hold still lasts, 0 if none.
+	ChannelHeld(ctx context.Context, channel string) (time.Duration, error)
 }
 
 // Store is the persistence the core needs. store.DB implements it on SQLite
@@ -92,16 +168,6 @@ type Store interface {
 
 	// Enqueue adds jobs to the queue.
 	Enqueue(ctx context.Context, jobs ...Job) error
-	// ClaimJobs leases up to limit due jobs for lease; a job whose lease ran
-	// out (its worker died) is due again. Replicas never share a job.
-	ClaimJobs(ctx context.Context, limit int, lease time.Duration) ([]Job, error)
-	// FinishJob deletes a job that is done.
-	FinishJob(ctx context.Context, id int64) error
-	// RetryJob puts a job back, due at runAt, counting the attempt.
-	RetryJob(ctx context.Context, id int64, runAt time.Time, lastErr string) error
-	// BuryJob keeps a job that failed for good out of the queue, for an
-	// operator to look at.
-	BuryJob(ctx context.Context, id int64, lastErr string) error
 }
 
 // Poster is the Slack side as the core needs it; bot.Poster implements it

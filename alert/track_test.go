@@ -66,23 +66,29 @@ func (h *harness) seedIssue(t *testing.T, title, attachmentURL string) alert.Iss
 	return is
 }
 
-// queued drains the job queue and returns the thread notes in it.
+// notes drains the job queue and returns the thread notes in it. Jobs of
+// one alert are claimed one at a time (their serial key), so it claims
+// until nothing is left.
 func (h *harness) notes(t *testing.T) []string {
 	t.Helper()
-	jobs, err := h.db.ClaimJobs(context.Background(), 1000, time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var notes []string
-	for _, j := range jobs {
-		if j.Kind == alert.JobThreadNote {
-			notes = append(notes, j.Text)
-		}
-		if err := h.db.FinishJob(context.Background(), j.ID); err != nil {
+	for {
+		jobs, err := h.db.ClaimJobs(context.Background(), "test", 1000, time.Minute)
+		if err != nil {
 			t.Fatal(err)
 		}
+		if len(jobs) == 0 {
+			return notes
+		}
+		for _, j := range jobs {
+			if j.Kind == alert.JobThreadNote {
+				notes = append(notes, j.Text)
+			}
+			if err := h.db.FinishJob(context.Background(), j.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
-	return notes
 }
 
 func mustRef(t *testing.T, s string) issueref.Ref {

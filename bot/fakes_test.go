@@ -140,7 +140,7 @@ func (s *memStore) Enqueue(_ context.Context, jobs ...alert.Job) error {
 
 // ClaimJobs hands out every queued job once (no leases: the tests run one
 // dispatcher); Jobs still lists them.
-func (s *memStore) ClaimJobs(_ context.Context, limit int, _ time.Duration) ([]alert.Job, error) {
+func (s *memStore) ClaimJobs(_ context.Context, _ string, limit int, _ time.Duration) ([]alert.Job, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []alert.Job
@@ -158,6 +158,23 @@ func (s *memStore) ClaimJobs(_ context.Context, limit int, _ time.Duration) ([]a
 func (s *memStore) FinishJob(context.Context, int64) error                   { return nil }
 func (s *memStore) RetryJob(context.Context, int64, time.Time, string) error { return nil }
 func (s *memStore) BuryJob(context.Context, int64, string) error             { return nil }
+
+// The engine's leases, postponements and channel pace: one dispatcher,
+// no waiting.
+func (s *memStore) ExtendLeases(context.Context, string, []int64, time.Duration) ([]int64, error) {
+	return nil, nil
+}
+func (s *memStore) PostponeJob(context.Context, int64, time.Time, string) error { return nil }
+func (s *memStore) JobByDedupeKey(context.Context, string) (alert.Job, error) {
+	return alert.Job{}, alert.ErrNotFound
+}
+func (s *memStore) ReserveChannelSlot(context.Context, string, time.Duration, time.Duration) (time.Duration, bool, error) {
+	return 0, true, nil
+}
+func (s *memStore) HoldChannel(context.Context, string, time.Duration) error { return nil }
+func (s *memStore) ChannelHeld(context.Context, string) (time.Duration, error) {
+	return 0, nil
+}
 
 // memTracker is an in-memory Linear: teams, members, and issues created
 // once per request ID, as Linear refuses a duplicate IssueCreateInput.id.

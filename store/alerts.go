@@ -46,6 +46,7 @@ RETURNING ` + alertColumns
 // While a render job for the alert is still queued the new one folds into
 // it, so a burst of repeats costs one Slack update.
 func (db *DB) AcceptAlert(ctx context.Context, a alert.Alert) (alert.Alert, error) {
+	a = cleanAlert(a)
 	if strings.TrimSpace(a.ErrorID) == "" || strings.TrimSpace(a.Channel) == "" {
 		return alert.Alert{}, fmt.Errorf("alert needs an error id and a channel: %w", alert.ErrInvalid)
 	}
@@ -104,6 +105,17 @@ func (db *DB) SetAlertMessage(ctx context.Context, alertID int64, ts string) err
 	res, err := db.x.ExecContext(ctx, db.q(`UPDATE alerts SET message_ts = ?, updated_at = ? WHERE id = ?`),
 		ts, db.t(db.clock()), alertID)
 	return mustAffect(res, err, "set message of alert %d", alertID)
+}
+
+// cleanAlert makes every text of a storable (see clean): an alert's text
+// is the sender's, and a NUL in a message must not keep it out.
+func cleanAlert(a alert.Alert) alert.Alert {
+	for _, f := range []*string{&a.ErrorID, &a.Channel, &a.URL, &a.Project, &a.Level, &a.ErrorType,
+		&a.ErrorMessage, &a.Stack, &a.Environment, &a.Release} {
+		*f = clean(*f)
+	}
+	a.Trigger = alert.Trigger(clean(string(a.Trigger)))
+	return a
 }
 
 // utcAlert puts a scanned alert's times in UTC: lib/pq returns them in the

@@ -89,7 +89,7 @@ func TestAcceptAlertQueuesOneRenderPerBurst(t *testing.T) {
 
 		// A running render job does not absorb a repeat: the message must
 		// be rendered again with the newer state, once.
-		if _, err := db.ClaimJobs(ctx, 10, time.Minute); err != nil {
+		if _, err := db.ClaimJobs(ctx, "test", 10, time.Minute); err != nil {
 			t.Fatal(err)
 		}
 		for range 3 {

@@ -14,15 +14,15 @@ import (
 // JobRow is a job with its queue state, as tests inspect it.
 type JobRow struct {
 	alert.Job
-	Status      string       `db:"status"`
 	LockedUntil sql.NullTime `db:"locked_until"`
+	Owner       string       `db:"owner"`
 }
 
 // AllJobs returns every job, dead ones included, by id.
 func AllJobs(t testing.TB, db *DB) []JobRow {
 	t.Helper()
 	var rows []JobRow
-	err := db.x.SelectContext(context.Background(), &rows, `SELECT `+jobColumns+`, status, locked_until FROM jobs ORDER BY id`)
+	err := db.x.SelectContext(context.Background(), &rows, `SELECT `+jobColumns+`, locked_until, owner FROM jobs ORDER BY id`)
 	if err != nil {
 		t.Fatalf("all jobs: %v", err)
 	}

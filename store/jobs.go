@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 	"unicode/utf8"
@@ -15,14 +16,16 @@ import (
 // Job statuses. A job is queued until claimed, running while leased, and
 // dead once buried; done jobs are deleted.
 const (
-	jobQueued  = "queued"
-	jobRunning = "running"
-	jobDead    = "dead"
+	jobQueued  = string(alert.JobQueued)
+	jobRunning = string(alert.JobRunning)
+	jobDead    = string(alert.JobDead)
 )
 
-// jobColumns lists jobs' columns in alert.Job's db tags. A NULL dedupe key
-// (the job never folds) reads as "".
-const jobColumns = `id, kind, alert_id, text, COALESCE(dedupe_key, '') AS dedupe_key, attempts, run_at, last_error, created_at`
+// jobColumns lists jobs' columns in alert.Job's db tags. NULL alert id,
+// dedupe and serial keys read as 0 and "". Table-qualified so it can join.
+const jobColumns = `jobs.id, jobs.kind, COALESCE(jobs.alert_id, 0) AS alert_id, jobs.text, jobs.payload,
+	COALESCE(jobs.dedupe_key, '') AS dedupe_key, COALESCE(jobs.serial_key, '') AS serial_key, jobs.status,
+	jobs.attempts, jobs.run_at, jobs.last_error, jobs.created_at`
 
 // maxLastError bounds the error text kept per job: enough for any Slack or
 // SQL error, small enough that a pathological one cannot bloat the row.
@@ -33,27 +36,26 @@ const maxLastError = 2000
 // the queued job and its due time. A running job is outside the index, so
 // a repeat that arrives while it runs queues a fresh job and the message
 // is rendered again with the newer state.
-const insertJobSQL = `INSERT INTO jobs (kind, alert_id, text, dedupe_key, status, attempts, run_at, created_at)
-VALUES (?, ?, ?, ?, 'queued', 0, ?, ?)
+const insertJobSQL = `INSERT INTO jobs (kind, alert_id, text, payload, dedupe_key, serial_key, status, attempts, run_at, created_at)
+VALUES (?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?)
 ON CONFLICT DO NOTHING`
 
 // insertJobs queues jobs in tx. A job without RunAt is due now.
 func (db *DB) insertJobs(ctx context.Context, tx *sqlx.Tx, now time.Time, jobs ...alert.Job) error {
 	for _, j := range jobs {
-		if j.Kind == "" || j.AlertID <= 0 {
-			return fmt.Errorf("job needs a kind and an alert: %w", alert.ErrInvalid)
-		}
-		var key any // NULL: never folds (NULLs are distinct in a unique index).
-		if j.DedupeKey != "" {
-			key = j.DedupeKey
+		if j.Kind == "" || j.AlertID < 0 {
+			return fmt.Errorf("job needs a kind: %w", alert.ErrInvalid)
 		}
 		runAt := j.RunAt
 		if runAt.IsZero() {
 			runAt = now
 		}
+		// NULL: no alert; never folds; no serial bound (NULLs are distinct
+		// in a unique index and match nothing in the claim).
 		if _, err := tx.ExecContext(ctx, db.q(insertJobSQL),
-			string(j.Kind), j.AlertID, j.Text, key, db.t(runAt), db.t(now)); err != nil {
-			return wrap(err, "queue %s job for alert %d", j.Kind, j.AlertID)
+			string(j.Kind), nullInt(j.AlertID), clean(j.Text), clean(j.Payload),
+			nullString(j.DedupeKey), nullString(j.SerialKey), db.t(runAt), db.t(now)); err != nil {
+			return wrap(err, "queue %s job (alert %d)", j.Kind, j.AlertID)
 		}
 	}
 	return nil
@@ -68,37 +70,40 @@ func (db *DB) Enqueue(ctx context.Context, jobs ...alert.Job) error {
 	return db.inTx(ctx, func(tx *sqlx.Tx) error { return db.insertJobs(ctx, tx, now, jobs...) })
 }
 
-// claimSet is what a claim does to a job: lease it, and count an expired
+// claimSQL leases the due jobs, at most one per serial key and none whose
+// serial key a live running job holds. A claim also counts an expired
 // lease as a failed attempt, so a job that kills its worker every time
 // reaches MaxAttempts and is buried instead of looping for ever. In SET,
-// status is the value before the update.
-const claimSet = `SET status = 'running',
-	locked_until = ?,
+// status is the value before the update. RETURNING has no order.
+//
+// Due: queued and due, or running with a lease that ran out (the worker
+// died). SQLite runs it alone (one writer, so nothing claims between the
+// SELECT and the UPDATE); PostgreSQL first takes a transaction-level
+// advisory lock, because SKIP LOCKED alone would let two replicas each
+// lock a different job of the same serial key. Claims are short, so
+// serialising them costs little.
+const claimSQL = `UPDATE jobs SET status = 'running', locked_until = ?, owner = ?,
 	attempts = attempts + CASE WHEN status = 'running' THEN 1 ELSE 0 END,
-	last_error = CASE WHEN status = 'running' THEN 'lease expired' ELSE last_error END`
-
-// claimDue selects due jobs: queued and due, or running with a lease that
-// ran out (the worker died).
-const claimDue = `SELECT id FROM jobs
-	WHERE (status = 'queued' AND run_at <= ?) OR (status = 'running' AND locked_until <= ?)
-	ORDER BY run_at, id LIMIT ?`
-
-// claimSQLite is one statement: SQLite has a single writer, so nothing can
-// claim the same rows between the SELECT and the UPDATE.
-const claimSQLite = `UPDATE jobs ` + claimSet + `
-WHERE id IN (` + claimDue + `)
+	last_error = CASE WHEN status = 'running' THEN 'lease expired' ELSE last_error END
+WHERE id IN (
+	SELECT id FROM (
+		SELECT j.id, j.run_at, ROW_NUMBER() OVER (
+			PARTITION BY COALESCE(j.serial_key, 'job:' || CAST(j.id AS TEXT)) ORDER BY j.run_at, j.id) AS n
+		FROM jobs j
+		WHERE ((j.status = 'queued' AND j.run_at <= ?) OR (j.status = 'running' AND j.locked_until <= ?))
+		AND (j.serial_key IS NULL OR NOT EXISTS (
+			SELECT 1 FROM jobs r WHERE r.serial_key = j.serial_key AND r.status = 'running' AND r.locked_until > ?))
+	) due
+	WHERE n = 1 ORDER BY run_at, id LIMIT ?)
 RETURNING ` + jobColumns
 
-// claimPostgres locks the due rows with SKIP LOCKED, so replicas claiming
-// at once each take different jobs instead of waiting on each other.
-// https://www.postgresql.org/docs/current/sql-select.html#SQL-FOR-UPDATE-SHARE
-const claimPostgres = `WITH due AS (` + claimDue + ` FOR UPDATE SKIP LOCKED)
-UPDATE jobs ` + claimSet + `
-WHERE id IN (SELECT id FROM due)
-RETURNING ` + jobColumns
+// claimLockPostgres serialises claims per schema (tests share a database
+// in separate schemas). https://www.postgresql.org/docs/current/explicit-locking.html#ADVISORY-LOCKS
+const claimLockPostgres = `SELECT pg_advisory_xact_lock(
+	('x' || substr(md5('proliferate-linear/claim/' || COALESCE(current_schema(), '')), 1, 16))::bit(64)::bigint)`
 
-// ClaimJobs leases up to limit due jobs for lease, oldest due first.
-func (db *DB) ClaimJobs(ctx context.Context, limit int, lease time.Duration) ([]alert.Job, error) {
+// ClaimJobs leases up to limit due jobs to owner for lease, oldest due first.
+func (db *DB) ClaimJobs(ctx context.Context, owner string, limit int, lease time.Duration) ([]alert.Job, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
@@ -106,21 +111,28 @@ func (db *DB) ClaimJobs(ctx context.Context, limit int, lease time.Duration) ([]
 		return nil, fmt.Errorf("lease %v: %w", lease, alert.ErrInvalid)
 	}
 	now := db.clock()
-	// The placeholders come in text order, which differs: the CTE comes
-	// first on PostgreSQL.
-	query, args := claimSQLite, []any{db.t(now.Add(lease)), db.t(now), db.t(now), limit}
-	if db.dialect == DialectPostgres {
-		query, args = claimPostgres, []any{db.t(now), db.t(now), limit, db.t(now.Add(lease))}
-	}
+	args := []any{db.t(now.Add(lease)), owner, db.t(now), db.t(now), db.t(now), limit}
 	var jobs []alert.Job
-	err := db.x.SelectContext(ctx, &jobs, db.q(query), args...)
+	var err error
+	if db.dialect == DialectPostgres {
+		err = db.inTx(ctx, func(tx *sqlx.Tx) error {
+			if _, err := tx.ExecContext(ctx, claimLockPostgres); err != nil {
+				return fmt.Errorf("claim lock: %w", err)
+			}
+			return tx.SelectContext(ctx, &jobs, db.q(claimSQL), args...)
+		})
+	} else {
+		// One statement, no transaction: SQLite's single writer makes it
+		// atomic, and it holds the write lock for the shortest time when
+		// several processes share the file.
+		err = db.x.SelectContext(ctx, &jobs, db.q(claimSQL), args...)
+	}
 	if err != nil {
 		return nil, wrap(err, "claim jobs")
 	}
 	for i := range jobs {
 		jobs[i] = utcJob(jobs[i])
 	}
-	// RETURNING has no order.
 	sort.Slice(jobs, func(i, k int) bool {
 		if !jobs[i].RunAt.Equal(jobs[k].RunAt) {
 			return jobs[i].RunAt.Before(jobs[k].RunAt)
@@ -128,6 +140,31 @@ func (db *DB) ClaimJobs(ctx context.Context, limit int, lease time.Duration) ([]
 		return jobs[i].ID < jobs[k].ID
 	})
 	return jobs, nil
+}
+
+// ExtendLeases renews owner's leases on ids for lease from now and returns
+// the ids that are not owner's running jobs any more.
+func (db *DB) ExtendLeases(ctx context.Context, owner string, ids []int64, lease time.Duration) ([]int64, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	query, args, err := sqlx.In(`UPDATE jobs SET locked_until = ?
+		WHERE owner = ? AND status = 'running' AND id IN (?) RETURNING id`,
+		db.t(db.clock().Add(lease)), owner, ids)
+	if err != nil {
+		return nil, fmt.Errorf("extend leases: %w", err)
+	}
+	var kept []int64
+	if err := db.x.SelectContext(ctx, &kept, db.q(query), args...); err != nil {
+		return nil, wrap(err, "extend leases")
+	}
+	var lost []int64
+	for _, id := range ids {
+		if !slices.Contains(kept, id) {
+			lost = append(lost, id)
+		}
+	}
+	return lost, nil
 }
 
 // FinishJob deletes a job that is done; ErrNotFound if it is gone.
@@ -140,25 +177,114 @@ func (db *DB) FinishJob(ctx context.Context, id int64) error {
 // attempt. If a newer job with the same dedupe key was queued meanwhile,
 // this one is dropped instead: the newer one renders the same state.
 func (db *DB) RetryJob(ctx context.Context, id int64, runAt time.Time, lastErr string) error {
+	return db.requeue(ctx, id, runAt, lastErr, 1, "retry job %d")
+}
+
+// PostponeJob puts a job back, due at runAt, without counting an attempt;
+// it folds into a newer queued job like RetryJob.
+func (db *DB) PostponeJob(ctx context.Context, id int64, runAt time.Time, reason string) error {
+	return db.requeue(ctx, id, runAt, reason, 0, "postpone job %d")
+}
+
+func (db *DB) requeue(ctx context.Context, id int64, runAt time.Time, lastErr string, attempt int, what string) error {
 	res, err := db.x.ExecContext(ctx, db.q(`UPDATE jobs
-		SET status = 'queued', run_at = ?, attempts = attempts + 1, last_error = ?, locked_until = NULL
-		WHERE id = ?`), db.t(runAt), clip(lastErr), id)
+		SET status = 'queued', run_at = ?, attempts = attempts + ?, last_error = ?, locked_until = NULL, owner = ''
+		WHERE id = ?`), db.t(runAt), attempt, clip(lastErr), id)
 	if isUniqueViolation(err) {
 		// Requeueing would clash in jobs_dedupe_queued. The statement ran
 		// alone (no transaction to abort), so delete in a second one.
-		db.log.DebugContext(ctx, "retry folded into a newer queued job", "job_id", id)
+		db.log.DebugContext(ctx, "job folded into a newer queued job", "job_id", id)
 		res, err = db.x.ExecContext(ctx, db.q(`DELETE FROM jobs WHERE id = ?`), id)
 	}
-	return mustAffect(res, err, "retry job %d", id)
+	return mustAffect(res, err, what, id)
 }
 
 // BuryJob keeps a job that failed for good out of the queue (status dead),
-// with its last error, for an operator to look at.
-func (db *DB) BuryJob(ctx context.Context, id int64, lastErr string) error {
+// with its reason, for an operator to retry or drop.
+func (db *DB) BuryJob(ctx context.Context, id int64, reason string) error {
+	now := db.clock()
 	res, err := db.x.ExecContext(ctx, db.q(`UPDATE jobs
-		SET status = 'dead', attempts = attempts + 1, last_error = ?, locked_until = NULL
-		WHERE id = ?`), clip(lastErr), id)
+		SET status = 'dead', attempts = attempts + 1, last_error = ?, locked_until = NULL, owner = '', dead_at = ?
+		WHERE id = ?`), clip(reason), db.t(now), id)
 	return mustAffect(res, err, "bury job %d", id)
+}
+
+// JobByDedupeKey returns the newest job holding key, dead ones included;
+// ErrNotFound if none.
+func (db *DB) JobByDedupeKey(ctx context.Context, key string) (alert.Job, error) {
+	var j alert.Job
+	err := db.x.GetContext(ctx, &j, db.q(`SELECT `+jobColumns+` FROM jobs WHERE dedupe_key = ? ORDER BY id DESC LIMIT 1`), key)
+	if err != nil {
+		return alert.Job{}, wrap(err, "job %s", key)
+	}
+	return utcJob(j), nil
+}
+
+// ListJobs returns up to limit jobs by id, only dead ones if deadOnly.
+func (db *DB) ListJobs(ctx context.Context, deadOnly bool, limit int) ([]alert.Job, error) {
+	query := `SELECT ` + jobColumns + ` FROM jobs`
+	args := []any{}
+	if deadOnly {
+		query += ` WHERE status = ?`
+		args = append(args, jobDead)
+	}
+	query += ` ORDER BY id LIMIT ?`
+	args = append(args, limit)
+	var jobs []alert.Job
+	if err := db.x.SelectContext(ctx, &jobs, db.q(query), args...); err != nil {
+		return nil, wrap(err, "list jobs")
+	}
+	for i := range jobs {
+		jobs[i] = utcJob(jobs[i])
+	}
+	return jobs, nil
+}
+
+// ReviveJob queues a dead job again, due now, with its attempts reset. If
+// a queued job with the same dedupe key exists (it does the same work),
+// the dead one is deleted instead and folded is true. A job that is not
+// dead is refused with ErrConflict; a missing one is ErrNotFound.
+func (db *DB) ReviveJob(ctx context.Context, id int64) (folded bool, err error) {
+	err = db.inTx(ctx, func(tx *sqlx.Tx) error {
+		var status string
+		if err := tx.GetContext(ctx, &status, db.q(`SELECT status FROM jobs WHERE id = ?`), id); err != nil {
+			return wrap(err, "job %d", id)
+		}
+		if status != jobDead {
+			return fmt.Errorf("job %d is %s, not dead: %w", id, status, alert.ErrConflict)
+		}
+		var clash int
+		if err := tx.GetContext(ctx, &clash, db.q(`SELECT COUNT(*) FROM jobs q JOIN jobs d ON q.dedupe_key = d.dedupe_key
+			WHERE d.id = ? AND q.status = 'queued'`), id); err != nil {
+			return wrap(err, "job %d", id)
+		}
+		if clash > 0 {
+			folded = true
+			_, err := tx.ExecContext(ctx, db.q(`DELETE FROM jobs WHERE id = ?`), id)
+			return wrap(err, "drop job %d", id)
+		}
+		_, err := tx.ExecContext(ctx, db.q(`UPDATE jobs SET status = 'queued', attempts = 0, run_at = ?, dead_at = NULL
+			WHERE id = ?`), db.t(db.clock()), id)
+		return wrap(err, "revive job %d", id)
+	})
+	return folded, err
+}
+
+// DropJob deletes a queued or dead job. A running job is refused with
+// ErrConflict (its worker would finish or retry it); a missing one is
+// ErrNotFound.
+func (db *DB) DropJob(ctx context.Context, id int64) error {
+	return db.inTx(ctx, func(tx *sqlx.Tx) error {
+		var status string
+		if err := tx.GetContext(ctx, &status, db.q(`SELECT status FROM jobs WHERE id = ?`), id); err != nil {
+			return wrap(err, "job %d", id)
+		}
+		if status == jobRunning {
+			return fmt.Errorf("job %d is running; wait until it is queued or dead: %w", id, alert.ErrConflict)
+		}
+		_, err := tx.ExecContext(ctx, db.q(`DELETE FROM jobs WHERE id = ?`), id)
+		return wrap(err, "drop job %d", id)
+	})
 }
 
 // QueueStats counts the jobs in each state, for metrics and health checks.
@@ -203,8 +329,10 @@ func (db *DB) QueueStats(ctx context.Context) (QueueStats, error) {
 	return s, nil
 }
 
-// clip bounds s to maxLastError bytes without splitting a UTF-8 sequence.
+// clip bounds s to maxLastError bytes without splitting a UTF-8 sequence,
+// and cleans it like any stored text.
 func clip(s string) string {
+	s = clean(s)
 	if len(s) <= maxLastError {
 		return s
 	}
@@ -214,6 +342,22 @@ func clip(s string) string {
 		}
 	}
 	return s[:maxLastError]
+}
+
+// nullInt is n, or NULL for 0.
+func nullInt(n int64) any {
+	if n == 0 {
+		return nil
+	}
+	return n
+}
+
+// nullString is s, or NULL for "".
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
 
 // utcJob puts a scanned job's times in UTC.

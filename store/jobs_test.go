@@ -18,7 +18,7 @@ import (
 // claimIDs claims and returns the claimed jobs' ids, failing on error.
 func claimIDs(t *testing.T, db *store.DB, limit int, lease time.Duration) []int64 {
 	t.Helper()
-	jobs, err := db.ClaimJobs(context.Background(), limit, lease)
+	jobs, err := db.ClaimJobs(context.Background(), "test", limit, lease)
 	if err != nil {
 		t.Fatalf("ClaimJobs: %v", err)
 	}
@@ -33,18 +33,20 @@ func TestJobLifecycle(t *testing.T) {
 	each(t, func(t *testing.T, db *store.DB, clk *fakeClock) {
 		ctx := context.Background()
 		a := accept(t, db, newAlert("E-jobs", "C1")) // queues its render job.
-		if err := db.Enqueue(ctx, alert.NoteJob(a.ID, "created PRO-1"), alert.Job{
+		// A job about no alert, with a payload: any kind runs on this queue.
+		if err := db.Enqueue(ctx, alert.Job{Kind: "linear_delivery", Payload: `{"delivery":"d1"}`}, alert.Job{
 			Kind: alert.JobThreadNote, AlertID: a.ID, Text: "later", RunAt: t0.Add(time.Hour),
 		}); err != nil {
 			t.Fatal(err)
 		}
-		jobs, err := db.ClaimJobs(ctx, 10, time.Minute)
+		jobs, err := db.ClaimJobs(ctx, "test", 10, time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}
 		want := []alert.Job{
-			{ID: jobs[0].ID, Kind: alert.JobRenderAlert, AlertID: a.ID, DedupeKey: "render:" + itoa(a.ID), RunAt: ms(t0), CreatedAt: ms(t0)},
-			{ID: jobs[0].ID + 1, Kind: alert.JobThreadNote, AlertID: a.ID, Text: "created PRO-1", RunAt: ms(t0), CreatedAt: ms(t0)},
+			{ID: jobs[0].ID, Kind: alert.JobRenderAlert, AlertID: a.ID, DedupeKey: "render:" + itoa(a.ID), SerialKey: "alert:" + itoa(a.ID),
+				Status: alert.JobRunning, RunAt: ms(t0), CreatedAt: ms(t0)},
+			{ID: jobs[0].ID + 1, Kind: "linear_delivery", Payload: `{"delivery":"d1"}`, Status: alert.JobRunning, RunAt: ms(t0), CreatedAt: ms(t0)},
 		}
 		if diff := cmp.Diff(want, jobs); diff != "" {
 			t.Fatalf("first claim (-want +got):\n%s", diff)
@@ -113,7 +115,7 @@ func TestLeaseExpiryCountsAttempts(t *testing.T) {
 		ctx := context.Background()
 		accept(t, db, newAlert("E-lease", "C1"))
 		for want := range 3 {
-			jobs, err := db.ClaimJobs(ctx, 1, time.Minute)
+			jobs, err := db.ClaimJobs(ctx, "test", 1, time.Minute)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -169,7 +171,7 @@ func TestJobErrors(t *testing.T) {
 			// foreign_keys must be on for SQLite to refuse this.
 			{"job of a missing alert", func() error { return db.Enqueue(ctx, alert.RenderJob(999)) }, alert.ErrNotFound},
 			{"job without kind", func() error { return db.Enqueue(ctx, alert.Job{AlertID: 1}) }, alert.ErrInvalid},
-			{"zero lease", func() error { _, err := db.ClaimJobs(ctx, 1, 0); return err }, alert.ErrInvalid},
+			{"zero lease", func() error { _, err := db.ClaimJobs(ctx, "test", 1, 0); return err }, alert.ErrInvalid},
 			{"enqueue nothing", func() error { return db.Enqueue(ctx) }, nil},
 		}
 		for _, tt := range tests {
@@ -207,10 +209,10 @@ func TestClaimJobsConcurrent(t *testing.T) {
 			for i := range dbs {
 				dbs[i] = storetest.OpenURL(t, url)
 			}
-			a := accept(t, dbs[0], newAlert("E-many", "C1"))
+			accept(t, dbs[0], newAlert("E-many", "C1"))
 			jobs := make([]alert.Job, total-1) // plus the render job.
 			for i := range jobs {
-				jobs[i] = alert.NoteJob(a.ID, "note "+itoa(int64(i)))
+				jobs[i] = alert.Job{Kind: "test", Text: "job " + itoa(int64(i))} // no serial key: any replica, any time.
 			}
 			if err := dbs[0].Enqueue(ctx, jobs...); err != nil {
 				t.Fatal(err)
@@ -223,7 +225,7 @@ func TestClaimJobsConcurrent(t *testing.T) {
 				for range workers {
 					wg.Go(func() {
 						for {
-							got, err := dbs[r].ClaimJobs(ctx, 7, time.Hour)
+							got, err := dbs[r].ClaimJobs(ctx, "test", 7, time.Hour)
 							if err != nil {
 								t.Errorf("ClaimJobs: %v", err)
 								return

@@ -160,6 +160,10 @@ func (db *DB) saveLink(ctx context.Context, tx *sqlx.Tx, now time.Time, l alert.
 	if l.UpdatedAt.IsZero() {
 		l.UpdatedAt = now
 	}
+	// Titles and names come from Linear, where a NUL may hide (clean).
+	for _, f := range []*string{&l.Identifier, &l.Title, &l.URL, &l.StateName, &l.TeamKey, &l.AssigneeName, &l.CreatedBy} {
+		*f = clean(*f)
+	}
 	_, err := tx.ExecContext(ctx, db.q(upsertLinkSQL),
 		l.ErrorID, l.IssueID, l.Identifier, l.Title, l.URL, l.StateName, l.StateType, l.TeamID, l.TeamKey,
 		l.AssigneeID, l.AssigneeName, l.CreatedBy, string(l.Kind), db.t(l.CreatedAt), db.t(l.UpdatedAt),

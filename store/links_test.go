@@ -17,7 +17,7 @@ func TestSaveLink(t *testing.T) {
 	each(t, func(t *testing.T, db *store.DB, clk *fakeClock) {
 		ctx := context.Background()
 		a := accept(t, db, newAlert("E-link", "C1"))
-		if _, err := db.ClaimJobs(ctx, 10, time.Hour); err != nil { // the accept's render job is running.
+		if _, err := db.ClaimJobs(ctx, "test", 10, time.Hour); err != nil { // the accept's render job is running.
 			t.Fatal(err)
 		}
 		linked := link("E-link", "issue-1", "PRO-1")
@@ -235,7 +235,7 @@ func TestAddLinkNeverOverwrites(t *testing.T) {
 	each(t, func(t *testing.T, db *store.DB, _ *fakeClock) {
 		ctx := context.Background()
 		a := accept(t, db, newAlert("E-add", "C1"))
-		if _, err := db.ClaimJobs(ctx, 10, time.Hour); err != nil { // take the accept's render job.
+		if _, err := db.ClaimJobs(ctx, "test", 10, time.Hour); err != nil { // take the accept's render job.
 			t.Fatal(err)
 		}
 		first := link("E-add", "issue-1", "PRO-1")
@@ -252,7 +252,7 @@ func TestAddLinkNeverOverwrites(t *testing.T) {
 		if err != nil || got.IssueID != "issue-1" || got.StateType != "started" {
 			t.Errorf("link = %+v, %v; want the first one untouched", got, err)
 		}
-		jobs, err := db.ClaimJobs(ctx, 10, time.Hour)
+		jobs, err := db.ClaimJobs(ctx, "test", 10, time.Hour)
 		if err != nil || len(jobs) != 0 {
 			t.Errorf("a refused AddLink queued %d jobs (%v)", len(jobs), err)
 		}

@@ -108,7 +108,7 @@ func queue(t *testing.T, db *store.DB) []jobView {
 	t.Helper()
 	var out []jobView
 	for _, j := range store.AllJobs(t, db) {
-		out = append(out, jobView{j.Kind, j.AlertID, j.DedupeKey, j.Status, j.Attempts})
+		out = append(out, jobView{j.Kind, j.AlertID, j.DedupeKey, string(j.Status), j.Attempts})
 	}
 	return out
 }

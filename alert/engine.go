@@ -1,0 +1,423 @@
+package alert
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// This file is the work engine: one durable queue for everything the bot
+// promised after answering 202 or acking (Slack messages and notes here,
+// submissions and webhook deliveries registered by others), one retry
+// policy, leases renewed while a job runs and released on shutdown.
+//
+// Why our own engine and not riverqueue/river: river is a fine queue and
+// can run on database/sql (riverdatabasesql, poll-only with lib/pq), but
+// its SQLite driver (riversqlite) is in early testing with little real use,
+// and the embedded SQLite default must keep the same guarantees as
+// PostgreSQL in one static binary. It would also bring its own schema,
+// migrations and worker model next to ours, and two of our needs are not
+// river's: a serial key (one alert's message is posted by one job at a time
+// across replicas) and a per-channel pace shared through the database. The
+// engine below is a few hundred lines on the existing jobs table and runs
+// the same SQL on both stores; it does what we need and no more (no cron,
+// no priorities, no LISTEN/NOTIFY: Wake covers the local process, Poll the
+// others).
+
+// JobHandler runs one job of a kind. What it returns decides what happens
+// next, the retry policy written once for every kind (see Dispatcher):
+//
+//   - nil: done, the job is deleted;
+//   - Temporary(err, d): retry after d (Slack's or Linear's Retry-After),
+//     or with backoff when d is 0; counts an attempt;
+//   - Permanent(err): give up now, the job is dead with err as its reason;
+//   - Postpone(err, d): the job could not start (its channel is held, what
+//     it follows has not finished); back in d, no attempt counted;
+//   - any other error: retry with backoff; counts an attempt.
+//
+// After MaxAttempts attempts a job is dead whatever it returned. ctx is
+// cancelled when the job's lease is lost or shutdown's grace ran out.
+type JobHandler func(ctx context.Context, j Job) error
+
+// DispatcherStore is what the Dispatcher needs of the database: the core's
+// store (alerts, for the Slack jobs), the queue and the channel pace.
+type DispatcherStore interface {
+	Store
+	JobQueue
+	ChannelPacer
+}
+
+// Dispatcher drains the durable job queue. It claims due jobs with a lease
+// renewed while they run (so a crashed replica's jobs come back when it
+// ends, and a live one's never do), runs each with its kind's handler,
+// applies the retry policy, and on shutdown gives running jobs a grace
+// period and hands back the rest at once. Its own handlers post alerts and
+// thread notes to Slack, spaced per channel across replicas.
+type Dispatcher struct {
+	store  DispatcherStore
+	poster Poster
+	log    *slog.Logger
+
+	// Workers bounds the jobs running at once; Batch how many one claim takes.
+	Workers int
+	Batch   int
+	// Lease is how long a claimed job is ours without a renewal; it is
+	// renewed every Lease/3 while the job runs.
+	Lease time.Duration
+	// Poll is how often an idle dispatcher looks for due jobs; Wake cuts it short.
+	Poll time.Duration
+	// MaxAttempts bounds the attempts of every job, whatever its errors.
+	MaxAttempts int
+	// MaxAge bounds how long a job may keep being postponed.
+	MaxAge time.Duration
+	// Grace is how long running jobs may finish after shutdown begins
+	// before their context is cancelled and they are handed back.
+	Grace time.Duration
+	// ChannelGap is the least time between two messages to one channel:
+	// Slack allows about one chat.postMessage per second per channel
+	// (https://api.slack.com/methods/chat.postMessage#rate_limiting).
+	ChannelGap time.Duration
+	// MaxChannelWait is the longest a job waits for its channel's turn
+	// while holding a worker; a longer wait (a long Retry-After) returns it
+	// to the queue, due when the channel is.
+	MaxChannelWait time.Duration
+
+	owner    string
+	handlers map[JobKind]JobHandler
+	wake     chan struct{}
+	now      func() time.Time
+
+	mu      sync.Mutex
+	running map[int64]context.CancelCauseFunc // jobs under lease → cancel.
+}
+
+// Defaults. The lease is short because it is renewed: a kill -9'd
+// replica's jobs come back within DefaultLease.
+const (
+	DefaultLease = 30 * time.Second
+	// postponeAfterNote is how soon a thread note looks again for its
+	// alert's message.
+	noteRetry = 2 * time.Second
+)
+
+// errLeaseLost: another worker holds the job now; leave it alone.
+var errLeaseLost = errors.New("job lease lost")
+
+// errStopping: shutdown began while the job waited; hand it back.
+var errStopping = errors.New("dispatcher is shutting down")
+
+// NewDispatcher builds a Dispatcher with production defaults and the
+// handlers of the core's own kinds (JobRenderAlert, JobThreadNote).
+func NewDispatcher(store DispatcherStore, poster Poster, log *slog.Logger) *Dispatcher {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	d := &Dispatcher{
+		store: store, poster: poster, log: log,
+		Workers: 16, Batch: 16, Lease: DefaultLease, Poll: time.Second, MaxAttempts: 10,
+		MaxAge: 24 * time.Hour, Grace: 5 * time.Second, ChannelGap: time.Second, MaxChannelWait: 10 * time.Second,
+		owner:    uuid.NewString(),
+		handlers: map[JobKind]JobHandler{},
+		wake:     make(chan struct{}, 1), now: time.Now,
+		running: map[int64]context.CancelCauseFunc{},
+	}
+	d.Handle(JobRenderAlert, d.renderAlert)
+	d.Handle(JobThreadNote, d.threadNote)
+	return d
+}
+
+// Handle registers the handler of kind, replacing any. Register every kind
+// before Run: a claimed job of a kind without a handler is buried.
+func (d *Dispatcher) Handle(kind JobKind, h JobHandler) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.handlers[kind] = h
+}
+
+// Wake tells the dispatcher new jobs are queued. It never blocks.
+func (d *Dispatcher) Wake() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// stopKey carries, in a job's context, the channel closed when shutdown
+// begins, so waits give the job back at once while calls already under way
+// get their grace.
+type stopKey struct{}
+
+// stopping returns the shutdown channel of a job's context (nil: never).
+func stopping(ctx context.Context) <-chan struct{} {
+	ch, _ := ctx.Value(stopKey{}).(chan struct{})
+	return ch
+}
+
+// Run drains the queue until ctx is done, up to Workers jobs at once.
+// Then it stops claiming, lets running jobs finish for Grace, cancels the
+// rest and hands them back to the queue, so a restarted process picks
+// them up at once rather than after their lease.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	stop := make(chan struct{})
+	work, cancelWork := context.WithCancel(context.WithValue(context.WithoutCancel(ctx), stopKey{}, stop))
+	defer cancelWork()
+	hbCtx, hbStop := context.WithCancel(work)
+	hbDone := make(chan struct{})
+	go func() { defer close(hbDone); d.heartbeat(hbCtx) }()
+
+	var jobsWG sync.WaitGroup
+	finished := make(chan struct{}, 1)
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+			continue
+		case <-t.C:
+		case <-d.wake:
+		case <-finished:
+		}
+		want := min(d.Workers-d.inFlight(), d.Batch)
+		var jobs []Job
+		if want > 0 {
+			var err error
+			jobs, err = d.store.ClaimJobs(ctx, d.owner, want, d.Lease)
+			if err != nil && ctx.Err() == nil {
+				d.log.ErrorContext(ctx, "claim jobs", "err", err)
+			}
+		}
+		for _, j := range jobs {
+			jctx := d.track(work, j.ID)
+			jobsWG.Go(func() {
+				d.runJob(jctx, j)
+				d.untrack(j.ID)
+				select {
+				case finished <- struct{}{}:
+				default:
+				}
+			})
+		}
+		wait := d.Poll
+		if want > 0 && len(jobs) == want {
+			wait = 0 // more may be due right now.
+		}
+		if !t.Stop() {
+			select {
+			case <-t.C:
+			default:
+			}
+		}
+		t.Reset(wait)
+	}
+
+	// Shutdown: waits for a channel's turn end now (errStopping); calls
+	// under way get Grace, then their context is cancelled. Either way the
+	// job is handed back, due at once, with no attempt counted.
+	close(stop)
+	if n := d.inFlight(); n > 0 {
+		d.log.Info("job queue stopping", "running", n, "grace", d.Grace)
+	}
+	grace := time.AfterFunc(d.Grace, cancelWork)
+	defer grace.Stop()
+	jobsWG.Wait()
+	hbStop()
+	<-hbDone
+	return nil
+}
+
+// RunOnce claims one batch of due jobs and runs them to the end, several
+// at once. It returns how many it ran. (Tests drive the engine with it;
+// Run is the production loop.)
+func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
+	jobs, err := d.store.ClaimJobs(ctx, d.owner, d.Batch, d.Lease)
+	if err != nil {
+		return 0, fmt.Errorf("claim jobs: %w", err)
+	}
+	var wg sync.WaitGroup
+	for _, j := range jobs {
+		jctx := d.track(ctx, j.ID)
+		wg.Go(func() {
+			defer d.untrack(j.ID)
+			d.runJob(jctx, j)
+		})
+	}
+	wg.Wait()
+	return len(jobs), nil
+}
+
+// track records a job under lease and returns its context.
+func (d *Dispatcher) track(ctx context.Context, id int64) context.Context {
+	jctx, cancel := context.WithCancelCause(ctx)
+	d.mu.Lock()
+	d.running[id] = cancel
+	d.mu.Unlock()
+	return jctx
+}
+
+func (d *Dispatcher) untrack(id int64) {
+	d.mu.Lock()
+	cancel := d.running[id]
+	delete(d.running, id)
+	d.mu.Unlock()
+	if cancel != nil {
+		cancel(nil)
+	}
+}
+
+func (d *Dispatcher) inFlight() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.running)
+}
+
+// heartbeat renews the leases of running jobs every Lease/3 until ctx
+// ends. A job whose lease was lost (it ran out during a long stall and
+// another worker took it) is cancelled: two workers must not both run it.
+func (d *Dispatcher) heartbeat(ctx context.Context) {
+	t := time.NewTicker(max(d.Lease/3, time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		d.RenewLeases(ctx)
+	}
+}
+
+// RenewLeases extends the lease of every running job once. Run calls it
+// every Lease/3; it is exported for tests.
+func (d *Dispatcher) RenewLeases(ctx context.Context) {
+	d.mu.Lock()
+	ids := make([]int64, 0, len(d.running))
+	for id := range d.running {
+		ids = append(ids, id)
+	}
+	d.mu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+	lost, err := d.store.ExtendLeases(ctx, d.owner, ids, d.Lease)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.log.WarnContext(ctx, "renew job leases", "jobs", len(ids), "err", err)
+		}
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, id := range lost {
+		if cancel := d.running[id]; cancel != nil {
+			d.log.WarnContext(ctx, "job lease lost: another worker has it", "job_id", id)
+			cancel(errLeaseLost)
+		}
+	}
+}
+
+// runJob runs j with its handler and applies the retry policy.
+func (d *Dispatcher) runJob(ctx context.Context, j Job) {
+	log := d.log.With("job_id", j.ID, "kind", j.Kind, "attempt", j.Attempts+1)
+	if j.AlertID != 0 {
+		log = log.With("alert_id", j.AlertID)
+	}
+	d.mu.Lock()
+	h := d.handlers[j.Kind]
+	d.mu.Unlock()
+	var err error
+	if h == nil {
+		err = Permanent(fmt.Errorf("no handler for job kind %q", j.Kind))
+	} else {
+		err = d.call(ctx, h, j)
+	}
+	// Settle with a context of its own: a job cancelled at shutdown must
+	// still be handed back.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if serr := d.settle(sctx, ctx, log, j, err); serr != nil {
+		log.ErrorContext(sctx, "settle job", "err", serr)
+	}
+}
+
+// call runs h, turning a panic into an error so one bad job cannot take
+// the process down.
+func (d *Dispatcher) call(ctx context.Context, h JobHandler, j Job) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("handler panicked: %v\n%s", r, debug.Stack())
+		}
+	}()
+	return h(ctx, j)
+}
+
+// settle is the retry policy, once for every kind.
+func (d *Dispatcher) settle(ctx, jobCtx context.Context, log *slog.Logger, j Job, err error) error {
+	var (
+		perm  *PermanentError
+		post  *PostponedError
+		tmp   *TemporaryError
+		after time.Duration
+	)
+	switch {
+	case errors.Is(context.Cause(jobCtx), errLeaseLost):
+		return nil // another worker has it now.
+	case err == nil:
+		return d.store.FinishJob(ctx, j.ID)
+	case errors.Is(err, errStopping) || (jobCtx.Err() != nil && ctx.Err() == nil):
+		// Shutdown: hand the job back, due now, no attempt counted.
+		log.InfoContext(ctx, "job handed back at shutdown", "err", err)
+		return d.store.PostponeJob(ctx, j.ID, d.now(), "handed back at shutdown")
+	case errors.As(err, &perm):
+		log.ErrorContext(ctx, "job failed for good", "err", err)
+		return d.store.BuryJob(ctx, j.ID, err.Error())
+	case errors.As(err, &post):
+		if age := d.now().Sub(j.CreatedAt); age > d.MaxAge {
+			log.ErrorContext(ctx, "job postponed too long", "err", err, "age", age)
+			return d.store.BuryJob(ctx, j.ID, fmt.Sprintf("still waiting after %s: %v", age.Round(time.Second), err))
+		}
+		log.DebugContext(ctx, "job postponed", "reason", err, "in", post.After)
+		return d.store.PostponeJob(ctx, j.ID, d.now().Add(post.After), err.Error())
+	case errors.As(err, &tmp) && tmp.After > 0:
+		after = tmp.After
+	default:
+		after = backoff(j.Attempts)
+	}
+	if j.Attempts+1 >= d.MaxAttempts {
+		log.ErrorContext(ctx, "job failed for good", "err", err)
+		return d.store.BuryJob(ctx, j.ID, fmt.Sprintf("gave up after %d attempts: %v", j.Attempts+1, err))
+	}
+	log.WarnContext(ctx, "job will be retried", "err", err, "in", after)
+	return d.store.RetryJob(ctx, j.ID, d.now().Add(after), err.Error())
+}
+
+// backoff is 1s, 2s, 4s … capped at 5 minutes, with ±20% jitter so a burst
+// of failures does not retry in lockstep.
+func backoff(attempts int) time.Duration {
+	d := time.Second << min(attempts, 9)
+	d = min(d, 5*time.Minute)
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+// sleep waits d, or until ctx ends or shutdown begins.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-stopping(ctx):
+		return errStopping
+	case <-t.C:
+		return nil
+	}
+}
