@@ -3,6 +3,7 @@ package alert
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -29,7 +30,26 @@ var (
 	ErrNotConnected = errors.New("linear is not connected")
 	// ErrUnavailable: Linear could not be reached or failed (5xx, timeout).
 	ErrUnavailable = errors.New("linear is unavailable")
+	// ErrTooComplex: Linear refused the query as too complex (INPUT_ERROR
+	// "Query too complex"); the same request fails again.
+	ErrTooComplex = errors.New("linear found the request too complex")
+	// ErrPlanLimit: the Linear workspace's plan or its usage limits do not
+	// allow this (FEATURE_NOT_ACCESSIBLE, USAGE_LIMIT_EXCEEDED).
+	ErrPlanLimit = errors.New("not allowed by the linear plan or its usage limits")
 )
+
+// presentable is an error that carries Linear's own words for end users
+// (extensions.userPresentableMessage); linear.APIError is one.
+type presentable interface{ UserPresentable() string }
+
+// linearWords is Linear's wording for err's user, "" if it sent none.
+func linearWords(err error) string {
+	var p presentable
+	if errors.As(err, &p) {
+		return strings.TrimSpace(p.UserPresentable())
+	}
+	return ""
+}
 
 // AlreadyLinkedError is returned when a create is asked for an error that is
 // already tracked by an issue.
@@ -112,6 +132,13 @@ func UserMessage(err error) string {
 		return "Linear token expired or revoked: reconnect with `/proliferate-linear connect`."
 	case errors.Is(err, ErrForbidden):
 		return "Linear refused: the connected account is missing a Linear permission for this. Ask a Linear admin to grant it, or reconnect with an account that has it."
+	case errors.Is(err, ErrPlanLimit):
+		if w := linearWords(err); w != "" {
+			return "Linear refused: " + w
+		}
+		return "Linear refused: your Linear plan or its usage limits do not allow this. Ask a Linear admin to check the workspace's plan."
+	case errors.Is(err, ErrTooComplex):
+		return "Linear refused the request as too complex. Please try again; if it keeps failing, tell your Slack admin."
 	case errors.Is(err, ErrInvalidInput):
 		return "Linear rejected the issue: the team or assignee is invalid (perhaps removed or archived). Pick another and try again."
 	case errors.Is(err, ErrRateLimited):

@@ -158,6 +158,10 @@ func (s *server) linearFailure(w http.ResponseWriter, r *http.Request, what stri
 	case errors.Is(err, alert.ErrForbidden):
 		writeErrorCode(w, http.StatusForbidden, "insufficient_permissions",
 			"the connected Linear account is missing a permission for this; ask a Linear admin, or reconnect with an account that has it")
+	case errors.Is(err, alert.ErrPlanLimit):
+		writeErrorCode(w, http.StatusForbidden, "plan_limit", alert.UserMessage(err))
+	case errors.Is(err, alert.ErrTooComplex):
+		writeErrorCode(w, http.StatusBadRequest, "too_complex", "Linear refused the request as too complex")
 	case errors.Is(err, alert.ErrInvalidInput):
 		writeErrorCode(w, http.StatusBadRequest, "invalid_team_or_assignee",
 			"Linear rejected the team or assignee (unknown, removed or archived)")

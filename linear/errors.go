@@ -60,6 +60,10 @@ func (e *APIError) Error() string {
 // Unwrap returns the sentinel.
 func (e *APIError) Unwrap() error { return e.Kind }
 
+// UserPresentable is Linear's own wording for end users, "" if none; the
+// core shows it for refusals only Linear can explain (plan limits).
+func (e *APIError) UserPresentable() string { return e.UserPresentableMessage }
+
 // maxMessage bounds the text kept from a response: a proxy's 502 page can be
 // kilobytes of HTML.
 const maxMessage = 300
@@ -111,26 +115,55 @@ func classify(ctx context.Context, op string, err error, m *respMeta, now time.T
 		// message is the body; only real GraphQL errors have a shape.
 		e.graphql = !(httpErr != nil && len(errs) == 1 && first.Extensions == nil && first.Path == nil && first.Locations == nil)
 	}
-	code := strings.ToUpper(e.Code)
-	typ := strings.ToLower(e.Type)
+	code := normalizeKind(e.Code)
+	typ := normalizeKind(e.Type)
 	msg := strings.ToLower(e.Message)
 
 	switch {
-	case code == "RATELIMITED" || typ == "ratelimited" || status == http.StatusTooManyRequests:
+	case code == "ratelimited" || typ == "ratelimited" || status == http.StatusTooManyRequests:
 		e.Kind = alert.ErrRateLimited
 		return alert.Temporary(e, retryAfter(m.header, now))
-	case code == "AUTHENTICATION_ERROR" || typ == "authentication error" || status == http.StatusUnauthorized:
+	case code == "authenticationerror" || typ == "authenticationerror" || status == http.StatusUnauthorized:
 		e.Kind = alert.ErrUnauthorized
-	case code == "FORBIDDEN" || typ == "forbidden" || status == http.StatusForbidden:
+	case code == "forbidden" || typ == "forbidden" || status == http.StatusForbidden:
 		e.Kind = alert.ErrForbidden
-	case status >= 500 || code == "INTERNAL_ERROR" || typ == "internal error" || typ == "lock timeout":
+	case code == "featurenotaccessible" || typ == "featurenotaccessible" ||
+		code == "usagelimitexceeded" || typ == "usagelimitexceeded":
+		e.Kind = alert.ErrPlanLimit
+	case status >= 500 || code == "internalerror" || typ == "internalerror" || typ == "locktimeout":
 		e.Kind = alert.ErrUnavailable
 		return alert.Temporary(e, retryAfter(m.header, now))
-	case code == "INVALID_INPUT" || typ == "invalid input" || code == "BAD_USER_INPUT" ||
+	case code == "invalidinput" || code == "inputerror" || typ == "invalidinput" || code == "baduserinput" ||
 		strings.HasPrefix(msg, "argument validation error") || strings.HasPrefix(msg, "entity not found"):
-		e.Kind = alert.ErrInvalidInput
+		e.Kind = inputErrorKind(msg)
 	}
 	return e
+}
+
+// normalizeKind folds Linear's code and type spellings ("INPUT_ERROR",
+// "invalid input", "FeatureNotAccessible") to one form: lower case,
+// without spaces, underscores or hyphens.
+func normalizeKind(s string) string {
+	return strings.NewReplacer(" ", "", "_", "", "-", "").Replace(strings.ToLower(s))
+}
+
+// inputErrorKind reads an INPUT_ERROR by its message, since Linear uses
+// that one code for several refusals: "Query too complex" (the request,
+// not the user's input), "Entity not found: Issue" (no such issue), and
+// the rest, such as "Entity not found: Team" or an argument validation
+// error, which say the team, assignee or other input is invalid.
+func inputErrorKind(msg string) error {
+	switch {
+	case strings.HasPrefix(msg, "query too complex"):
+		return alert.ErrTooComplex
+	case strings.HasPrefix(msg, "entity not found"):
+		entity := strings.TrimSpace(strings.TrimPrefix(msg, "entity not found"))
+		entity = strings.TrimSpace(strings.TrimPrefix(entity, ":"))
+		if entity == "issue" || entity == "attachment" || entity == "comment" {
+			return alert.ErrNotFound
+		}
+	}
+	return alert.ErrInvalidInput
 }
 
 // extensionStrings reads Linear's error extensions: code (e.g.

@@ -68,7 +68,16 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			"You need to authenticate to access this operation.")
 		return
 	}
-	if kind, ok := s.takeFailure(req.OperationName); ok {
+	if kind, raw, ok := s.takeFailure(req.OperationName); ok {
+		if raw != nil {
+			for k, v := range raw.Header {
+				w.Header()[k] = v
+			}
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			w.WriteHeader(raw.Status)
+			_, _ = w.Write(raw.Body)
+			return
+		}
 		s.writeFailure(w, kind)
 		return
 	}
@@ -127,17 +136,17 @@ func (s *Server) authenticate(h string) string {
 	return "invalid"
 }
 
-func (s *Server) takeFailure(op string) (FailKind, bool) {
+func (s *Server) takeFailure(op string) (FailKind, *RawAnswer, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i := range s.fails {
 		f := &s.fails[i]
 		if f.n > 0 && (f.op == "" || f.op == op) {
 			f.n--
-			return f.kind, true
+			return f.kind, f.raw, true
 		}
 	}
-	return "", false
+	return "", nil, false
 }
 
 func (s *Server) takeLoss(op string) bool {

@@ -1,6 +1,7 @@
 package fakelinear
 
 import (
+	"cmp"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -338,15 +339,24 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	}
 	// Earlier access tokens of the grant stay valid until they expire.
 	at, rt := "lin_oat_"+randomHex(32), "lin_ort_"+randomHex(32)
+	ttl := cmp.Or(s.accessTTL, AccessTokenTTL)
 	g.refresh = rt
-	g.access[at] = s.now().Add(AccessTokenTTL)
+	g.access[at] = s.now().Add(ttl)
 	s.tokens[at] = true
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	_ = json.NewEncoder(w).Encode(tokenResponse{
-		AccessToken: at, TokenType: "Bearer", ExpiresIn: int64(AccessTokenTTL / time.Second),
+		AccessToken: at, TokenType: "Bearer", ExpiresIn: int64(ttl / time.Second),
 		Scope: strings.Join(g.scopes, " "), RefreshToken: rt,
 	})
+}
+
+// SetAccessTokenTTL makes the access tokens issued from now on live d
+// (zero: AccessTokenTTL, Linear's 24 hours).
+func (s *Server) SetAccessTokenTTL(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.accessTTL = d
 }
 
 // serveRevoke is Linear's POST /oauth/revoke: the token comes as the token

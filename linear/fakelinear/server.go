@@ -47,7 +47,8 @@ type Server struct {
 	fails       []failRule
 	lose        map[string]int
 	latency     time.Duration
-	inFlight    atomic.Int64 // requests being answered
+	inFlight    atomic.Int64  // requests being answered
+	accessTTL   time.Duration // of issued OAuth access tokens; zero: AccessTokenTTL
 	syncID      int
 	oauth       oauthState
 	ext         extState     // see resolvers_issue4.go
@@ -64,6 +65,23 @@ type failRule struct {
 	op   string
 	n    int
 	kind FailKind
+	raw  *RawAnswer // answered instead of kind, when set
+}
+
+// RawAnswer is an answer given verbatim: a status, headers and a body, for
+// replaying bodies Linear was seen to send.
+type RawAnswer struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// AnswerNext makes the next n requests for operationName ("" = any
+// operation) get a verbatim, before anything executes.
+func (s *Server) AnswerNext(operationName string, n int, a RawAnswer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fails = append(s.fails, failRule{op: operationName, n: n, raw: &a})
 }
 
 // Option configures New.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -57,6 +58,12 @@ type TokenSource struct {
 	// refresh) while waiting callers can still give up on their context.
 	sem chan struct{}
 
+	// lifetime is how long the last token this source obtained was valid
+	// when issued (nanoseconds; 0 until its first refresh). It caps the
+	// refresh margin at half a lifetime: a token that lives less than the
+	// margin would otherwise be refreshed on every call.
+	lifetime atomic.Int64
+
 	mu       sync.Mutex
 	cached   *oauth2.Token
 	rejected string // an access token Linear refused; never handed out again
@@ -85,7 +92,8 @@ func NewTokenSource(ctx context.Context, cfg Config, store TokenStore, workspace
 // NewTokenSource.
 func (s *TokenSource) Token() (*oauth2.Token, error) { return s.TokenContext(s.ctx) }
 
-// TokenContext returns a token with more than Config.RefreshBefore left,
+// TokenContext returns a token with more than the refresh margin left
+// (Config.RefreshBefore, at most half a token's lifetime),
 // refreshing it if needed. Errors wrap alert.ErrNotConnected (no token
 // stored), alert.ErrUnauthorized (reconnect needed) or, temporary,
 // alert.ErrUnavailable.
@@ -112,7 +120,30 @@ func (s *TokenSource) usable(t *oauth2.Token, rejected string) bool {
 	if t == nil || t.AccessToken == "" || t.AccessToken == rejected {
 		return false
 	}
-	return t.Expiry.IsZero() || t.Expiry.Sub(s.now()) > s.cfg.refreshBefore()
+	return t.Expiry.IsZero() || t.Expiry.Sub(s.now()) > s.margin()
+}
+
+// margin is how long before expiry a token is refreshed: Config's
+// RefreshBefore, at most half the lifetime of the tokens Linear issues
+// (known after the first refresh).
+func (s *TokenSource) margin() time.Duration {
+	m := s.cfg.refreshBefore()
+	if life := time.Duration(s.lifetime.Load()); life > 0 {
+		m = min(m, life/2)
+	}
+	return m
+}
+
+// learnLifetime records the lifetime of a token just issued: its
+// expires_in, or failing that its expiry from now.
+func (s *TokenSource) learnLifetime(t *oauth2.Token) {
+	life := time.Duration(t.ExpiresIn) * time.Second
+	if life <= 0 && !t.Expiry.IsZero() {
+		life = t.Expiry.Sub(s.now())
+	}
+	if life > 0 {
+		s.lifetime.Store(int64(life))
+	}
 }
 
 // fresh is the fast path: the cached token, if usable.
@@ -175,6 +206,7 @@ func (s *TokenSource) slow(ctx context.Context) (*oauth2.Token, error) {
 			fnErr = err
 			return nil, err
 		}
+		s.learnLifetime(nt)
 		return nt, nil
 	})
 	if err == nil {

@@ -270,3 +270,30 @@ func TestGraphQLRefusal(t *testing.T) {
 		})
 	}
 }
+
+// TestTokenSourceShortLivedTokens: a token that lives less than the
+// 5-minute refresh margin is refreshed once, not on every call: the margin
+// is at most half a token's lifetime.
+func TestTokenSourceShortLivedTokens(t *testing.T) {
+	f := newFixture(t)
+	f.srv.SetAccessTokenTTL(2 * time.Minute)
+	f.connect()
+	ts := f.source()
+	var last string
+	for i := range 5 {
+		tok, err := ts.Token()
+		if err != nil {
+			t.Fatal(f.record(err))
+		}
+		if i > 0 && tok.AccessToken != last {
+			t.Errorf("call %d got a new access token", i+1)
+		}
+		last = tok.AccessToken
+		if left := time.Until(tok.Expiry); left < time.Minute {
+			t.Errorf("token handed out with %v left, want more than half its 2 min lifetime", left)
+		}
+	}
+	if n := f.srv.CountTokenRequests("refresh_token"); n != 1 {
+		t.Errorf("refresh requests = %d, want 1 (the connect's 2-minute token is inside the default margin)", n)
+	}
+}
