@@ -42,6 +42,13 @@ type Alert struct {
 	Channel string `db:"channel"`  // Slack channel ID.
 	// MessageTS is the Slack ts of the alert message, empty until posted.
 	MessageTS string `db:"message_ts"`
+	// ThreadTS is the ts of the message the alert lives under when the bot
+	// did not post it: Proliferate's own alert message in the channel, or
+	// the message a shortcut was used on. The bot cannot edit that message,
+	// so its own message is a reply in ThreadTS's thread, and that thread is
+	// the alert's. Empty for webhook alerts, whose thread is MessageTS. Set
+	// when the alert is first stored and never moved by a fold.
+	ThreadTS string `db:"thread_ts"`
 
 	URL           string    `db:"url"` // link back to the error in Proliferate.
 	Project       string    `db:"project"`
@@ -60,6 +67,16 @@ type Alert struct {
 	Occurrences int64     `db:"occurrences"`
 	CreatedAt   time.Time `db:"created_at"`
 	UpdatedAt   time.Time `db:"updated_at"`
+}
+
+// Thread is the ts of the alert's Slack thread: ThreadTS when the alert
+// lives under someone else's message, else its own message's ts ("" until
+// posted).
+func (a Alert) Thread() string {
+	if a.ThreadTS != "" {
+		return a.ThreadTS
+	}
+	return a.MessageTS
 }
 
 // Title is the Linear issue title the alert suggests: "<type>: <message>",

@@ -51,7 +51,7 @@ func (d *Dispatcher) renderAlert(ctx context.Context, j Job) error {
 	return nil
 }
 
-// threadNote replies in the alert message's thread. A note whose message
+// threadNote replies in the alert's thread (Alert.Thread). A note whose message
 // is not posted yet waits for it (postponed, no attempt counted); if the
 // message's render job is dead, the note is buried with it and says why.
 func (d *Dispatcher) threadNote(ctx context.Context, j Job) error {
@@ -80,7 +80,7 @@ func (d *Dispatcher) threadNote(ctx context.Context, j Job) error {
 	if err := d.waitTurn(ctx, a.Channel); err != nil {
 		return err
 	}
-	return d.slackErr(ctx, a.Channel, d.poster.PostThread(ctx, a.Channel, a.MessageTS, j.Text))
+	return d.slackErr(ctx, a.Channel, d.poster.PostThread(ctx, a.Channel, a.Thread(), j.Text))
 }
 
 // slackErr holds the channel for every replica when Slack answered with a

@@ -20,7 +20,8 @@ type recordingPoster struct {
 	posts   []alert.Alert
 	updates []alert.Alert
 	notes   []string
-	fail    []error // returned, in order, by the next calls
+	status  []statusReply // PostStatus calls (intake_test.go)
+	fail    []error       // returned, in order, by the next calls
 	next    int
 }
 

@@ -130,6 +130,7 @@ func NewDispatcher(store DispatcherStore, poster Poster, log *slog.Logger) *Disp
 	}
 	d.Handle(JobRenderAlert, d.renderAlert)
 	d.Handle(JobThreadNote, d.threadNote)
+	d.Handle(JobThreadStatus, d.threadStatus) // intake.go
 	return d
 }
 

@@ -16,8 +16,13 @@ const (
 	// when it already has a ts. It always renders the alert's state at the
 	// time it runs, so repeated alerts fold into one update.
 	JobRenderAlert JobKind = "render_alert"
-	// JobThreadNote posts Text as a reply in the alert message's thread.
+	// JobThreadNote posts Text as a reply in the alert's thread.
 	JobThreadNote JobKind = "thread_note"
+	// JobThreadStatus replies in the thread of another message (Payload
+	// holds its ts) with the alert's state when that job runs: the issue and its
+	// status, or where the alert already is. It answers a later Proliferate
+	// message for an error the channel already has an alert for.
+	JobThreadStatus JobKind = "thread_status"
 )
 
 // JobStatus is where a job is in its life: queued until claimed, running
@@ -121,6 +126,12 @@ type ChannelPacer interface {
 	ChannelHeld(ctx context.Context, channel string) (time.Duration, error)
 }
 
+// StatusJob is the job that answers the message threadTS (a later message
+// for the error of alert id) with the alert's current state.
+func StatusJob(alertID int64, threadTS string) Job {
+	return Job{Kind: JobThreadStatus, AlertID: alertID, Payload: threadTS, SerialKey: alertSerial(alertID)}
+}
+
 // Store is the persistence the core needs. store.DB implements it on SQLite
 // and on PostgreSQL; every method is safe for concurrent use by several
 // replicas sharing one database.
@@ -131,6 +142,15 @@ type Store interface {
 	// In the same transaction it queues RenderJob for the alert. It returns
 	// the stored alert.
 	AcceptAlert(ctx context.Context, a Alert) (Alert, error)
+	// AcceptSlackAlert is AcceptAlert for an alert read from a Slack
+	// message, handled once per Events API eventID: in one transaction it
+	// records eventID and, unless it was recorded already (then nothing
+	// changes and fresh is false), folds a in as AcceptAlert does, except
+	// that what a (a message shows less than the webhook sends) leaves
+	// empty keeps its stored value. ThreadTS is stored only with a new
+	// alert. The jobs more returns for the stored alert are queued with its
+	// render job.
+	AcceptSlackAlert(ctx context.Context, eventID string, a Alert, more func(stored Alert) []Job) (stored Alert, fresh bool, err error)
 	// Alert returns one alert; ErrNotFound if none.
 	Alert(ctx context.Context, id int64) (Alert, error)
 	// AlertsByError returns every alert (one per channel) of an error.
@@ -179,4 +199,7 @@ type Poster interface {
 	UpdateAlert(ctx context.Context, a Alert, link *IssueLink) error
 	// PostThread replies text (mrkdwn, already escaped) in a thread.
 	PostThread(ctx context.Context, channel, threadTS, text string) error
+	// PostStatus replies in the thread of threadTS with where alert a is
+	// tracked (link may be nil): see JobThreadStatus.
+	PostStatus(ctx context.Context, a Alert, link *IssueLink, threadTS string) error
 }

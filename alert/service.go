@@ -354,10 +354,10 @@ func (s *Service) attachmentMetadata(a Alert) map[string]any {
 // threadURL is the permalink of the alert's Slack message (its thread),
 // "" when unknown.
 func (s *Service) threadURL(a Alert) string {
-	if s.PermalinkBase == "" || a.MessageTS == "" {
+	if s.PermalinkBase == "" || a.Thread() == "" {
 		return ""
 	}
-	return s.PermalinkBase + a.Channel + "/p" + strings.ReplaceAll(a.MessageTS, ".", "")
+	return s.PermalinkBase + a.Channel + "/p" + strings.ReplaceAll(a.Thread(), ".", "")
 }
 
 func attachmentSubtitle(a Alert) string {

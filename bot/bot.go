@@ -48,6 +48,17 @@ type Config struct {
 	// after the ack (default 8); the queue in front of it is bounded too.
 	// Opening and updating modals has a lane of its own (see lane.go).
 	Workers int
+	// ProliferateBotIDs (PROLIFERATE_SLACK_BOT_IDS) are the bot IDs (B…)
+	// and app IDs (A…) whose channel messages are read as Proliferate
+	// alerts; empty means any bot or app.
+	ProliferateBotIDs []string
+	// ProliferateURL (PROLIFERATE_URL) is the base of Proliferate's issue
+	// links (default https://app.proliferate.com).
+	ProliferateURL string
+	// SelfBotID is this bot's own bot ID (auth.test's bot_id), so its own
+	// messages are never read as alerts; the envelope's api_app_id covers
+	// it too.
+	SelfBotID string
 	// HTTPClient carries every Web API and response_url call (default: 30 s timeout).
 	HTTPClient *http.Client
 	// Log receives identifiers (channel, alert, view, user), never tokens.
@@ -94,6 +105,11 @@ type Bot struct {
 	overflow   chan struct{}
 	overflowWG sync.WaitGroup
 	socket     *socketClient
+	// proliferateBots, issueLinks and selfBotID recognise Proliferate's
+	// channel messages (see intake.go).
+	proliferateBots []string
+	issueLinks      *issueLinker
+	selfBotID       string
 	// reopening holds the alert IDs whose Reopen is running here, so a
 	// double click comments on the issue once.
 	reopening sync.Map
@@ -101,6 +117,9 @@ type Bot struct {
 
 // Compile-time proof that *Bot is the core's Poster.
 var _ alert.Poster = (*Bot)(nil)
+
+// DefaultProliferateURL is Config.ProliferateURL's default.
+const DefaultProliferateURL = "https://app.proliferate.com"
 
 // teamsTTL is how long the Linear team and member lists are reused. They
 // change rarely, and a cached list lets the modal open at once.
@@ -158,6 +177,10 @@ func New(cfg Config, svc *alert.Service) (*Bot, error) {
 		users:        newUserCache(),
 		home:         cfg.Home,
 		workspaces:   newCache[string, alert.Workspace](workspaceTTL),
+
+		proliferateBots: cfg.ProliferateBotIDs,
+		issueLinks:      newIssueLinker(or(cfg.ProliferateURL, DefaultProliferateURL)),
+		selfBotID:       cfg.SelfBotID,
 	}, nil
 }
 

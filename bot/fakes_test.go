@@ -20,6 +20,7 @@ type memStore struct {
 	links     map[string]alert.IssueLink
 	creations map[string]alert.Creation
 	jobs      []alert.Job
+	events    map[string]bool // AcceptSlackAlert's handled event ids
 }
 
 func newMemStore(alerts ...alert.Alert) *memStore {
@@ -310,4 +311,36 @@ func (t *memTracker) Workspace(context.Context) (alert.Workspace, error) {
 		UserName: "Ada <admin>", UserEmail: "ada@example.com", OrgName: "Acme & Co", OrgURLKey: "acme",
 		RecentIssues: []alert.Issue{{Identifier: "ENG-1", Title: "First <b>", URL: "https://linear.app/acme/issue/ENG-1", StateName: "Done"}},
 	}, nil
+}
+
+func (s *memStore) AcceptSlackAlert(_ context.Context, eventID string, a alert.Alert, more func(alert.Alert) []alert.Job) (alert.Alert, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.events == nil {
+		s.events = map[string]bool{}
+	}
+	if s.events[eventID] {
+		return alert.Alert{}, false, nil
+	}
+	s.events[eventID] = true
+	for id, old := range s.alerts {
+		if old.ErrorID == a.ErrorID && old.Channel == a.Channel {
+			old.Occurrences++
+			old.EventCount = max(old.EventCount, a.EventCount)
+			s.alerts[id] = old
+			s.jobs = append(s.jobs, alert.RenderJob(id))
+			if more != nil {
+				s.jobs = append(s.jobs, more(old)...)
+			}
+			return old, true, nil
+		}
+	}
+	a.ID = int64(len(s.alerts) + 1)
+	a.Occurrences = 1
+	s.alerts[a.ID] = a
+	s.jobs = append(s.jobs, alert.RenderJob(a.ID))
+	if more != nil {
+		s.jobs = append(s.jobs, more(a)...)
+	}
+	return a, true, nil
 }

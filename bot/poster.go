@@ -11,12 +11,18 @@ import (
 	"github.com/proliferate/proliferate-linear/alert"
 )
 
-// PostAlert posts the alert's message (link may be nil) and returns its ts.
-// Links are not unfurled: the message carries its own buttons.
+// PostAlert posts the alert's message (link may be nil) and returns its ts:
+// top-level, or a reply in the thread of a.ThreadTS. Links are not
+// unfurled: the message carries its own buttons.
 func (b *Bot) PostAlert(ctx context.Context, a alert.Alert, link *alert.IssueLink) (string, error) {
 	text, blocks := alertMessage(a, link)
-	_, ts, err := b.api.PostMessageContext(ctx, a.Channel,
-		slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...), slack.MsgOptionDisableLinkUnfurl())
+	opts := []slack.MsgOption{slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...), slack.MsgOptionDisableLinkUnfurl()}
+	if a.ThreadTS != "" {
+		// The alert lives under a message the bot did not post (see
+		// alert.Alert.ThreadTS): its message is a reply there.
+		opts = append(opts, slack.MsgOptionTS(a.ThreadTS))
+	}
+	_, ts, err := b.api.PostMessageContext(ctx, a.Channel, opts...)
 	if err != nil {
 		return "", classify(err, "chat.postMessage", a.Channel)
 	}

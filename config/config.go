@@ -30,6 +30,9 @@ const (
 	DefaultLinearOAuthAuthorizeURL = "https://linear.app/oauth/authorize"
 	DefaultLinearOAuthTokenURL     = "https://api.linear.app/oauth/token"
 	DefaultLinearOAuthRevokeURL    = "https://api.linear.app/oauth/revoke"
+	// DefaultProliferateURL is where Proliferate's issue pages live; the
+	// bot recognises an alert message by a link under it.
+	DefaultProliferateURL = "https://app.proliferate.com"
 	// DefaultLinearPollInterval keeps a workspace of a few thousand open
 	// links far below Linear's 5,000 requests an hour (100 links a request).
 	DefaultLinearPollInterval = 5 * time.Minute
@@ -121,6 +124,16 @@ type Config struct {
 	// is how often open linked issues are re-read from Linear, so status
 	// flows back where no webhook reaches the bot. 0 turns the poller off.
 	LinearPollInterval time.Duration
+
+	// ProliferateSlackBotIDs (PROLIFERATE_SLACK_BOT_IDS, comma separated
+	// bot IDs B… and app IDs A…) are the posters whose channel messages are
+	// read as Proliferate alerts. Empty: any bot or app's message that
+	// links a Proliferate issue.
+	ProliferateSlackBotIDs []string
+	// ProliferateURL (PROLIFERATE_URL) is the base of Proliferate's issue
+	// links, {ProliferateURL}/projects/{project}/issues/{issue_id}, without
+	// a trailing slash.
+	ProliferateURL string
 }
 
 // Load builds the Config from getenv (os.Getenv in main; an empty value
@@ -154,6 +167,8 @@ func Load(getenv func(string) string, readFile func(string) ([]byte, error)) (Co
 		LinearOAuthTokenURL:     l.str("LINEAR_OAUTH_TOKEN_URL", DefaultLinearOAuthTokenURL),
 		LinearOAuthRevokeURL:    l.str("LINEAR_OAUTH_REVOKE_URL", DefaultLinearOAuthRevokeURL),
 		AdminUsers:              l.list("ADMIN_USERS"),
+		ProliferateSlackBotIDs:  l.list("PROLIFERATE_SLACK_BOT_IDS"),
+		ProliferateURL:          strings.TrimRight(l.str("PROLIFERATE_URL", DefaultProliferateURL), "/"),
 	}
 	c.Database = l.database()
 	if c.Database.Driver == DriverSQLite {

@@ -45,6 +45,7 @@ func defaults() Config {
 		Workers:      8,
 
 		LinearPollInterval: 5 * time.Minute,
+		ProliferateURL:     DefaultProliferateURL,
 
 		LinearOAuthAuthorizeURL: DefaultLinearOAuthAuthorizeURL,
 		LinearOAuthTokenURL:     DefaultLinearOAuthTokenURL,
@@ -143,6 +144,14 @@ func TestLoad(t *testing.T) {
 			edit: func(c *Config) { c.LinearPollInterval = 30 * time.Second },
 		},
 		{
+			name: "proliferate's slack bot and url",
+			env:  map[string]string{"PROLIFERATE_SLACK_BOT_IDS": "B0PROLIF1, A0PROLIF2", "PROLIFERATE_URL": "https://proliferate.example.com/"},
+			edit: func(c *Config) {
+				c.ProliferateSlackBotIDs = []string{"B0PROLIF1", "A0PROLIF2"}
+				c.ProliferateURL = "https://proliferate.example.com"
+			},
+		},
+		{
 			name: "surrounding space on plain settings is trimmed",
 			env:  map[string]string{"HTTP_ADDR": " :9090 ", "WORKERS": " 2"},
 			edit: func(c *Config) { c.HTTPAddr, c.Workers = ":9090", 2 },
@@ -179,6 +188,12 @@ func TestLoadErrors(t *testing.T) {
 		{"oauth without secret and public url", map[string]string{"LINEAR_CLIENT_ID": "cid"}, nil,
 			[]string{"LINEAR_CLIENT_SECRET: required with LINEAR_CLIENT_ID", "PUBLIC_URL: required with LINEAR_CLIENT_ID"}},
 		{"oauth secret without id", map[string]string{"LINEAR_CLIENT_SECRET": "s"}, nil, []string{"LINEAR_CLIENT_ID: required with LINEAR_CLIENT_SECRET"}},
+		{"proliferate bot id not an id", map[string]string{"PROLIFERATE_SLACK_BOT_IDS": "B0OK1,U0PERSON"}, nil,
+			[]string{`PROLIFERATE_SLACK_BOT_IDS: "U0PERSON" is not a Slack bot ID`}},
+		{"proliferate url relative", map[string]string{"PROLIFERATE_URL": "app.proliferate.com"}, nil,
+			[]string{`PROLIFERATE_URL: "app.proliferate.com" is not an absolute http(s) URL`}},
+		{"proliferate url with query", map[string]string{"PROLIFERATE_URL": "https://x.example/?a=1"}, nil,
+			[]string{"PROLIFERATE_URL: must be a base URL"}},
 		{"admin users not ids", map[string]string{"ADMIN_USERS": "U0OK1,@ada"}, nil, []string{`ADMIN_USERS: "@ada" is not a Slack user ID`}},
 		{"token url relative", map[string]string{"LINEAR_OAUTH_TOKEN_URL": "/token"}, nil, []string{"LINEAR_OAUTH_TOKEN_URL: "}},
 		{"poll interval not a duration", map[string]string{"LINEAR_POLL_INTERVAL": "often"}, nil, []string{`LINEAR_POLL_INTERVAL: "often" is not a duration`}},

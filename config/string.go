@@ -36,6 +36,8 @@ func (c Config) fields() []field {
 		{"LINEAR_CLIENT_SECRET", c.LinearClientSecret.String()},
 		{"PUBLIC_URL", c.PublicURL},
 		{"ADMIN_USERS", strings.Join(c.AdminUsers, ",")},
+		{"PROLIFERATE_SLACK_BOT_IDS", strings.Join(c.ProliferateSlackBotIDs, ",")},
+		{"PROLIFERATE_URL", c.ProliferateURL},
 	}
 }
 

@@ -165,10 +165,31 @@ func (c Config) validateOAuth() error {
 			errs = append(errs, varErr("ADMIN_USERS", fmt.Sprintf("%q is not a Slack user ID (like U0123ABCD)", u)))
 		}
 	}
-	return joinErrs(errs)
+	return joinErrs(append(errs, c.validateProliferate()))
 }
 
 var userIDRe = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
+
+// botOrAppIDRe matches Slack bot IDs (B…) and app IDs (A…).
+var botOrAppIDRe = regexp.MustCompile(`^[AB][A-Z0-9]{2,}$`)
+
+// validateProliferate checks what the bot needs to recognise Proliferate's
+// own Slack messages.
+func (c Config) validateProliferate() error {
+	var errs []error
+	for _, id := range c.ProliferateSlackBotIDs {
+		if !botOrAppIDRe.MatchString(id) {
+			errs = append(errs, varErr("PROLIFERATE_SLACK_BOT_IDS", fmt.Sprintf(
+				"%q is not a Slack bot ID (B0123ABCD) or app ID (A0123ABCD); see the README for how to find Proliferate's", id)))
+		}
+	}
+	if err := checkHTTPURL(c.ProliferateURL); err != nil {
+		errs = append(errs, &VarError{Var: "PROLIFERATE_URL", Err: err})
+	} else if u, _ := url.Parse(c.ProliferateURL); u.RawQuery != "" || u.Fragment != "" {
+		errs = append(errs, varErr("PROLIFERATE_URL", "must be a base URL such as https://app.proliferate.com, without a query or fragment"))
+	}
+	return joinErrs(errs)
+}
 
 // ValidateServe is Validate plus what the serve subcommand needs: both
 // Slack tokens (Socket Mode needs the app token, the Web API the bot token)

@@ -12,7 +12,7 @@ import (
 
 // alertColumns lists alerts' columns in alert.Alert's db tags. "release"
 // and "trigger" are SQL keywords, hence the quotes.
-const alertColumns = `id, error_id, channel, message_ts, url, project, level, error_type, error_message,
+const alertColumns = `id, error_id, channel, message_ts, thread_ts, url, project, level, error_type, error_message,
 	stack, environment, "release", first_seen, last_seen, event_count, users_affected, "trigger",
 	occurrences, created_at, updated_at`
 

@@ -74,8 +74,8 @@ func (m *Main) Open(ctx context.Context) error {
 		}
 		tracker = linear.NewCached(linear.New(m.Config.LinearAPIURL, hc, m.Log), time.Minute)
 	}
-	slackURL := ""
-	if m.SlackTeamID, slackURL, err = slackWorkspace(ctx, m.Config); err != nil {
+	slackURL, selfBotID := "", ""
+	if m.SlackTeamID, slackURL, selfBotID, err = slackWorkspace(ctx, m.Config); err != nil {
 		return err
 	}
 	if m.Config.OAuthEnabled() {
@@ -123,6 +123,10 @@ func (m *Main) Open(ctx context.Context) error {
 		AdminUsers:     m.Config.AdminUsers,
 		Home:           db,
 		Log:            m.Log,
+		// Proliferate's own channel messages (bot/intake.go).
+		ProliferateBotIDs: m.Config.ProliferateSlackBotIDs,
+		ProliferateURL:    m.Config.ProliferateURL,
+		SelfBotID:         selfBotID,
 	}, m.Service)
 	if err != nil {
 		return fmt.Errorf("slack bot: %w", err)
@@ -239,11 +243,15 @@ func (m *Main) poll(ctx context.Context) error {
 const pollBatch = 100
 
 // housekeep prunes records that only need to live a while: Linear webhook
-// delivery ids are kept a week (Linear retries for hours, not days).
+// delivery ids are kept a week (Linear retries for hours, not days), Slack
+// event ids three days (Slack retries for minutes).
 func (m *Main) housekeep(ctx context.Context) error {
 	every(ctx, time.Hour, func(ctx context.Context) {
 		if _, err := m.DB.PruneDeliveries(ctx, time.Now().Add(-store.DeliveryRetention)); err != nil && ctx.Err() == nil {
 			m.Log.Warn("prune webhook deliveries", "err", err)
+		}
+		if _, err := m.DB.PruneSlackEvents(ctx, time.Now().Add(-store.SlackEventRetention)); err != nil && ctx.Err() == nil {
+			m.Log.Warn("prune slack events", "err", err)
 		}
 	})
 	return nil

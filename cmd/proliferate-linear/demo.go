@@ -106,6 +106,8 @@ func startWorld(ctx context.Context, databaseURL string, log *slog.Logger, confi
 		"PROLIFERATE_WEBHOOK_SECRET": w.Secret,
 		"SLACK_ALERT_CHANNEL":        demoChannel,
 		"LINEAR_DEFAULT_TEAM":        "ENG",
+		// Proliferate's own Slack app posts alerts into the channel too.
+		"PROLIFERATE_SLACK_BOT_IDS": proliferateBot.BotID,
 	}
 	for _, c := range configure {
 		c(w, env)

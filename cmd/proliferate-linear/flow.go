@@ -16,7 +16,14 @@ import (
 
 // flowResult is what one walk through the loop observed.
 type flowResult struct {
-	AlertTS    string
+	// AlertTS is the bot's alert message; ProliferateTS, on the Slack
+	// message path, the Proliferate message it replied under, and
+	// EventEnvelope the envelope that delivered that message.
+	AlertTS       string
+	ProliferateTS string
+	EventEnvelope string
+	// Buttons are the alert message's buttons before the create.
+	Buttons    []string
 	ViewID     string
 	Identifier string
 	IssueURL   string
@@ -65,10 +72,21 @@ func walkAlert(ctx context.Context, w *world, payload map[string]any, out io.Wri
 	say("2. Slack        ← chat.postMessage #alerts ts=%s: %q", msg.TS, msg.Text)
 	say("                  buttons: %s", strings.Join(buttonTexts(msg.Blocks), " | "))
 
+	if err := walkCreate(ctx, w, &res, msg, msg.TS, say); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// walkCreate clicks Create Linear Issue on the alert message msg, picks
+// the team and an assignee, submits, and waits for the issue URL in the
+// alert's thread (threadTS: msg's own ts, or the Proliferate message's the
+// bot replied under) and for msg to show the issue.
+func walkCreate(ctx context.Context, w *world, res *flowResult, msg fakeslack.Message, threadTS string, say func(string, ...any)) error {
 	opensBefore := len(w.Slack.TriggerLatencies())
 	ack, err := w.Slack.ClickButton(ctx, demoUser, demoChannel, msg.TS, "create_issue")
 	if err != nil {
-		return res, fmt.Errorf("click Create Linear Issue: %w", err)
+		return fmt.Errorf("click Create Linear Issue: %w", err)
 	}
 	res.Acks = append(res.Acks, ack.Latency)
 
@@ -82,7 +100,7 @@ func walkAlert(ctx context.Context, w *world, payload map[string]any, out io.Wri
 		}
 		return false
 	}); err != nil {
-		return res, fmt.Errorf("waiting for the create modal: %w", err)
+		return fmt.Errorf("waiting for the create modal: %w", err)
 	}
 	if lat := w.Slack.TriggerLatencies(); len(lat) > opensBefore {
 		res.ClickToOpen = lat[opensBefore]
@@ -93,7 +111,7 @@ func walkAlert(ctx context.Context, w *world, payload map[string]any, out io.Wri
 
 	ack, err = w.Slack.SelectOption(ctx, demoUser, view.ID, "team", fakelinear.TeamEngID)
 	if err != nil {
-		return res, fmt.Errorf("pick the team: %w", err)
+		return fmt.Errorf("pick the team: %w", err)
 	}
 	res.Acks = append(res.Acks, ack.Latency)
 	var assignees []option
@@ -102,7 +120,7 @@ func walkAlert(ctx context.Context, w *world, payload map[string]any, out io.Wri
 		assignees = elementOptions(v.Blocks, "assignee")
 		return ok && len(assignees) > 0
 	}); err != nil {
-		return res, fmt.Errorf("waiting for the team's members in the modal: %w", err)
+		return fmt.Errorf("waiting for the team's members in the modal: %w", err)
 	}
 	say("4. ada picks team Engineering (ack %s); assignees: %s", round(ack.Latency), strings.Join(optionTexts(assignees), ", "))
 
@@ -115,12 +133,12 @@ func walkAlert(ctx context.Context, w *world, payload map[string]any, out io.Wri
 	// The assignee select does not dispatch actions: Slack sends nothing
 	// until the submit, so there is no envelope and no ack here.
 	if _, err = w.Slack.SelectOption(ctx, demoUser, view.ID, "assignee", pick.Value); err != nil {
-		return res, fmt.Errorf("pick the assignee: %w", err)
+		return fmt.Errorf("pick the assignee: %w", err)
 	}
 	before, beforeCreate := w.Linear.CountRequests(""), w.Linear.CountRequests("createIssue")
 	ack, err = w.Slack.SubmitView(ctx, demoUser, view.ID)
 	if err != nil {
-		return res, fmt.Errorf("submit the modal: %w", err)
+		return fmt.Errorf("submit the modal: %w", err)
 	}
 	res.Acks = append(res.Acks, ack.Latency)
 	res.SubmitEnvelope = ack.EnvelopeID
@@ -128,20 +146,21 @@ func walkAlert(ctx context.Context, w *world, payload map[string]any, out io.Wri
 
 	var reply fakeslack.Message
 	if err := w.Slack.Wait(ctx, func() bool {
-		th := w.Slack.Thread(demoChannel, msg.TS)
-		if len(th) == 0 {
-			return false
+		for _, m := range w.Slack.Thread(demoChannel, threadTS) {
+			if strings.Contains(m.Text, "Created") {
+				reply = m
+				return true
+			}
 		}
-		reply = th[0]
-		return true
+		return false
 	}); err != nil {
-		return res, fmt.Errorf("waiting for the thread reply: %w", err)
+		return fmt.Errorf("waiting for the thread reply: %w", err)
 	}
 	res.CreateRequests = w.Linear.CountRequests("") - before
 	res.CreateDocuments = w.Linear.CountRequests("createIssue") - beforeCreate
 	issues := w.Linear.Issues()
 	if len(issues) != 1 {
-		return res, fmt.Errorf("Linear has %d issues, want 1", len(issues))
+		return fmt.Errorf("Linear has %d issues, want 1", len(issues))
 	}
 	is := issues[0]
 	res.Identifier, res.IssueURL = is.Identifier, is.URL
@@ -155,11 +174,11 @@ func walkAlert(ctx context.Context, w *world, payload map[string]any, out io.Wri
 		m, _ := w.Slack.Message(demoChannel, msg.TS)
 		return m.Edits > 0 && strings.Contains(string(m.Blocks), is.Identifier)
 	}); err != nil {
-		return res, fmt.Errorf("waiting for the alert message to show %s: %w", is.Identifier, err)
+		return fmt.Errorf("waiting for the alert message to show %s: %w", is.Identifier, err)
 	}
 	m, _ := w.Slack.Message(demoChannel, msg.TS)
 	say("8. Slack        ← chat.update: the alert now shows %s; buttons: %s", is.Identifier, strings.Join(buttonTexts(m.Blocks), " | "))
-	return res, nil
+	return nil
 }
 
 func printFigures(out io.Writer, w *world, res flowResult) {
