@@ -38,28 +38,57 @@ const (
 	actionReopen = "reopen_issue"
 )
 
+// messageBudget caps what one alert message holds. Besides each block's
+// own limits, Slack refuses a message whose blocks carry more than about
+// 12,000 characters of text in all (msg_blocks_too_long); the fullest
+// rendering stays near 5,000 even for a hostile alert, and the shorter
+// ones are what a refused post or update is retried with.
+type messageBudget struct {
+	message int // the error message section; 0 leaves it to Proliferate's page.
+	field   int // each free-text field value (project, environment, ...).
+	title   int // the linked issue's title.
+}
+
+// messageBudgets are the renderings, fullest first.
+var messageBudgets = []messageBudget{
+	{message: maxText, field: 300, title: 500},
+	{message: 600, field: 80, title: 120},
+	{message: 0, field: 40, title: 60},
+}
+
+// maxMessageBlockText is the cumulative block text every rendering stays
+// under, with room to spare below Slack's ≈12,000.
+const maxMessageBlockText = 8000
+
 // alertMessage renders the Slack message of an alert: the notification
 // fallback text (escaped) and the blocks. link may be nil.
+func alertMessage(a alert.Alert, link *alert.IssueLink) (string, []slack.Block) {
+	return alertMessageWithin(a, link, messageBudgets[0])
+}
+
+// alertMessageWithin is alertMessage within budget.
 //
 // Everything taken from the alert is untrusted: mrkdwn text is escaped with
 // alert.EscapeMrkdwn and marked verbatim, so Slack neither parses <...>
 // sequences nor auto-links URLs, channel names or @-mentions in it
 // (https://api.slack.com/reference/block-kit/composition-objects#text).
-func alertMessage(a alert.Alert, link *alert.IssueLink) (string, []slack.Block) {
+func alertMessageWithin(a alert.Alert, link *alert.IssueLink, budget messageBudget) (string, []slack.Block) {
 	blocks := []slack.Block{
 		slack.NewHeaderBlock(plain(alert.Truncate(headerText(a), maxHeaderText))),
 	}
-	if msg := strings.TrimSpace(a.ErrorMessage); msg != "" {
-		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(mrkdwnWithin(msg, maxText)), nil, nil))
+	if msg := strings.TrimSpace(a.ErrorMessage); msg != "" && budget.message > 0 {
+		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(mrkdwnWithin(msg, budget.message)), nil, nil))
+	} else if msg != "" {
+		blocks = append(blocks, slack.NewContextBlock("message_omitted", mrkdwn("The error message is too long for Slack: see it in Proliferate.")))
 	}
 	blocks = append(blocks,
-		slack.NewSectionBlock(nil, alertFields(a), nil),
+		slack.NewSectionBlock(nil, alertFields(a, budget.field), nil),
 		slack.NewContextBlock("", mrkdwn(triggerContext(a))),
 	)
 
 	regressed := link != nil && isRegression(a, *link)
 	if link != nil {
-		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(linkText(*link)), nil, nil))
+		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(linkText(*link, budget.title)), nil, nil))
 		if regressed {
 			// A section, not a context: context text is small and grey, and
 			// this is the line the channel must not miss.
@@ -91,13 +120,13 @@ func headerText(a alert.Alert) string {
 }
 
 // alertFields are the facts of the alert, two columns in Slack. A section
-// holds at most 10 fields.
-func alertFields(a alert.Alert) []*slack.TextBlockObject {
+// holds at most 10 fields; each free-text value is cut to n.
+func alertFields(a alert.Alert, n int) []*slack.TextBlockObject {
 	field := func(label, value string) *slack.TextBlockObject {
 		if strings.TrimSpace(value) == "" {
 			value = "—"
 		}
-		return mrkdwn("*" + label + "*\n" + mrkdwnWithin(value, maxFieldText-len(label)-3))
+		return mrkdwn("*" + label + "*\n" + mrkdwnWithin(value, min(n, maxFieldText-len(label)-3)))
 	}
 	date := func(label string, t time.Time) *slack.TextBlockObject {
 		if t.IsZero() {
@@ -145,14 +174,14 @@ func triggerContext(a alert.Alert) string {
 
 // linkText shows the Linear issue tracking the error. The identifier links
 // to the issue; title, status and assignee come from Linear and are escaped.
-func linkText(l alert.IssueLink) string {
+func linkText(l alert.IssueLink, titleLen int) string {
 	ident := alert.EscapeMrkdwn(l.Identifier)
 	if u, ok := safeURL(l.URL); ok {
 		ident = alert.SlackLink(u, l.Identifier)
 	}
-	s := "*Linear:* " + ident + " (linked) · " + mrkdwnWithin(l.Title, 500)
+	s := "*Linear:* " + ident + " (linked) · " + mrkdwnWithin(l.Title, titleLen)
 	if l.StateName != "" {
-		s += "\n*Status:* " + alert.EscapeMrkdwn(l.StateName)
+		s += "\n*Status:* " + mrkdwnWithin(l.StateName, 100)
 	}
 	assignee := "Unassigned"
 	if l.AssigneeName != "" {

@@ -15,14 +15,18 @@ import (
 // top-level, or a reply in the thread of a.ThreadTS. Links are not
 // unfurled: the message carries its own buttons.
 func (b *Bot) PostAlert(ctx context.Context, a alert.Alert, link *alert.IssueLink) (string, error) {
-	text, blocks := alertMessage(a, link)
-	opts := []slack.MsgOption{slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...), slack.MsgOptionDisableLinkUnfurl()}
-	if a.ThreadTS != "" {
-		// The alert lives under a message the bot did not post (see
-		// alert.Alert.ThreadTS): its message is a reply there.
-		opts = append(opts, slack.MsgOptionTS(a.ThreadTS))
-	}
-	_, ts, err := b.api.PostMessageContext(ctx, a.Channel, opts...)
+	var ts string
+	err := b.shorterOnRefusal(ctx, a, "chat.postMessage", func(text string, blocks []slack.Block) error {
+		opts := []slack.MsgOption{slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...), slack.MsgOptionDisableLinkUnfurl()}
+		if a.ThreadTS != "" {
+			// The alert lives under a message the bot did not post (see
+			// alert.Alert.ThreadTS): its message is a reply there.
+			opts = append(opts, slack.MsgOptionTS(a.ThreadTS))
+		}
+		var err error
+		_, ts, err = b.api.PostMessageContext(ctx, a.Channel, opts...)
+		return err
+	}, link)
 	if err != nil {
 		return "", classify(err, "chat.postMessage", a.Channel)
 	}
@@ -34,13 +38,37 @@ func (b *Bot) UpdateAlert(ctx context.Context, a alert.Alert, link *alert.IssueL
 	if a.MessageTS == "" {
 		return fmt.Errorf("update alert %d: no message ts: %w", a.ID, alert.ErrInvalid)
 	}
-	text, blocks := alertMessage(a, link)
-	_, _, _, err := b.api.UpdateMessageContext(ctx, a.Channel, a.MessageTS,
-		slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
+	err := b.shorterOnRefusal(ctx, a, "chat.update", func(text string, blocks []slack.Block) error {
+		_, _, _, err := b.api.UpdateMessageContext(ctx, a.Channel, a.MessageTS,
+			slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
+		return err
+	}, link)
 	if err != nil {
 		return classify(err, "chat.update", a.Channel)
 	}
 	return nil
+}
+
+// shorterOnRefusal sends the alert's message with send, fullest rendering
+// first. When Slack refuses the blocks (msg_blocks_too_long, or
+// invalid_blocks for a limit it counts differently than we do) it tries
+// the next, shorter rendering, so the alert is still posted; only the
+// shortest one's refusal is returned.
+func (b *Bot) shorterOnRefusal(ctx context.Context, a alert.Alert, method string, send func(string, []slack.Block) error, link *alert.IssueLink) error {
+	var err error
+	for i, budget := range messageBudgets {
+		text, blocks := alertMessageWithin(a, link, budget)
+		if err = send(text, blocks); err == nil {
+			return nil
+		}
+		code := slackCode(err)
+		if code != "msg_blocks_too_long" && code != "invalid_blocks" {
+			return err
+		}
+		b.log.WarnContext(ctx, "slack refused the alert's blocks; trying a shorter rendering",
+			"method", method, "alert_id", a.ID, "channel", a.Channel, "code", code, "rendering", i)
+	}
+	return err
 }
 
 // PostThread replies text (mrkdwn, already escaped by the core) in the

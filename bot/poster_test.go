@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -144,4 +145,101 @@ func wraps(err, target error) bool {
 		}
 	}
 	return false
+}
+
+// hostileAlert is a 60 KB alert: every free-text field as long as the
+// webhook lets it be, full of characters that escaping lengthens.
+func hostileAlert() alert.Alert {
+	a := sampleAlert()
+	a.ErrorType = strings.Repeat("E<", 2500)
+	a.ErrorMessage = strings.Repeat("<&>", 7000)
+	a.Project = strings.Repeat("p&", 4000)
+	a.Environment = strings.Repeat("e>", 4000)
+	a.Release = strings.Repeat("r<", 4000)
+	a.Level = strings.Repeat("l&", 4000)
+	return a
+}
+
+func hostileLink() *alert.IssueLink {
+	l := sampleLink()
+	l.Title = strings.Repeat("T&", 2000)
+	l.StateName = strings.Repeat("S<", 500)
+	l.AssigneeName = strings.Repeat("A>", 500)
+	return &l
+}
+
+// TestAlertMessageCumulativeText: every rendering of a 60 KB hostile alert
+// stays under Slack's cumulative limit (about 12,000) with room to spare,
+// as the fake counts it, and is posted.
+func TestAlertMessageCumulativeText(t *testing.T) {
+	a, link := hostileAlert(), hostileLink()
+	prev := 1 << 30
+	for i, budget := range messageBudgets {
+		_, blocks := alertMessageWithin(a, link, budget)
+		n := fakeslack.BlockText(asJSON(t, blocks))
+		if n > maxMessageBlockText {
+			t.Errorf("rendering %d carries %d characters of block text, want ≤ %d", i, n, maxMessageBlockText)
+		}
+		if n >= prev {
+			t.Errorf("rendering %d (%d characters) is not shorter than the one before (%d)", i, n, prev)
+		}
+		prev = n
+	}
+	b, fs := newFakeBot(t, nil)
+	a.Channel = "C100"
+	if _, err := b.PostAlert(t.Context(), a, link); err != nil {
+		t.Fatalf("PostAlert: %v", err)
+	}
+	if calls := fs.Calls("chat.postMessage"); len(calls) != 1 {
+		t.Errorf("%d chat.postMessage calls, want the fullest rendering accepted at once", len(calls))
+	}
+}
+
+// TestPosterShorterRendering: when Slack refuses an alert's blocks
+// (msg_blocks_too_long, invalid_blocks) the alert goes out in a shorter
+// rendering rather than being lost; when even the shortest is refused the
+// error is permanent, never retried as is.
+func TestPosterShorterRendering(t *testing.T) {
+	for _, code := range []string{"msg_blocks_too_long", "invalid_blocks"} {
+		t.Run(code, func(t *testing.T) {
+			ctx := t.Context()
+			b, fs := newFakeBot(t, nil)
+			a := hostileAlert()
+			a.Channel = "C100"
+
+			fs.FailNext("chat.postMessage", 1, code)
+			ts, err := b.PostAlert(ctx, a, nil)
+			if err != nil {
+				t.Fatalf("PostAlert: %v", err)
+			}
+			msg, ok := fs.Message("C100", ts)
+			if !ok {
+				t.Fatal("the alert was not posted")
+			}
+			var posted any
+			if err := json.Unmarshal(msg.Blocks, &posted); err != nil {
+				t.Fatal(err)
+			}
+			_, full := alertMessage(a, nil)
+			if got, was := fakeslack.BlockText(posted), fakeslack.BlockText(asJSON(t, full)); got >= was {
+				t.Errorf("posted %d characters after %s, the refused rendering had %d", got, code, was)
+			}
+
+			a.MessageTS = ts
+			fs.FailNext("chat.update", 2, code)
+			if err := b.UpdateAlert(ctx, a, hostileLink()); err != nil {
+				t.Fatalf("UpdateAlert: %v", err)
+			}
+			if n := len(fs.Calls("chat.update")); n != 3 {
+				t.Errorf("%d chat.update calls, want 3 (two refused, the shortest accepted)", n)
+			}
+
+			fs.FailNext("chat.update", len(messageBudgets), code)
+			err = b.UpdateAlert(ctx, a, nil)
+			var tmp *alert.TemporaryError
+			if err == nil || errors.As(err, &tmp) {
+				t.Errorf("every rendering refused: err = %v, want a permanent error", err)
+			}
+		})
+	}
 }

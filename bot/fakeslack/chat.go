@@ -60,6 +60,11 @@ func (s *Server) readContent(r *apiRequest) (content, string) {
 	if c.problems = validateBlocks(blocks, maxMessageBlocks, "/blocks"); len(c.problems) > 0 {
 		return c, "invalid_blocks"
 	}
+	if BlockText(blocks) > maxMessageBlockText {
+		// Each block may be within its own limits and the message still
+		// too long: Slack answers this code, with no detail.
+		return c, "msg_blocks_too_long"
+	}
 	s.mu.Lock()
 	s.clock.normalizeBlocks(blocks)
 	s.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -216,5 +217,34 @@ func TestResponseURLReplaceOriginal(t *testing.T) {
 	var probe map[string]any
 	if err := json.Unmarshal(h.srv.Envelopes()[0].Payload, &probe); err != nil || probe["response_url"] == "" {
 		t.Errorf("payload has no response_url: %v", err)
+	}
+}
+
+// TestCumulativeBlockText: blocks each within their own limits are still
+// refused with msg_blocks_too_long when their text adds up past about
+// 12,000 characters, by chat.postMessage and chat.update alike.
+func TestCumulativeBlockText(t *testing.T) {
+	srv := newServer(t, Options{})
+	api := newAPI(srv)
+	ctx := testCtx(t)
+	sections := func(n int) slack.MsgOption {
+		var bs []slack.Block
+		for range n {
+			bs = append(bs, slack.NewSectionBlock(&slack.TextBlockObject{Type: "mrkdwn", Text: strings.Repeat("x", 2900)}, nil, nil))
+		}
+		return slack.MsgOptionBlocks(bs...)
+	}
+	_, ts, err := api.PostMessageContext(ctx, "C1", slack.MsgOptionText("fits", false), sections(4)) // 11,600
+	if err != nil {
+		t.Fatalf("4 × 2,900 characters: %v", err)
+	}
+	if _, _, err := api.PostMessageContext(ctx, "C1", slack.MsgOptionText("too long", false), sections(5)); !strings.Contains(fmt.Sprint(err), "msg_blocks_too_long") {
+		t.Errorf("post of 5 × 2,900 characters: err = %v, want msg_blocks_too_long", err)
+	}
+	if _, _, _, err := api.UpdateMessageContext(ctx, "C1", ts, sections(5)); !strings.Contains(fmt.Sprint(err), "msg_blocks_too_long") {
+		t.Errorf("update to 5 × 2,900 characters: err = %v, want msg_blocks_too_long", err)
+	}
+	if n := len(srv.Messages("C1")); n != 1 {
+		t.Errorf("%d messages, want the one that fit", n)
 	}
 }

@@ -32,7 +32,40 @@ const (
 	maxMarkdownText    = 12000
 	maxViewTitle       = 24 // title, submit and close
 	maxPrivateMetadata = 3000
+	// maxMessageBlockText is the cumulative text of one message's blocks
+	// past which chat.postMessage and chat.update answer
+	// msg_blocks_too_long, although every block is within its own limits.
+	// Slack does not document the figure; about 12,000 characters is what
+	// it was seen to enforce.
+	maxMessageBlockText = 12000
 )
+
+// BlockText is the cumulative text of blocks, as Slack counts it against
+// maxMessageBlockText: the characters of every "text" string (text objects,
+// fields, markdown blocks, button and option labels) and of every
+// rich_text element's text, at any depth. blocks is decoded JSON.
+func BlockText(blocks any) int {
+	n := 0
+	var walk func(v any)
+	walk = func(v any) {
+		switch t := v.(type) {
+		case []any:
+			for _, e := range t {
+				walk(e)
+			}
+		case obj:
+			for k, e := range t {
+				if s, ok := e.(string); ok && k == "text" {
+					n += utf8.RuneCountInString(s)
+					continue
+				}
+				walk(e)
+			}
+		}
+	}
+	walk(blocks)
+	return n
+}
 
 // checker collects problems in Slack's response_metadata.messages form:
 // "[ERROR] <what> [json-pointer:<where>]".

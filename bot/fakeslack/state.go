@@ -92,6 +92,7 @@ type state struct {
 	suggestions map[string][]Option
 	calls       []Call
 	limits      map[string]rateLimit
+	failures    map[string]failure
 	envelopes   []*Envelope
 	ackLat      []time.Duration
 	triggerLat  []time.Duration
@@ -108,6 +109,7 @@ func newState() state {
 		triggers:    map[string]*trigger{},
 		suggestions: map[string][]Option{},
 		limits:      map[string]rateLimit{},
+		failures:    map[string]failure{},
 	}
 }
 

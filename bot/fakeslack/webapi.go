@@ -139,6 +139,10 @@ func (s *Server) handleAPI(w http.ResponseWriter, hr *http.Request) {
 		s.finish(w, &call, http.StatusOK, map[string]any{}, code)
 		return
 	}
+	if code, failed := s.takeFailure(name); failed {
+		s.finish(w, &call, http.StatusOK, map[string]any{}, code)
+		return
+	}
 	resp, code := m.fn(req)
 	if resp == nil {
 		resp = map[string]any{}
@@ -268,6 +272,32 @@ func (s *Server) takeRateLimit(method string) (time.Duration, bool) {
 	rl.left--
 	s.st.limits[method] = rl
 	return rl.after, true
+}
+
+// FailNext makes the next n calls of method answer {"ok":false,"error":
+// code} without doing anything, for errors the fake does not produce by
+// itself.
+func (s *Server) FailNext(method string, n int, code string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.st.failures[method] = failure{left: n, code: code}
+}
+
+func (s *Server) takeFailure(method string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, ok := s.st.failures[method]
+	if !ok || f.left <= 0 {
+		return "", false
+	}
+	f.left--
+	s.st.failures[method] = f
+	return f.code, true
+}
+
+type failure struct {
+	left int
+	code string
 }
 
 type rateLimit struct {
