@@ -71,7 +71,9 @@ func (db *DB) Enqueue(ctx context.Context, jobs ...alert.Job) error {
 }
 
 // claimSQL leases the due jobs, at most one per serial key and none whose
-// serial key a live running job holds. A claim also counts an expired
+// serial key a live running job holds. Among due jobs of one key the
+// oldest goes first, so a job that keeps postponing itself (a note waiting
+// for its message) cannot starve the one it waits for. A claim also counts an expired
 // lease as a failed attempt, so a job that kills its worker every time
 // reaches MaxAttempts and is buried instead of looping for ever. In SET,
 // status is the value before the update. RETURNING has no order.
@@ -88,7 +90,7 @@ const claimSQL = `UPDATE jobs SET status = 'running', locked_until = ?, owner = 
 WHERE id IN (
 	SELECT id FROM (
 		SELECT j.id, j.run_at, ROW_NUMBER() OVER (
-			PARTITION BY COALESCE(j.serial_key, 'job:' || CAST(j.id AS TEXT)) ORDER BY j.run_at, j.id) AS n
+			PARTITION BY COALESCE(j.serial_key, 'job:' || CAST(j.id AS TEXT)) ORDER BY j.id) AS n
 		FROM jobs j
 		WHERE ((j.status = 'queued' AND j.run_at <= ?) OR (j.status = 'running' AND j.locked_until <= ?))
 		AND (j.serial_key IS NULL OR NOT EXISTS (
