@@ -68,6 +68,10 @@ func (p *clockPoster) PostThread(ctx context.Context, channel, ts, _ string) err
 	return p.call(ctx, "thread", alert.Alert{Channel: channel, MessageTS: ts})
 }
 
+func (p *clockPoster) PostStatus(ctx context.Context, a alert.Alert, _ *alert.IssueLink, _ string) error {
+	return p.call(ctx, "status", a)
+}
+
 // made returns the calls that succeeded, by method.
 func (p *clockPoster) made(method string) []slackCall {
 	p.mu.Lock()
