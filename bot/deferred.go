@@ -53,6 +53,9 @@ func (b *Bot) routeDeferred(evt socketmode.Event) *deferredAck {
 	switch {
 	case cb.Type == slack.InteractionTypeBlockSuggestion && cb.ActionID == actionIssueSearch:
 		return b.suggestAck(cb)
+	case cb.Type == slack.InteractionTypeBlockSuggestion && cb.View.CallbackID == callbackCreate &&
+		(cb.ActionID == actionTeam || cb.ActionID == actionAssignee):
+		return b.listSuggestAck(cb)
 	case cb.Type == slack.InteractionTypeViewSubmission && cb.View.CallbackID == callbackLink:
 		return b.linkSubmitAck(cb)
 	}

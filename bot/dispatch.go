@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"strconv"
+	"strings"
 
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
@@ -115,7 +116,7 @@ func (b *Bot) routeAction(cb slack.InteractionCallback, act slack.BlockAction) j
 			return nil
 		}
 		return func(ctx context.Context) { b.reopen(ctx, cb, id) }
-	case act.ActionID == actionTeam && cb.View.CallbackID == callbackCreate:
+	case act.ActionID == actionTeam && cb.View.CallbackID == callbackCreate && !strings.HasPrefix(act.SelectedOption.Value, noticePrefix):
 		team := act.SelectedOption.Value
 		return func(ctx context.Context) { b.teamChanged(ctx, cb, team) }
 	case act.ActionID == actionConnect:

@@ -127,11 +127,18 @@ func createModal(f createForm, meta modalMeta) slack.ModalViewRequest {
 	}
 
 	teamOpts, teamSel := teamOptions(f.Teams, f.TeamID)
-	team := slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Choose a team"), actionTeam, teamOpts...)
-	team.InitialOption = teamSel
+	var team *slack.SelectBlockElement
 	var hint *slack.TextBlockObject
 	if len(f.Teams) > maxOptions {
-		hint = plain(fmt.Sprintf("Showing the first %d of %d teams.", maxOptions, len(f.Teams)))
+		// Past Slack's 100 options a static select cannot offer them all:
+		// the user types, and block_suggestion answers from the cached list.
+		team = slack.NewOptionsSelectBlockElement(slack.OptTypeExternal, plain("Type to search teams"), actionTeam)
+		team.MinQueryLength = ptr(0)
+		team.InitialOption = teamOption(f.Teams, f.TeamID)
+		hint = plain(fmt.Sprintf("%d teams: type part of a team's name or key.", len(f.Teams)))
+	} else {
+		team = slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Choose a team"), actionTeam, teamOpts...)
+		team.InitialOption = teamSel
 	}
 	teamBlock := slack.NewInputBlock(blockTeam, plain("Team"), hint, team)
 	teamBlock.DispatchAction = true // a pick fires block_actions, so the assignee list can follow the team.
@@ -198,6 +205,39 @@ func teamOptions(teams []alert.Team, selected string) ([]*slack.OptionBlockObjec
 	return opts, sel
 }
 
+// teamOption is the option of team id among teams, nil if not there.
+func teamOption(teams []alert.Team, id string) *slack.OptionBlockObject {
+	for _, t := range teams {
+		if t.ID == id && id != "" {
+			o, _ := teamOptions([]alert.Team{t}, id)
+			if len(o) == 1 {
+				return o[0]
+			}
+		}
+	}
+	return nil
+}
+
+// memberOptions lists at most 100 members and returns the option of
+// selected, found among all of them.
+func memberOptions(members []alert.User, selected string) ([]*slack.OptionBlockObject, *slack.OptionBlockObject) {
+	opts := make([]*slack.OptionBlockObject, 0, min(len(members), maxOptions))
+	var sel *slack.OptionBlockObject
+	for _, u := range members {
+		if u.ID == "" || len(u.ID) > maxOptionValue {
+			continue
+		}
+		o := slack.NewOptionBlockObject(u.ID, plain(alert.Truncate(u.Label(), maxButtonText)), nil)
+		if len(opts) < maxOptions {
+			opts = append(opts, o)
+		}
+		if u.ID == selected {
+			sel = o
+		}
+	}
+	return opts, sel
+}
+
 // assigneeBlock is the optional assignee select for the chosen team, or a
 // note while there is nothing to choose from (Slack rejects a select
 // without options).
@@ -211,27 +251,21 @@ func assigneeBlock(f createForm) slack.Block {
 	case f.MembersLoading:
 		return note(":hourglass_flowing_sand: Loading team members from Linear…")
 	}
-	opts := make([]*slack.OptionBlockObject, 0, min(len(f.Members), maxOptions))
-	var sel *slack.OptionBlockObject
-	for _, u := range f.Members {
-		if len(opts) == maxOptions {
-			break
-		}
-		if u.ID == "" || len(u.ID) > maxOptionValue {
-			continue
-		}
-		o := slack.NewOptionBlockObject(u.ID, plain(alert.Truncate(u.Label(), maxButtonText)), nil)
-		opts = append(opts, o)
-		if u.ID == f.Values.AssigneeID {
-			sel = o
-		}
-	}
+	opts, sel := memberOptions(f.Members, f.Values.AssigneeID)
 	if len(opts) == 0 {
 		return note("This team has no members to assign.")
 	}
-	el := slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Unassigned"), actionAssignee, opts...)
+	var el *slack.SelectBlockElement
+	var hint *slack.TextBlockObject
+	if len(f.Members) > maxOptions {
+		el = slack.NewOptionsSelectBlockElement(slack.OptTypeExternal, plain("Type to search members"), actionAssignee)
+		el.MinQueryLength = ptr(0)
+		hint = plain(fmt.Sprintf("%d members: type part of a name or email.", len(f.Members)))
+	} else {
+		el = slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Unassigned"), actionAssignee, opts...)
+	}
 	el.InitialOption = sel
-	b := slack.NewInputBlock(blockAssigneePrefix+f.TeamID, plain("Assignee"), nil, el)
+	b := slack.NewInputBlock(blockAssigneePrefix+f.TeamID, plain("Assignee"), hint, el)
 	b.Optional = true
 	return b
 }

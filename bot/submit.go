@@ -32,8 +32,14 @@ func parseSubmission(v slack.View) submission {
 	if p, err := strconv.Atoi(vals[blockPriority][actionPriority].SelectedOption.Value); err == nil && validPriority(alert.Priority(p)) {
 		s.Priority = alert.Priority(p)
 	}
+	if strings.HasPrefix(s.TeamID, noticePrefix) { // a search notice, not a team
+		s.TeamID = ""
+	}
 	if s.TeamID != "" {
 		s.AssigneeID = vals[blockAssigneePrefix+s.TeamID][actionAssignee].SelectedOption.Value
+	}
+	if strings.HasPrefix(s.AssigneeID, noticePrefix) {
+		s.AssigneeID = ""
 	}
 	return s
 }

@@ -49,13 +49,16 @@ const (
 	noticeSlow    = noticePrefix + "slow"
 	noticeFailed  = noticePrefix + "failed"
 	noticeOffline = noticePrefix + "offline"
+	// noticeListFailed: a team or member list Linear could not give.
+	noticeListFailed = noticePrefix + "list_failed"
 )
 
 var noticeText = map[string]string{
-	noticeBusy:    "Linear search is busy. Try again in a moment.",
-	noticeSlow:    "Linear is slow to answer. Try again in a moment.",
-	noticeFailed:  "Search failed. Paste the issue's URL above instead.",
-	noticeOffline: "Linear is not connected.",
+	noticeBusy:       "Linear search is busy. Try again in a moment.",
+	noticeSlow:       "Linear is slow to answer. Try again in a moment.",
+	noticeFailed:     "Search failed. Paste the issue's URL above instead.",
+	noticeOffline:    "Linear is not connected.",
+	noticeListFailed: "Linear did not answer. Try again in a moment.",
 }
 
 // suggestionResponse is a block_suggestion ack. slack.OptionsResponse
@@ -263,4 +266,75 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// listSuggestAck answers a block_suggestion of the create modal's team or
+// assignee select, which is an external_select once the list passes
+// Slack's 100 options: the cached list (read from Linear within the ack
+// budget when not cached) filtered by what the user typed, at most 100.
+func (b *Bot) listSuggestAck(cb slack.InteractionCallback) *deferredAck {
+	query, actionID := cb.Value, cb.ActionID
+	team := strings.TrimPrefix(cb.BlockID, blockAssigneePrefix)
+	return &deferredAck{
+		kind: "block_suggestion",
+		busy: suggestionResponse{Options: []*slack.OptionBlockObject{noticeOption(noticeBusy)}},
+		answer: func(ctx context.Context) (any, job) {
+			ctx, cancel := context.WithTimeout(ctx, b.searchBudget)
+			defer cancel()
+			var opts []*slack.OptionBlockObject
+			var err error
+			if actionID == actionTeam {
+				var teams []alert.Team
+				if teams, err = b.teamList(ctx); err == nil {
+					opts, _ = teamOptions(matchTeams(teams, query), "")
+				}
+			} else {
+				var members []alert.User
+				if members, err = b.memberList(ctx, team); err == nil {
+					opts, _ = memberOptions(matchMembers(members, query), "")
+				}
+			}
+			switch {
+			case err == nil:
+				return suggestionResponse{Options: opts}, nil
+			case errors.Is(err, alert.ErrNotConnected):
+				return suggestionResponse{Options: []*slack.OptionBlockObject{noticeOption(noticeOffline)}}, nil
+			case errors.Is(err, context.DeadlineExceeded), errors.Is(err, alert.ErrRateLimited):
+				return suggestionResponse{Options: []*slack.OptionBlockObject{noticeOption(noticeSlow)}}, nil
+			}
+			b.log.WarnContext(ctx, "create modal suggestion failed", "action_id", actionID, "err", err)
+			return suggestionResponse{Options: []*slack.OptionBlockObject{noticeOption(noticeListFailed)}}, nil
+		},
+	}
+}
+
+// matchTeams are the teams whose name or key contains q (case and spacing
+// ignored); all of them for an empty q.
+func matchTeams(teams []alert.Team, q string) []alert.Team {
+	q = searchKey(q)
+	if q == "" {
+		return teams
+	}
+	var out []alert.Team
+	for _, t := range teams {
+		if strings.Contains(searchKey(t.Name+" "+t.Key), q) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// matchMembers are the members whose name, display name or email contains q.
+func matchMembers(users []alert.User, q string) []alert.User {
+	q = searchKey(q)
+	if q == "" {
+		return users
+	}
+	var out []alert.User
+	for _, u := range users {
+		if strings.Contains(searchKey(u.Name+" "+u.DisplayName+" "+u.Email), q) {
+			out = append(out, u)
+		}
+	}
+	return out
 }
