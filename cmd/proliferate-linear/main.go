@@ -4,6 +4,7 @@
 //	proliferate-linear [serve]   run the bot, the HTTP API and the Slack queue (default)
 //	proliferate-linear migrate   apply database migrations and exit
 //	proliferate-linear reseal    re-encrypt stored tokens under the current key
+//	proliferate-linear jobs      list, retry and drop queued and dead jobs
 //	proliferate-linear demo      run the whole loop against built-in fakes of Slack and Linear
 //	proliferate-linear version   print the version
 //
@@ -39,6 +40,8 @@ commands:
   migrate   apply database migrations and exit
   reseal    re-encrypt stored tokens under ENCRYPTION_KEY after a key
             rotation (the old key in ENCRYPTION_KEY_PREVIOUS)
+  jobs      list, retry and drop jobs of the work queue
+            (jobs list [--dead], jobs retry ID, jobs drop ID; jobs --help)
   demo      walk one alert through the whole loop against built-in fakes
             of Slack and Linear, on a temporary embedded database
   version   print the version
@@ -63,6 +66,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return migrate(ctx, getenv, stdout, stderr)
 	case "reseal":
 		return reseal(ctx, getenv, stdout, stderr)
+	case "jobs":
+		return jobsCmd(ctx, args, getenv, stdout, stderr)
 	case "demo":
 		return runDemo(ctx, args, stdout, stderr)
 	case "version", "-version", "--version":
