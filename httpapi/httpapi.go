@@ -79,6 +79,10 @@ type Deps struct {
 	// Revoked, when set, is told that a Linear workspace removed the app
 	// (OAuthApp revoked); when nil those deliveries are ignored.
 	Revoked Revoker
+	// Organization, when set, names the connected Linear organization:
+	// Issue deliveries of any other one are refused (403
+	// other_organization), nothing applied.
+	Organization OrganizationSource
 	// Links reads an error's issue link for the links API (store.DB).
 	Links LinkReader
 	// Routes mounts further handlers (OAuth callback, Linear webhooks) by

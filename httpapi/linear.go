@@ -104,6 +104,9 @@ func (s *server) postLinear(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	if ev.Type == webhook.TypeIssue && h.org != nil && !s.sameOrganization(w, r, h.org, ev) {
+		return
+	}
 	j, ok := h.jobFor(ev)
 	if !ok {
 		s.log.DebugContext(ctx, "linear delivery ignored", "delivery", ev.DeliveryID, "type", ev.Type, "action", ev.Action)
@@ -141,6 +144,40 @@ func (s *server) postLinear(w http.ResponseWriter, r *http.Request) {
 }
 
 // linearJob is one verified delivery waiting to be applied.
+// OrganizationSource names the connected Linear organization (its id);
+// an error wrapping alert.ErrNotConnected when none is connected.
+type OrganizationSource interface {
+	ConnectedOrganization(ctx context.Context) (string, error)
+}
+
+// sameOrganization checks an Issue delivery is about the connected
+// organization, and answers it otherwise: 403 for another organization
+// (Linear shows the failure in that workspace's webhook settings),
+// 200 ignored when nothing is connected, 503 to be retried when the
+// connected organization cannot be read now.
+func (s *server) sameOrganization(w http.ResponseWriter, r *http.Request, src OrganizationSource, ev webhook.Event) bool {
+	ctx := r.Context()
+	org, err := src.ConnectedOrganization(ctx)
+	switch {
+	case errors.Is(err, alert.ErrNotConnected):
+		s.log.InfoContext(ctx, "linear delivery ignored: nothing connected", "delivery", ev.DeliveryID, "org", ev.OrganizationID)
+		writeJSON(w, http.StatusOK, map[string]string{"status": statusIgnored})
+		return false
+	case err != nil:
+		s.log.WarnContext(ctx, "linear delivery: connected organization unknown", "delivery", ev.DeliveryID, "err", err)
+		w.Header().Set("Retry-After", retryAfterSeconds)
+		writeErrorCode(w, http.StatusServiceUnavailable, "unavailable", "the connected Linear workspace could not be read; retry later")
+		return false
+	}
+	if err := ev.CheckOrganization(org); err != nil {
+		s.log.WarnContext(ctx, "linear delivery refused: another organization", "delivery", ev.DeliveryID,
+			"org", ev.OrganizationID, "connected_org", org)
+		writeErrorCode(w, http.StatusForbidden, "other_organization", "this delivery is about another Linear workspace than the connected one")
+		return false
+	}
+	return true
+}
+
 type linearJob struct {
 	delivery string
 	// body is the verified body, stored with the dedupe record so the

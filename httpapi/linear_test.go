@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -311,3 +312,52 @@ func TestLinearWebhookRecordFails(t *testing.T) {
 
 // The core's service is what the lead wires as Deps.Issues.
 var _ IssueChanger = (*alert.Service)(nil)
+
+// orgSource is a fixed OrganizationSource.
+type orgSource struct {
+	id  string
+	err error
+}
+
+func (o orgSource) ConnectedOrganization(context.Context) (string, error) { return o.id, o.err }
+
+// TestLinearWebhookOrganization: Issue deliveries are applied only for the
+// connected Linear organization; another one's are refused and nothing is
+// recorded or applied.
+func TestLinearWebhookOrganization(t *testing.T) {
+	tests := []struct {
+		name       string
+		src        orgSource
+		wantStatus int
+		wantCode   string // "" for a JSON status body
+		wantStat   string
+		applied    int
+	}{
+		{"the connected organization", orgSource{id: "org-acme"}, http.StatusOK, "", "accepted", 1},
+		{"another organization", orgSource{id: "org-other"}, http.StatusForbidden, "other_organization", "", 0},
+		{"nothing connected", orgSource{err: alert.ErrNotConnected}, http.StatusOK, "", "ignored", 0},
+		{"linear unreachable", orgSource{err: alert.ErrUnavailable}, http.StatusServiceUnavailable, "unavailable", "", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lh := newLinearHarness(t, nil, func(_ *Config, d *Deps) { d.Organization = tt.src })
+			resp := lh.postSignedLinear(t, issueDelivery(t, issueUUID, "started", testNow, nil), deliveryID(1))
+			if resp.status != tt.wantStatus {
+				t.Fatalf("status %d, want %d (%v)", resp.status, tt.wantStatus, resp.body)
+			}
+			if tt.wantCode != "" && resp.body["code"] != tt.wantCode {
+				t.Errorf("code = %v, want %s", resp.body["code"], tt.wantCode)
+			}
+			if tt.wantStat != "" && resp.body["status"] != tt.wantStat {
+				t.Errorf("status = %v, want %s", resp.body["status"], tt.wantStat)
+			}
+			lh.drain(t)
+			if n := len(lh.issues.Applied()); n != tt.applied {
+				t.Errorf("%d changes applied, want %d", n, tt.applied)
+			}
+			if seen := lh.deliveries.Seen(deliveryID(1)); seen != (tt.applied > 0) {
+				t.Errorf("delivery recorded = %v, want %v", seen, tt.applied > 0)
+			}
+		})
+	}
+}

@@ -61,6 +61,7 @@ type linearHook struct {
 	records  DeliveryRecorder
 	issues   IssueChanger
 	revoked  Revoker
+	org      OrganizationSource
 	now      func() time.Time
 	log      *slog.Logger
 	backoff  time.Duration // first retry delay; doubled per attempt.
@@ -112,6 +113,7 @@ func newLinearHook(cfg Config, deps Deps, now func() time.Time, log *slog.Logger
 		records:  deps.Deliveries,
 		issues:   deps.Issues,
 		revoked:  deps.Revoked,
+		org:      deps.Organization,
 		now:      now,
 		log:      log,
 		backoff:  200 * time.Millisecond,

@@ -151,6 +151,8 @@ func (m *Main) Open(ctx context.Context) error {
 		Integration: integration,
 		Revoked:     revoker,
 		OnConnected: m.onConnected,
+		// Issue deliveries of another Linear workspace are refused.
+		Organization: newConnectedOrg(m.Service.Workspace),
 	})
 	m.http = httpapi.NewServer(m.Config.HTTPAddr, m.handler, m.Log)
 	m.listener, err = net.Listen("tcp", m.Config.HTTPAddr)

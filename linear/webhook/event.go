@@ -3,6 +3,7 @@ package webhook
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -132,6 +133,21 @@ func (e Event) AssigneeChanged() bool { return e.issueUpdate("assigneeId") }
 // new team's key (the old one lands in previousIdentifiers).
 func (e Event) IdentifierChanged() bool {
 	return e.issueUpdate("identifier") || e.issueUpdate("number") || e.issueUpdate("teamId")
+}
+
+// ErrOtherOrganization is returned by CheckOrganization for a delivery
+// about another Linear workspace than the connected one.
+var ErrOtherOrganization = errors.New("webhook: delivery of another linear organization")
+
+// CheckOrganization refuses a delivery of another organization than
+// connected (a Linear organization id). A delivery without an organization
+// is refused too: Linear always names it, and a delivery cannot be matched
+// to the connected workspace without it.
+func (e Event) CheckOrganization(connected string) error {
+	if e.OrganizationID == connected && connected != "" {
+		return nil
+	}
+	return fmt.Errorf("%w: delivery for %q, connected is %q", ErrOtherOrganization, e.OrganizationID, connected)
 }
 
 // Revoked reports whether a workspace removed the app's access: the bot

@@ -3,6 +3,7 @@ package webhook
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -176,6 +177,26 @@ func TestTimestampForms(t *testing.T) {
 			}
 			if !ev.WebhookTimestamp.Equal(tt.want) {
 				t.Errorf("WebhookTimestamp = %v, want %v", ev.WebhookTimestamp, tt.want)
+			}
+		})
+	}
+}
+
+func TestCheckOrganization(t *testing.T) {
+	tests := []struct {
+		name, delivery, connected string
+		ok                        bool
+	}{
+		{"same organization", "org-1", "org-1", true},
+		{"another organization", "org-2", "org-1", false},
+		{"delivery without organization", "", "org-1", false},
+		{"nothing to compare with", "org-1", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Event{OrganizationID: tt.delivery}.CheckOrganization(tt.connected)
+			if (err == nil) != tt.ok || (err != nil && !errors.Is(err, ErrOtherOrganization)) {
+				t.Errorf("CheckOrganization = %v, want ok %v", err, tt.ok)
 			}
 		})
 	}
