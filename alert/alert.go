@@ -79,6 +79,24 @@ func (a Alert) Thread() string {
 	return a.MessageTS
 }
 
+// slackMessagePrefix starts the ErrorID of an alert made from a Slack
+// message that links no Proliferate issue (a message shortcut on anyone's
+// message). Proliferate issue ids never hold a ":", so the two cannot meet.
+const slackMessagePrefix = "slack:"
+
+// SlackMessageErrorID keys the alert of a Slack message that links no
+// Proliferate issue: its channel and ts, which Slack never reuses.
+func SlackMessageErrorID(channel, ts string) string {
+	return slackMessagePrefix + channel + ":" + ts
+}
+
+// FromSlackMessage reports whether the alert is a Slack message's rather
+// than a Proliferate error's (see SlackMessageErrorID): its ErrorMessage is
+// the message's text and its URL the message's permalink.
+func (a Alert) FromSlackMessage() bool {
+	return strings.HasPrefix(a.ErrorID, slackMessagePrefix)
+}
+
 // Title is the Linear issue title the alert suggests: "<type>: <message>",
 // or whichever of the two is present. It is never empty.
 func (a Alert) Title() string {

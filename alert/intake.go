@@ -60,6 +60,29 @@ func (s *Service) AcceptFromSlack(ctx context.Context, eventID string, a Alert) 
 	return stored, true, nil
 }
 
+// AlertForMessage returns the alert a message shortcut acts on: the stored
+// alert of (a.ErrorID, a.Channel) if there is one, else a, stored as a new
+// alert living in the thread of a.ThreadTS. Nothing is posted: the bot's
+// message appears in that thread once an issue is created or linked (the
+// link's jobs render every alert of the error), so a shortcut given up in
+// the modal leaves no trace in Slack.
+func (s *Service) AlertForMessage(ctx context.Context, a Alert) (Alert, error) {
+	if strings.TrimSpace(a.ErrorID) == "" || a.Channel == "" || a.ThreadTS == "" {
+		return Alert{}, fmt.Errorf("a message alert needs an error id, a channel and a ts: %w", ErrInvalid)
+	}
+	if a.LastSeen.IsZero() {
+		a.LastSeen = s.now().UTC()
+	}
+	if a.FirstSeen.IsZero() {
+		a.FirstSeen = a.LastSeen
+	}
+	stored, err := s.store.EnsureAlert(ctx, a)
+	if err != nil {
+		return Alert{}, fmt.Errorf("alert for message %s/%s: %w", a.Channel, a.ThreadTS, err)
+	}
+	return stored, nil
+}
+
 // threadStatus runs a JobThreadStatus: once the alert's own message is
 // out (so the reply can point at it), the reply under the later message
 // whose ts the job's Payload holds. Like a thread note it waits for the

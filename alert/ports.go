@@ -151,6 +151,9 @@ type Store interface {
 	// alert. The jobs more returns for the stored alert are queued with its
 	// render job.
 	AcceptSlackAlert(ctx context.Context, eventID string, a Alert, more func(stored Alert) []Job) (stored Alert, fresh bool, err error)
+	// EnsureAlert returns the alert of (a.ErrorID, a.Channel), storing a as
+	// a new one (Occurrences 1, no job queued) if there is none.
+	EnsureAlert(ctx context.Context, a Alert) (Alert, error)
 	// Alert returns one alert; ErrNotFound if none.
 	Alert(ctx context.Context, id int64) (Alert, error)
 	// AlertsByError returns every alert (one per channel) of an error.

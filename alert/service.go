@@ -361,6 +361,9 @@ func (s *Service) threadURL(a Alert) string {
 }
 
 func attachmentSubtitle(a Alert) string {
+	if a.FromSlackMessage() {
+		return "Slack message"
+	}
 	var parts []string
 	if a.Environment != "" {
 		parts = append(parts, a.Environment)

@@ -44,6 +44,9 @@ const stackCut = "\n… (cut; the full stack trace is in Proliferate)"
 // otherwise the stack is cut to stackRoom runes. thread, when set, is the
 // Slack thread's permalink, linked beside the error.
 func description(a Alert, stackRoom int, thread string) string {
+	if a.FromSlackMessage() {
+		return MessageDescription(a.ErrorMessage, "", or(thread, a.URL), -1)
+	}
 	var b strings.Builder
 	typ := a.ErrorType
 	if typ == "" {
@@ -78,6 +81,41 @@ func description(a Alert, stackRoom int, thread string) string {
 	}
 	b.WriteString("\n---\n" + AutoCreatedSentence + "\n")
 	return b.String()
+}
+
+// MessageDescription is the Markdown description of an issue made from a
+// Slack message with a shortcut: the message quoted, who posted it and its
+// permalink, and AutoCreatedSentence. room < 0 keeps the whole quote;
+// otherwise the result is cut to room runes by shortening the quote, never
+// the lines around it (a Slack input holds 3000).
+func MessageDescription(text, author, permalink string, room int) string {
+	tail := "\n"
+	switch {
+	case author != "" && permalink != "":
+		tail += fmt.Sprintf("Posted by %s in Slack: [open the message](%s)\n", author, permalink)
+	case author != "":
+		tail += fmt.Sprintf("Posted by %s in Slack.\n", author)
+	case permalink != "":
+		tail += fmt.Sprintf("Posted in Slack: [open the message](%s)\n", permalink)
+	}
+	tail += "\n---\n" + AutoCreatedSentence + "\n"
+	text = strings.TrimSpace(text)
+	if room >= 0 {
+		quoteRoom := room - utf8.RuneCountInString(tail)
+		// Each line gains "> "; cut until the quoted text fits.
+		for quoteRoom > 0 && utf8.RuneCountInString(quote(text)) > quoteRoom {
+			over := utf8.RuneCountInString(quote(text)) - quoteRoom
+			text = truncateRunes(text, max(0, utf8.RuneCountInString(text)-over-1))
+		}
+	}
+	return quote(text) + "\n" + tail
+}
+
+func quote(text string) string {
+	if text == "" {
+		return "> (no text)"
+	}
+	return "> " + strings.ReplaceAll(text, "\n", "\n> ")
 }
 
 func formatTime(t time.Time) string {

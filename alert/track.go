@@ -317,9 +317,13 @@ func (s *Service) newLink(a Alert, issue Issue, by string, kind LinkKind) IssueL
 }
 
 func (s *Service) attachment(a Alert) Attachment {
+	prefix := "Proliferate: "
+	if a.FromSlackMessage() {
+		prefix = "Slack message: " // a.URL is the message's permalink.
+	}
 	return Attachment{
 		URL:      a.URL,
-		Title:    "Proliferate: " + truncateRunes(a.Title(), 200),
+		Title:    prefix + truncateRunes(a.Title(), 200),
 		Subtitle: attachmentSubtitle(a),
 		Metadata: s.attachmentMetadata(a),
 	}

@@ -22,6 +22,14 @@ import (
 // It runs in the fast lane: the store and the caches only. Whatever needs
 // Linear (teams and members not cached) is handed to the slow lane.
 func (b *Bot) openCreate(ctx context.Context, cb slack.InteractionCallback, alertID int64, force bool) {
+	b.openCreateWith(ctx, cb, alertID, force, "")
+}
+
+// openCreateWith is openCreate with the description pre-filled as prefill
+// instead of the alert's (a message shortcut quotes its message). The
+// digest in the modal's metadata stays the alert's, so a prefill submitted
+// unchanged reaches Linear as shown.
+func (b *Bot) openCreateWith(ctx context.Context, cb slack.InteractionCallback, alertID int64, force bool, prefill string) {
 	meta := modalMeta{
 		Force:      force,
 		AlertID:    alertID,
@@ -47,6 +55,7 @@ func (b *Bot) openCreate(ctx context.Context, cb slack.InteractionCallback, aler
 	}
 
 	form := createForm{Alert: a, Link: link, Force: force}
+	form.Values.Description = prefill
 	teams, cached := b.teams.get("")
 	if !cached {
 		view := b.openView(ctx, log, cb.TriggerID, loadingModal(meta))

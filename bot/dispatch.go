@@ -81,6 +81,8 @@ func (b *Bot) routeInteraction(cb slack.InteractionCallback) (any, job) {
 				return nil, w
 			}
 		}
+	case slack.InteractionTypeMessageAction:
+		return nil, b.routeShortcut(cb) // shortcut.go
 	case slack.InteractionTypeViewSubmission:
 		if cb.View.CallbackID != callbackCreate {
 			return nil, nil

@@ -344,3 +344,17 @@ func (s *memStore) AcceptSlackAlert(_ context.Context, eventID string, a alert.A
 	}
 	return a, true, nil
 }
+
+func (s *memStore) EnsureAlert(_ context.Context, a alert.Alert) (alert.Alert, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, old := range s.alerts {
+		if old.ErrorID == a.ErrorID && old.Channel == a.Channel {
+			return old, nil
+		}
+	}
+	a.ID = int64(len(s.alerts) + 1)
+	a.Occurrences = 1
+	s.alerts[a.ID] = a
+	return a, nil
+}

@@ -111,6 +111,9 @@ func (l *lane) close() {
 // everything else.
 func (b *Bot) laneFor(evt socketmode.Event) *lane {
 	cb, ok := evt.Data.(slack.InteractionCallback)
+	if evt.Type == socketmode.EventTypeInteractive && ok && cb.Type == slack.InteractionTypeMessageAction && cb.TriggerID != "" {
+		return b.fast // a message shortcut opens a modal (shortcut.go).
+	}
 	if evt.Type != socketmode.EventTypeInteractive || !ok || cb.Type != slack.InteractionTypeBlockActions {
 		return b.slow
 	}

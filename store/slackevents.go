@@ -113,3 +113,37 @@ func (db *DB) PruneSlackEvents(ctx context.Context, before time.Time) (int64, er
 	}
 	return n, nil
 }
+
+// EnsureAlert returns the alert of (a.ErrorID, a.Channel), storing a as a
+// new one if there is none, without queuing anything (see alert.Store).
+// The INSERT does nothing on a conflict, so of two replicas storing the
+// same message's alert at once both read back the one row.
+func (db *DB) EnsureAlert(ctx context.Context, a alert.Alert) (alert.Alert, error) {
+	if strings.TrimSpace(a.ErrorID) == "" || strings.TrimSpace(a.Channel) == "" {
+		return alert.Alert{}, fmt.Errorf("alert needs an error id and a channel: %w", alert.ErrInvalid)
+	}
+	now := db.clock()
+	if a.LastSeen.IsZero() {
+		a.LastSeen = now
+	}
+	if a.FirstSeen.IsZero() {
+		a.FirstSeen = a.LastSeen
+	}
+	_, err := db.x.ExecContext(ctx, db.q(`INSERT INTO alerts (error_id, channel, thread_ts, url, project, level, error_type,
+	error_message, stack, environment, "release", first_seen, last_seen, event_count, users_affected,
+	"trigger", occurrences, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
+ON CONFLICT (error_id, channel) DO NOTHING`),
+		a.ErrorID, a.Channel, a.ThreadTS, a.URL, a.Project, a.Level, a.ErrorType, a.ErrorMessage,
+		a.Stack, a.Environment, a.Release, db.t(a.FirstSeen), db.t(a.LastSeen), a.EventCount,
+		a.UsersAffected, string(a.Trigger), db.t(now), db.t(now))
+	if err != nil {
+		return alert.Alert{}, wrap(err, "ensure alert %s in %s", a.ErrorID, a.Channel)
+	}
+	var out alert.Alert
+	if err := db.x.GetContext(ctx, &out, db.q(`SELECT `+alertColumns+` FROM alerts WHERE error_id = ? AND channel = ?`),
+		a.ErrorID, a.Channel); err != nil {
+		return alert.Alert{}, wrap(err, "alert %s in %s", a.ErrorID, a.Channel)
+	}
+	return utcAlert(out), nil
+}
