@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -128,6 +129,9 @@ type socketClient struct {
 	dialer *websocket.Dialer
 	// Tunables; tests shorten them.
 	readTimeout, drainGrace, minBackoff, maxBackoff time.Duration
+	// up counts the connections that said hello and have not ended (see
+	// Bot.Connected).
+	up atomic.Int32
 }
 
 func newSocketClient(api *slack.Client, log *slog.Logger) *socketClient {
@@ -275,7 +279,7 @@ func (s *socketClient) serve(ctx context.Context, c *socketConn, out chan<- inbo
 		}
 		return nil
 	})
-	replaced := false
+	replaced, helloed := false, false
 	for {
 		_, data, err := c.ws.ReadMessage()
 		if err != nil {
@@ -291,6 +295,11 @@ func (s *socketClient) serve(ctx context.Context, c *socketConn, out chan<- inbo
 		switch req.Type {
 		case socketmode.RequestTypeHello:
 			// Never acked: it is no envelope.
+			if !helloed {
+				helloed = true
+				s.up.Add(1)
+				defer s.up.Add(-1) // when this connection's reads end
+			}
 			c.log.InfoContext(ctx, "slack socket mode connected", "num_connections", req.NumConnections,
 				"host", req.DebugInfo.Host, "approximate_connection_time_s", req.DebugInfo.ApproximateConnectionTime)
 			continue

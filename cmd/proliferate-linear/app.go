@@ -39,6 +39,14 @@ type Main struct {
 	http     *http.Server
 	handler  *httpapi.Handler
 	listener net.Listener
+	// front switches the server from intake-only to the full API; served
+	// carries the server's exit (see startup.go).
+	front  *frontDoor
+	served chan error
+	// apiKey is the LINEAR_API_KEY tracker checked at start (nil without a key).
+	apiKey alert.Tracker
+	// slackRetry spaces the auth.test attempts at start (zero: the default).
+	slackRetry retryPolicy
 }
 
 // NewMain returns a Main for cfg; Open connects it.
@@ -46,8 +54,10 @@ func NewMain(cfg config.Config, log *slog.Logger) *Main {
 	return &Main{Config: cfg, Log: log}
 }
 
-// Open connects the store (migrating it), builds every component and
-// binds the HTTP listener. Nothing talks to Slack or Linear yet.
+// Open connects the store (migrating it), starts the alert webhook, waits
+// for Slack to answer (retrying with backoff; a refused token fails at
+// once), then builds every component. Nothing talks to Linear yet and the
+// Socket Mode connection opens in Run.
 func (m *Main) Open(ctx context.Context) error {
 	// The keyring seals Linear tokens at rest. Loading it now means a
 	// missing or unreadable key fails at start-up, not at the first connect,
@@ -73,9 +83,14 @@ func (m *Main) Open(ctx context.Context) error {
 			Transport: &linear.APIKeyTransport{Key: key, Base: http.DefaultTransport},
 		}
 		tracker = linear.NewCached(linear.New(m.Config.LinearAPIURL, hc, m.Log), time.Minute)
+		m.apiKey = tracker
+	}
+	m.logLinearMode()
+	if err := m.serveEarly(tracker); err != nil {
+		return err
 	}
 	slackURL, selfBotID := "", ""
-	if m.SlackTeamID, slackURL, selfBotID, err = slackWorkspace(ctx, m.Config); err != nil {
+	if m.SlackTeamID, slackURL, selfBotID, err = m.awaitSlack(ctx); err != nil {
 		return err
 	}
 	if m.Config.OAuthEnabled() {
@@ -143,7 +158,7 @@ func (m *Main) Open(ctx context.Context) error {
 		Log:                 m.Log,
 	}, httpapi.Deps{
 		Alerts:      m.Service,
-		Ready:       db.Ping,
+		Ready:       m.ready,
 		Deliveries:  db,
 		Issues:      m.Service,
 		Links:       db,
@@ -154,11 +169,7 @@ func (m *Main) Open(ctx context.Context) error {
 		// Issue deliveries of another Linear workspace are refused.
 		Organization: newConnectedOrg(m.Service.Workspace),
 	})
-	m.http = httpapi.NewServer(m.Config.HTTPAddr, m.handler, m.Log)
-	m.listener, err = net.Listen("tcp", m.Config.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("listen on HTTP_ADDR %s: %w", m.Config.HTTPAddr, err)
-	}
+	m.front.set(m.handler)
 	return nil
 }
 
@@ -189,16 +200,14 @@ func (m *Main) Run(ctx context.Context) error {
 		return nil
 	})
 	start("housekeeping", m.housekeep)
-	start("http", func(ctx context.Context) error {
-		err := m.http.Serve(m.listener)
-		if errors.Is(err, http.ErrServerClosed) {
-			return nil
-		}
-		return err
-	})
+	start("http", m.serveHTTP)
+	start("linear key check", func(ctx context.Context) error { return m.checkLinearKey(ctx, m.apiKey) })
 	m.Log.Info("proliferate-linear running", "http_addr", m.Addr(), "store", m.DB.Dialect(), "version", version)
 
 	<-ctx.Done()
+	stopping := time.Now()
+	m.Log.Info("proliferate-linear shutting down: draining HTTP, the Slack work and the queue", "reason", context.Cause(ctx))
+	defer func() { m.Log.Info("proliferate-linear stopped", "drained_in", time.Since(stopping)) }()
 	shutdown, done := context.WithTimeout(context.Background(), 10*time.Second)
 	defer done()
 	if err := m.http.Shutdown(shutdown); err != nil {
@@ -276,8 +285,11 @@ func every(ctx context.Context, period time.Duration, fn func(context.Context)) 
 	}
 }
 
-// Close releases the store.
+// Close stops the HTTP server if Run did not, and releases the store.
 func (m *Main) Close() error {
+	if m.http != nil {
+		m.http.Close()
+	}
 	if m.DB != nil {
 		return m.DB.Close()
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -33,11 +34,26 @@ const (
 // and Linear saw.
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard) // the help is printed below, once, where it belongs
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "usage: proliferate-linear demo [-v] [-database-url URL]\n\n"+
+			"Walks one alert through the whole loop against built-in fakes of Slack\n"+
+			"and Linear, on a temporary embedded database, and prints what they saw.\n\n")
+		fs.PrintDefaults()
+	}
 	dbURL := fs.String("database-url", "", "database to use (default: a temporary embedded SQLite file)")
 	verbose := fs.Bool("v", false, "print the bot's logs to stderr")
-	if err := fs.Parse(args); err != nil {
+	switch err := fs.Parse(args); {
+	case errors.Is(err, flag.ErrHelp):
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return nil
+	case err != nil:
+		fs.SetOutput(stderr)
+		fs.Usage()
 		return fmt.Errorf("%w: %v", errUsage, err)
+	case fs.NArg() > 0:
+		return fmt.Errorf("%w: demo takes no arguments, got %q", errUsage, fs.Args())
 	}
 	logw := io.Discard
 	if *verbose {

@@ -164,7 +164,11 @@ func walkCreate(ctx context.Context, w *world, res *flowResult, msg fakeslack.Me
 	}
 	is := issues[0]
 	res.Identifier, res.IssueURL = is.Identifier, is.URL
-	say("6. Linear       ← %d request(s) (duplicate check + one issueCreate/attachmentCreate document): issue %s %q, assignee %s, priority %d", res.CreateRequests, is.Identifier, is.Title, is.AssigneeID, is.Priority)
+	assignee := "none"
+	if u, ok := w.Linear.User(is.AssigneeID); ok {
+		assignee = u.Name
+	}
+	say("6. Linear       ← %d request(s) (duplicate check + one issueCreate/attachmentCreate document): issue %s %q, assignee %s, priority %d", res.CreateRequests, is.Identifier, is.Title, assignee, is.Priority)
 	for _, at := range w.Linear.Attachments(is.ID) {
 		say("                  attachment %q → %s", at.Title, at.URL)
 	}

@@ -14,6 +14,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -46,8 +47,35 @@ commands:
             of Slack and Linear, on a temporary embedded database
   version   print the version
 
+Every command takes -h (or --help) and then only prints its help.
 Configuration is read from the environment; see README.md.
 `
+
+// commandHelp is each command's -h text, printed without side effects.
+var commandHelp = map[string]string{
+	"serve": `usage: proliferate-linear [serve]
+
+Runs the bot: the alert webhook and HTTP API on HTTP_ADDR, the Socket Mode
+connection to Slack, and the durable Slack queue. Migrates the database
+first. The alert webhook stores alerts from the start; Slack is retried
+with backoff until it answers (a refused SLACK_BOT_TOKEN fails at once).
+SIGTERM or SIGINT drains the work in flight, then exits.
+`,
+	"migrate": `usage: proliferate-linear migrate
+
+Applies the database migrations (DATABASE_URL, default the embedded
+SQLite file) and exits. serve migrates on start too.
+`,
+	"reseal": `usage: proliferate-linear reseal
+
+Re-encrypts every stored token under ENCRYPTION_KEY, the last step of a
+key rotation (the old key in ENCRYPTION_KEY_PREVIOUS).
+`,
+	"version": `usage: proliferate-linear version
+
+Prints the version.
+`,
+}
 
 // errUsage marks a command-line mistake.
 var errUsage = errors.New("usage")
@@ -58,6 +86,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cmd := "serve"
 	if len(args) > 0 {
 		cmd, args = args[0], args[1:]
+	}
+	if help, ok := commandHelp[cmd]; ok {
+		// These commands take no flags or arguments: -h prints the help
+		// and does nothing else; anything else is a usage error.
+		if done, err := noArgs(cmd, help, args, stdout, stderr); done {
+			return err
+		}
 	}
 	switch cmd {
 	case "serve":
@@ -79,4 +114,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("%w: unknown command %q", errUsage, cmd)
+}
+
+// noArgs parses the arguments of a command that takes none. done is true
+// when the command must not run: -h was asked for (err nil, help on
+// stdout) or the arguments are wrong (a usage error).
+func noArgs(cmd, help string, args []string, stdout, stderr io.Writer) (done bool, err error) {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	switch err := fs.Parse(args); {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(stdout, help)
+		return true, nil
+	case err != nil:
+		fmt.Fprint(stderr, help)
+		return true, fmt.Errorf("%w: %s: %v", errUsage, cmd, err)
+	case fs.NArg() > 0:
+		fmt.Fprint(stderr, help)
+		return true, fmt.Errorf("%w: %s takes no arguments, got %q", errUsage, cmd, fs.Args())
+	}
+	return false, nil
 }

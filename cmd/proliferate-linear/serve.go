@@ -21,6 +21,11 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	m := NewMain(cfg, cfg.NewLogger(stderr))
 	defer m.Close()
 	if err := m.Open(ctx); err != nil {
+		if ctx.Err() != nil {
+			// A signal while Slack was still being reached: a clean stop.
+			m.Log.Info("proliferate-linear stopped before start-up finished", "reason", err)
+			return nil
+		}
 		return err
 	}
 	return m.Run(ctx)

@@ -1,0 +1,8 @@
+package bot
+
+// Connected reports whether a Socket Mode connection is up right now: one
+// that Slack greeted with hello and that has not ended (a connection being
+// drained after Slack's disconnect still counts until it closes). The
+// readiness probe reads it, so a replica that cannot receive clicks is
+// taken out of rotation.
+func (b *Bot) Connected() bool { return b.socket.up.Load() > 0 }

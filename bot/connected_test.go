@@ -1,0 +1,27 @@
+package bot
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// TestConnectedFollowsSocketMode: the readiness hook is true once Slack's
+// hello arrived, false while the connection is gone, true again after the
+// reconnect, and false once Run has returned.
+func TestConnectedFollowsSocketMode(t *testing.T) {
+	h := startHarness(t, "")
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if err := h.fs.Wait(ctx, h.bot.Connected); err != nil {
+		t.Fatalf("Connected never turned true with a live connection: %v", err)
+	}
+	h.fs.DropConnections()
+	if err := h.fs.Wait(ctx, func() bool { return h.fs.Connections() > 0 && h.bot.Connected() }); err != nil {
+		t.Fatalf("Connected not true again after the reconnect: %v", err)
+	}
+	h.shutdown(t)
+	if h.bot.Connected() {
+		t.Error("Connected = true after Run returned")
+	}
+}
