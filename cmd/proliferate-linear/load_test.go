@@ -131,7 +131,7 @@ func TestModalsOpenUnderLoad(t *testing.T) {
 	if err := submitAll(ctx, w, views); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Slack.Wait(ctx, func() bool { return w.Linear.InFlight() >= 8 }); err != nil {
+	if err := w.Slack.Wait(ctx, func() bool { return w.Linear.InFlight() > 0 }); err != nil {
 		t.Fatalf("the creates never reached Linear: %v", err)
 	}
 	lat, err := clickBurst(ctx, w, tss, clicks)
