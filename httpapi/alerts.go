@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/proliferate/proliferate-linear/alert"
+	"github.com/proliferate/proliferate-linear/crashpoint"
 )
 
 // acceptedResponse is the 202 body: the alert is stored and its Slack
@@ -74,6 +75,7 @@ func (s *server) postAlert(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "the alert could not be stored; retry later")
 		return
 	}
+	crashpoint.Hit(crashpoint.AlertStored) // fault tests: stored, 202 not yet sent.
 	writeJSON(w, http.StatusAccepted, acceptedResponse{Status: "accepted", AlertID: stored.ID, Occurrences: stored.Occurrences})
 }
 

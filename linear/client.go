@@ -14,6 +14,7 @@ import (
 	"github.com/Khan/genqlient/graphql"
 
 	"github.com/proliferate/proliferate-linear/alert"
+	"github.com/proliferate/proliferate-linear/crashpoint"
 )
 
 // Endpoint is Linear's GraphQL endpoint.
@@ -63,6 +64,7 @@ func (c *Client) call(ctx context.Context, op string, f func(context.Context) er
 	ctx, m := withMeta(ctx)
 	start := c.now()
 	err := f(ctx)
+	crashpoint.HitOp(crashpoint.LinearAnswered, op) // fault tests: Linear answered, the bot has not acted.
 	if err == nil {
 		c.log.DebugContext(ctx, "linear request", "op", op, "status", m.status, "elapsed", c.now().Sub(start))
 		return nil
