@@ -31,6 +31,9 @@ type gqlResponse struct {
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.inFlight.Add(1)
 	defer s.inFlight.Add(-1)
+	if s.refuseIfDown(w) {
+		return
+	}
 	s.mu.Lock()
 	latency := s.latency
 	s.mu.Unlock()

@@ -53,6 +53,7 @@ type Server struct {
 	oauth       oauthState
 	ext         extState     // see resolvers_issue4.go
 	hooks       webhookState // see webhooks.go
+	outage      outageState  // see outage.go
 }
 
 type teamRec struct {
