@@ -30,7 +30,8 @@ const (
 )
 
 // runDemo starts the bot against the built-in fakes on a temporary embedded
-// database and walks one alert through the whole loop, printing what Slack
+// database and walks an alert through the whole loop twice, from the
+// webhook and from a Proliferate-style Slack message, printing what Slack
 // and Linear saw.
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
@@ -73,6 +74,15 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	res, err := walkAlert(ctx, env, demoAlert(), stdout)
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
+	}
+	printFigures(stdout, env, res)
+
+	// Most teams meet the bot this way: Proliferate's own Slack app posts
+	// the alert, and the bot answers in its thread.
+	fmt.Fprintf(stdout, "\nThe same loop from Proliferate's own Slack message (bot %s):\n\n", proliferateBot.BotID)
+	res, err = walkProliferateMessage(ctx, env, demoSlackIssue, stdout)
+	if err != nil {
+		return fmt.Errorf("demo, slack message: %w", err)
 	}
 	printFigures(stdout, env, res)
 	return nil

@@ -84,6 +84,7 @@ func walkAlert(ctx context.Context, w *world, payload map[string]any, out io.Wri
 // bot replied under) and for msg to show the issue.
 func walkCreate(ctx context.Context, w *world, res *flowResult, msg fakeslack.Message, threadTS string, say func(string, ...any)) error {
 	opensBefore := len(w.Slack.TriggerLatencies())
+	issuesBefore := len(w.Linear.Issues())
 	ack, err := w.Slack.ClickButton(ctx, demoUser, demoChannel, msg.TS, "create_issue")
 	if err != nil {
 		return fmt.Errorf("click Create Linear Issue: %w", err)
@@ -159,10 +160,10 @@ func walkCreate(ctx context.Context, w *world, res *flowResult, msg fakeslack.Me
 	res.CreateRequests = w.Linear.CountRequests("") - before
 	res.CreateDocuments = w.Linear.CountRequests("createIssue") - beforeCreate
 	issues := w.Linear.Issues()
-	if len(issues) != 1 {
-		return fmt.Errorf("Linear has %d issues, want 1", len(issues))
+	if len(issues) != issuesBefore+1 {
+		return fmt.Errorf("Linear has %d issues, want %d", len(issues), issuesBefore+1)
 	}
-	is := issues[0]
+	is := issues[len(issues)-1]
 	res.Identifier, res.IssueURL = is.Identifier, is.URL
 	assignee := "none"
 	if u, ok := w.Linear.User(is.AssigneeID); ok {
