@@ -34,7 +34,7 @@ COPY --from=build --chown=65532:65532 /out/data /data
 WORKDIR /data
 VOLUME ["/data"]
 USER nonroot:nonroot
-# HTTP API, alert webhook, OAuth callback, health and metrics (HTTP_ADDR default :8080).
+# HTTP API, alert webhook, OAuth callback and health (HTTP_ADDR default :8080).
 EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/proliferate-linear"]
 CMD ["serve"]

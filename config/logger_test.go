@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -44,5 +45,28 @@ func TestLoggerDurationsInMillis(t *testing.T) {
 	Config{LogFormat: "text"}.NewLogger(&buf).Info("waited", "wait", 1500*time.Millisecond)
 	if line := buf.String(); !strings.Contains(line, "wait_ms=1500 ") && !strings.HasSuffix(strings.TrimSpace(line), "wait_ms=1500") {
 		t.Errorf("text line = %q, want wait_ms=1500", line)
+	}
+}
+
+// TestSecretVariables: the list is every variable Load reads as a secret,
+// and each of them refuses being set twice (value and _FILE).
+func TestSecretVariables(t *testing.T) {
+	got := SecretVariables()
+	for _, want := range []string{"SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "PROLIFERATE_WEBHOOK_SECRET", "DATABASE_URL",
+		"ENCRYPTION_KEY", "LINEAR_API_KEY", "LINEAR_CLIENT_SECRET", "API_TOKEN", "LINEAR_WEBHOOK_SECRET"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("SecretVariables() = %v, missing %s", got, want)
+		}
+	}
+	for _, not := range []string{"SLACK_API_URL", "HTTP_ADDR", "LINEAR_CLIENT_ID"} {
+		if slices.Contains(got, not) {
+			t.Errorf("SecretVariables() lists %s, which is not a secret", not)
+		}
+	}
+	for _, name := range got {
+		_, err := Load(env(map[string]string{name: "x", name + "_FILE": "/run/secrets/x"}), files(nil))
+		if err == nil || !strings.Contains(err.Error(), "set both") {
+			t.Errorf("%s and %s_FILE both set: Load = %v, want a set-both error", name, name, err)
+		}
 	}
 }

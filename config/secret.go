@@ -3,6 +3,9 @@ package config
 import (
 	"encoding/json"
 	"log/slog"
+	"os"
+	"slices"
+	"strings"
 )
 
 // redacted is what every printed Secret shows.
@@ -39,3 +42,19 @@ func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) 
 
 // MarshalText keeps text encoders (and JSON map keys) from printing the value.
 func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// SecretVariables lists the variables read as secrets, each of which can
+// instead be read from the file NAME_FILE names. It is derived from Load
+// itself (a secret is what Load asks a _FILE twin of), so it cannot fall
+// behind; deployment checks use it to refuse a secret set in plain text.
+func SecretVariables() []string {
+	var names []string
+	_, _ = Load(func(k string) string {
+		if n, ok := strings.CutSuffix(k, "_FILE"); ok && !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+		return ""
+	}, func(string) ([]byte, error) { return nil, os.ErrNotExist })
+	slices.Sort(names)
+	return names
+}
