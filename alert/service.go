@@ -20,6 +20,7 @@ type Service struct {
 	now     func() time.Time
 	newID   func() string
 	lookups chan struct{} // bounds background lookups in Linear.
+	rules   RuleStore     // nil when store keeps no rules.
 	// Notify, when set, is called after jobs are queued (Dispatcher.Wake),
 	// so Slack hears of a change at once rather than at the next poll.
 	Notify func()
@@ -41,7 +42,14 @@ func NewService(store Store, tracker Tracker, log *slog.Logger) *Service {
 		now:     time.Now,
 		newID:   func() string { return uuid.NewString() },
 		lookups: make(chan struct{}, 4),
+		// store.DB keeps the routing rules too; a test's own Store may not.
+		rules: asRuleStore(store),
 	}
+}
+
+func asRuleStore(s Store) RuleStore {
+	rs, _ := s.(RuleStore)
+	return rs
 }
 
 // creationStaleAfter is how long a pending creation blocks another one for
