@@ -127,6 +127,7 @@ func (s *Server) chatPostMessage(r *apiRequest) (map[string]any, string) {
 		m.TS = s.clock.ts()
 		ch.top = append(ch.top, m)
 	}
+	s.echoMessage(ch, m)
 	return map[string]any{"channel": ch.id, "ts": m.TS, "message": s.messageJSON(m)}, ""
 }
 

@@ -177,6 +177,52 @@ func (s *Server) MessageShortcut(ctx context.Context, userID, channel, ts, callb
 	return s.deliver(ctx, "interactive", p, trig, userID, nil)
 }
 
+// EchoOwnMessages makes the fake deliver the message event of every
+// chat.postMessage the bot makes, as Slack does to an app subscribed to
+// message.channels: the bot must recognise its own messages and ignore
+// them. Events go out in order, one at a time, after the post's answer,
+// so a bot that waits for one never blocks the post. Off by default, since
+// most tests count envelopes.
+func (s *Server) EchoOwnMessages() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.echo != nil {
+		return
+	}
+	s.echo = make(chan map[string]any, 1024)
+	echo := s.echo
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		for {
+			select {
+			case <-s.ctx.Done():
+				return
+			case p := <-echo:
+				if _, err := s.deliver(s.ctx, "events_api", p, "", "", nil); err != nil && s.ctx.Err() == nil {
+					s.log.Warn("echo of the bot's message not acked", "err", err)
+				}
+			}
+		}
+	}()
+}
+
+// echoMessage queues the message event of the bot's post m when echoing
+// is on. Callers hold s.mu.
+func (s *Server) echoMessage(ch *channel, m *Message) {
+	if s.echo == nil {
+		return
+	}
+	select {
+	case s.echo <- s.eventCallback(s.messageEvent(ch, m)):
+	default:
+		s.log.Warn("echo queue full: a message event of the bot's own post is dropped", "channel", ch.id, "ts", m.TS)
+	}
+}
+
+// BotUserID is the bot's user id, the author of the messages it posts.
+func (s *Server) BotUserID() string { return s.opts.BotUserID }
+
 func or(a, b string) string {
 	if a != "" {
 		return a

@@ -119,3 +119,34 @@ func TestMessageShortcut(t *testing.T) {
 		t.Error("shortcut on a missing message succeeded")
 	}
 }
+
+// TestEchoOwnMessages: with echo on, the bot's own chat.postMessage comes
+// back as a message event naming the fake's bot and app.
+func TestEchoOwnMessages(t *testing.T) {
+	ch := make(chan socketmode.Request, 2)
+	h := startHarness(t, Options{}, 1, func(h *harness, evt socketmode.Event) {
+		h.sm.Ack(*evt.Request)
+		ch <- *evt.Request
+	})
+	h.srv.EchoOwnMessages()
+	_, ts, err := h.api.PostMessageContext(testCtx(t), "C1", slack.MsgOptionText("an alert", false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := <-ch
+	var p struct {
+		APIAppID string `json:"api_app_id"`
+		Event    struct {
+			TS, User   string
+			BotProfile struct {
+				AppID string `json:"app_id"`
+			} `json:"bot_profile"`
+		} `json:"event"`
+	}
+	if err := json.Unmarshal(req.Payload, &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.Event.TS != ts || p.Event.BotProfile.AppID != p.APIAppID || p.Event.User != h.srv.BotUserID() {
+		t.Errorf("echo = %s", req.Payload)
+	}
+}

@@ -123,6 +123,9 @@ type Server struct {
 	st    state
 	sock  sockets
 	clock idClock
+	// echo, when set, carries the message events of the bot's own posts
+	// (see EchoOwnMessages); guarded by mu.
+	echo chan map[string]any
 }
 
 // New starts a fake Slack listening on a loopback port.

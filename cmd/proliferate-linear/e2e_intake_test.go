@@ -76,6 +76,8 @@ func TestEndToEndProliferateMessage(t *testing.T) {
 	for name, dbURL := range databaseURLs(t) {
 		t.Run(name, func(t *testing.T) {
 			w, ctx := intakeWorld(t, dbURL(t))
+			// Slack sends the bot its own posts too (its replies here).
+			w.Slack.EchoOwnMessages()
 			res, err := walkProliferateMessage(ctx, w, demoSlackIssue, testWriter{t})
 			if err != nil {
 				t.Fatalf("walk: %v", err)
@@ -217,6 +219,86 @@ func TestEndToEndProliferateMessage(t *testing.T) {
 			t.Logf("figures: acks %v, click→views.open %v", roundAll(res.Acks), round(res.ClickToOpen))
 		})
 	}
+}
+
+// echoed reports whether the message ts went to the bot as a message event
+// and was acked.
+func echoed(w *world, ts string) bool {
+	for _, e := range w.Slack.Envelopes() {
+		var p struct {
+			Event struct {
+				TS string `json:"ts"`
+			} `json:"event"`
+		}
+		if e.Type == "events_api" && e.Acked && json.Unmarshal(e.Payload, &p) == nil && p.Event.TS == ts {
+			return true
+		}
+	}
+	return false
+}
+
+// TestEndToEndOwnMessagesIgnored: with PROLIFERATE_SLACK_BOT_IDS unset
+// (any bot or app), the bot's own top-level alert message, which links a
+// Proliferate issue and comes back to it as a message event, is not read
+// as a Proliferate message: no reply under it, no second occurrence.
+func TestEndToEndOwnMessagesIgnored(t *testing.T) {
+	for name, dbURL := range databaseURLs(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+			t.Cleanup(cancel)
+			w, err := startWorld(ctx, dbURL(t), testLogger(t), func(w *world, env map[string]string) {
+				env["PROLIFERATE_SLACK_BOT_IDS"] = ""
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(w.Close)
+			w.Slack.EchoOwnMessages()
+			hook := demoAlert()
+			hook["issue_id"], hook["url"] = "prl_hook", proliferateIssueURL("prl_hook")
+			if status, body, err := w.sendAlert(ctx, hook); err != nil || status != http.StatusAccepted {
+				t.Fatalf("webhook alert: %d %s %v", status, body, err)
+			}
+			var hookTS string
+			if err := w.Slack.Wait(ctx, func() bool {
+				if ms := w.Slack.Messages(demoChannel); len(ms) > 0 {
+					hookTS = ms[0].TS
+				}
+				return hookTS != "" && echoed(w, hookTS)
+			}); err != nil {
+				t.Fatalf("the alert message never came back as an event: %v", err)
+			}
+			if !strings.Contains(string(mustMessage(t, w, hookTS).Blocks), proliferateIssueURL("prl_hook")) {
+				t.Fatalf("the bot's message does not link the issue, so this proves nothing")
+			}
+			// Any other app's message is read (the list is unset): once it is
+			// answered, the echo (routed before it) has long been dropped.
+			other := fakeslack.Bot{BotID: "B0OTHER", AppID: "A0OTHER", Name: "other"}
+			sentinel, _, err := w.Slack.PostAsBot(ctx, demoChannel, other, proliferatePost("prl_sentinel", "TypeError: y", 1, 1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Slack.Wait(ctx, func() bool { return len(w.Slack.Thread(demoChannel, sentinel)) > 0 }); err != nil {
+				t.Fatal(err)
+			}
+			if n := len(w.Slack.Thread(demoChannel, hookTS)); n != 0 {
+				t.Errorf("%d replies under the bot's own message, want 0", n)
+			}
+			as, err := w.Main.DB.AlertsByError(ctx, "prl_hook")
+			if err != nil || len(as) != 1 || as[0].Occurrences != 1 {
+				t.Errorf("alerts of prl_hook = %+v, %v; want one, seen once", as, err)
+			}
+		})
+	}
+}
+
+func mustMessage(t *testing.T, w *world, ts string) fakeslack.Message {
+	t.Helper()
+	m, ok := w.Slack.Message(demoChannel, ts)
+	if !ok {
+		t.Fatalf("no message %s", ts)
+	}
+	return m
 }
 
 func envelopeEventID(envs []fakeslack.Envelope, id string) string {
