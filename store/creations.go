@@ -33,8 +33,10 @@ func creationID(id string) (string, error) {
 //
 //   - A creation with c.ID already there is returned unchanged (a retry of
 //     the same intent, pending or done).
-//   - A pending creation for c.ErrorID older than staleAfter is presumed
-//     dead (its replica crashed mid-request) and is replaced.
+//   - A pending creation for c.ErrorID not touched for staleAfter is
+//     presumed dead (its replica crashed mid-request) and is replaced; a
+//     staleAfter of 0 never replaces one (the core reconciles it with
+//     Linear first, see ReplaceCreation).
 //   - A younger pending creation for c.ErrorID makes it fail with
 //     ErrConflict: the partial unique index creations_one_pending allows
 //     one pending intent per error, across replicas.
@@ -46,52 +48,57 @@ func (db *DB) BeginCreation(ctx context.Context, c alert.Creation, staleAfter ti
 	if strings.TrimSpace(c.ErrorID) == "" {
 		return alert.Creation{}, fmt.Errorf("creation needs an error id: %w", alert.ErrInvalid)
 	}
-	now := db.clock()
-	c.ID, c.Status, c.IssueID, c.CreatedAt, c.UpdatedAt = id, alert.CreationPending, "", now, now
 	var out alert.Creation
 	err = db.inTx(ctx, func(tx *sqlx.Tx) error {
-		existing, err := db.creation(ctx, tx, id)
-		if err == nil {
-			out = existing
-			return nil
-		} else if !errors.Is(err, alert.ErrNotFound) {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, db.q(`DELETE FROM creations
-			WHERE error_id = ? AND status = 'pending' AND created_at <= ?`),
-			c.ErrorID, db.t(now.Add(-staleAfter))); err != nil {
-			return wrap(err, "drop stale creations of error %s", c.ErrorID)
-		}
-		// DO NOTHING rather than an error: on PostgreSQL a failed statement
-		// would abort the transaction, and a concurrent BeginCreation with
-		// the same id must still get its creation back below.
-		res, err := tx.ExecContext(ctx, db.q(`INSERT INTO creations (`+creationColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`),
-			c.ID, c.ErrorID, c.AlertID, c.SlackUser, string(c.Status), c.IssueID, db.t(now), db.t(now))
-		if err != nil {
-			return wrap(err, "insert creation %s", id)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return wrap(err, "insert creation %s", id)
-		} else if n == 1 {
-			out = c
-			return nil
-		}
-		// Lost a race: either the same intent (then it is ours to return)
-		// or another pending one for the error.
-		existing, err = db.creation(ctx, tx, id)
-		if err == nil {
-			out = existing
-			return nil
-		} else if !errors.Is(err, alert.ErrNotFound) {
-			return err
-		}
-		return fmt.Errorf("another creation for error %s is pending: %w", c.ErrorID, alert.ErrConflict)
+		out, err = db.beginCreation(ctx, tx, id, c, staleAfter)
+		return err
 	})
 	if err != nil {
 		return alert.Creation{}, err
 	}
 	return out, nil
+}
+
+// beginCreation is BeginCreation in tx; id is c.ID in canonical form.
+func (db *DB) beginCreation(ctx context.Context, tx *sqlx.Tx, id string, c alert.Creation, staleAfter time.Duration) (alert.Creation, error) {
+	now := db.clock()
+	c.ID, c.Status, c.IssueID, c.CreatedAt, c.UpdatedAt = id, alert.CreationPending, "", now, now
+	existing, err := db.creation(ctx, tx, id)
+	if err == nil {
+		return existing, nil
+	} else if !errors.Is(err, alert.ErrNotFound) {
+		return alert.Creation{}, err
+	}
+	if staleAfter > 0 {
+		if _, err := tx.ExecContext(ctx, db.q(`DELETE FROM creations
+			WHERE error_id = ? AND status = 'pending' AND updated_at <= ?`),
+			c.ErrorID, db.t(now.Add(-staleAfter))); err != nil {
+			return alert.Creation{}, wrap(err, "drop stale creations of error %s", c.ErrorID)
+		}
+	}
+	// DO NOTHING rather than an error: on PostgreSQL a failed statement
+	// would abort the transaction, and a concurrent BeginCreation with
+	// the same id must still get its creation back below.
+	res, err := tx.ExecContext(ctx, db.q(`INSERT INTO creations (`+creationColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`),
+		c.ID, c.ErrorID, c.AlertID, c.SlackUser, string(c.Status), c.IssueID, db.t(now), db.t(now))
+	if err != nil {
+		return alert.Creation{}, wrap(err, "insert creation %s", id)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return alert.Creation{}, wrap(err, "insert creation %s", id)
+	} else if n == 1 {
+		return c, nil
+	}
+	// Lost a race: either the same intent (then it is ours to return)
+	// or another pending one for the error.
+	existing, err = db.creation(ctx, tx, id)
+	if err == nil {
+		return existing, nil
+	} else if !errors.Is(err, alert.ErrNotFound) {
+		return alert.Creation{}, err
+	}
+	return alert.Creation{}, fmt.Errorf("another creation for error %s is pending: %w", c.ErrorID, alert.ErrConflict)
 }
 
 // creation reads one creation in tx; ErrNotFound if none.
@@ -179,4 +186,80 @@ func (db *DB) AbandonCreation(ctx context.Context, id string) error {
 		}
 		return fmt.Errorf("abandon creation %s: it is done: %w", cid, alert.ErrConflict)
 	})
+}
+
+// PendingCreation returns the pending creation of an error; ErrNotFound if
+// none is pending.
+func (db *DB) PendingCreation(ctx context.Context, errorID string) (alert.Creation, error) {
+	var c alert.Creation
+	err := db.x.GetContext(ctx, &c, db.q(`SELECT `+creationColumns+` FROM creations
+		WHERE error_id = ? AND status = 'pending'`), errorID)
+	if err != nil {
+		return alert.Creation{}, wrap(err, "pending creation of error %s", errorID)
+	}
+	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
+	return c, nil
+}
+
+// TouchCreation stamps a pending creation just before its issueCreate is
+// sent (updated_at = now), so no newer intent replaces it while that
+// request may be in flight (see ReplaceCreation). It returns the creation
+// as it now is: a done one unchanged, ErrNotFound if it is gone (abandoned,
+// or replaced by a newer intent).
+func (db *DB) TouchCreation(ctx context.Context, id string) (alert.Creation, error) {
+	cid, err := creationID(id)
+	if err != nil {
+		return alert.Creation{}, err
+	}
+	now := db.clock()
+	var out alert.Creation
+	err = db.inTx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, db.q(`UPDATE creations SET updated_at = ? WHERE id = ? AND status = 'pending'`),
+			db.t(now), cid); err != nil {
+			return wrap(err, "touch creation %s", cid)
+		}
+		out, err = db.creation(ctx, tx, cid)
+		return err
+	})
+	return out, err
+}
+
+// ReplaceCreation puts c in place of old, a pending creation of the same
+// error presumed dead: its request cannot be in flight any more and Linear
+// has no issue with its id. It succeeds only if old is unchanged since it
+// was read (same updated_at: TouchCreation moves it), so a replica that is
+// just about to send old's request keeps it; otherwise ErrConflict. Once
+// replaced, old's own job finds it gone (TouchCreation → ErrNotFound) and
+// sends nothing.
+func (db *DB) ReplaceCreation(ctx context.Context, old, c alert.Creation) (alert.Creation, error) {
+	oid, err := creationID(old.ID)
+	if err != nil {
+		return alert.Creation{}, err
+	}
+	cid, err := creationID(c.ID)
+	if err != nil {
+		return alert.Creation{}, err
+	}
+	var out alert.Creation
+	if c.ErrorID != old.ErrorID {
+		return alert.Creation{}, fmt.Errorf("replace a creation of error %s by one of %s: %w", old.ErrorID, c.ErrorID, alert.ErrInvalid)
+	}
+	err = db.inTx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, db.q(`DELETE FROM creations WHERE id = ? AND status = 'pending' AND updated_at = ?`),
+			oid, db.t(old.UpdatedAt))
+		if err != nil {
+			return wrap(err, "replace creation %s", oid)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return wrap(err, "replace creation %s", oid)
+		} else if n == 0 {
+			return fmt.Errorf("creation %s changed since it was read: %w", oid, alert.ErrConflict)
+		}
+		out, err = db.beginCreation(ctx, tx, cid, c, 0)
+		return err
+	})
+	if err != nil {
+		return alert.Creation{}, err
+	}
+	return out, nil
 }
