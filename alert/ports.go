@@ -188,6 +188,16 @@ type Store interface {
 	// AbandonCreation deletes a pending creation that failed for good, so
 	// the error can be created again.
 	AbandonCreation(ctx context.Context, id string) error
+	// PendingCreation returns the pending creation of an error; ErrNotFound
+	// if none.
+	PendingCreation(ctx context.Context, errorID string) (Creation, error)
+	// TouchCreation stamps a pending creation (UpdatedAt = now) just before
+	// its issueCreate is sent and returns it as it is (a done one
+	// unchanged); ErrNotFound if it is gone (abandoned or replaced).
+	TouchCreation(ctx context.Context, id string) (Creation, error)
+	// ReplaceCreation puts c in place of the pending creation old, only if
+	// old is unchanged since it was read (same UpdatedAt); else ErrConflict.
+	ReplaceCreation(ctx context.Context, old, c Creation) (Creation, error)
 
 	// Enqueue adds jobs to the queue.
 	Enqueue(ctx context.Context, jobs ...Job) error

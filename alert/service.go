@@ -27,6 +27,18 @@ type Service struct {
 	// PermalinkBase, when set, turns a channel and ts into the Slack thread
 	// back-link stored in the Linear attachment (e.g. "https://acme.slack.com/archives/").
 	PermalinkBase string
+	// Reporter, when set, tells people how their submissions stand (see
+	// RunSubmission).
+	Reporter Reporter
+	// Patience is how long a submission retries while Linear is
+	// unavailable (DefaultPatience when 0); MaxAttempts is the work
+	// engine's bound (Dispatcher.MaxAttempts; 10 when 0), so the last
+	// attempt tells the person it gave up.
+	Patience    time.Duration
+	MaxAttempts int
+	// RetryBase is the first delay between a submission's tries (1 s when
+	// 0); tests make it short.
+	RetryBase time.Duration
 }
 
 // NewService builds a Service. tracker may be nil: Linear is not connected
@@ -52,10 +64,11 @@ func asRuleStore(s Store) RuleStore {
 	return rs
 }
 
-// creationStaleAfter is how long a pending creation blocks another one for
-// the same error. Past it the first attempt is presumed dead (its replica
-// crashed mid-request) and a new intent may go ahead; Linear's duplicate-id
-// check still protects a retry of the old intent.
+// creationStaleAfter is how long after its last request to Linear a
+// pending creation that Linear does not have may still be in flight. Past
+// it (and only once Linear confirms it has no issue with its id) a newer
+// intent for the error may replace it; before it, the newer one waits. It
+// outlasts the Linear client's timeout many times over.
 const creationStaleAfter = 2 * time.Minute
 
 // Accept stores an alert (folding a repeat into the existing one) and
@@ -176,28 +189,22 @@ func (s *Service) CreateIssue(ctx context.Context, req CreateRequest) (IssueLink
 	}
 	log := s.log.With("alert_id", a.ID, "error_id", a.ErrorID, "creation_id", req.CreationID, "team_id", req.TeamID)
 
-	c, err := s.store.BeginCreation(ctx, Creation{
-		ID: req.CreationID, ErrorID: a.ErrorID, AlertID: a.ID, SlackUser: req.SlackUser, Status: CreationPending,
-	}, creationStaleAfter)
-	if errors.Is(err, ErrConflict) {
-		// Someone else's create for this error is in flight (a double
-		// click, or two people at once). Its result is the answer.
-		if link, ok := s.awaitLink(ctx, a.ErrorID); ok {
-			return IssueLink{}, &AlreadyLinkedError{Link: link}
-		}
-	}
+	c, err := s.beginCreation(ctx, log, a, req)
 	if err != nil {
-		return IssueLink{}, fmt.Errorf("begin creation: %w", err)
+		return IssueLink{}, err
 	}
 	if link, err := s.store.Link(ctx, a.ErrorID); err == nil {
 		// Already tracked. A retry of the intent that made the link is
 		// answered with that link; a new intent is refused unless the
 		// linked issue is closed, in which case the error regressed and the
-		// new issue replaces the old link.
+		// new issue replaces the old link. A link to this intent's own
+		// issue (its response was lost, and a lookup found the issue in
+		// Linear meanwhile) is ours: the create below reads it back and
+		// records it as created.
 		if c.Status == CreationDone && c.IssueID == link.IssueID {
 			return link, nil
 		}
-		if !link.Closed() && !req.Force {
+		if link.IssueID != c.ID && !link.Closed() && !req.Force {
 			_ = s.store.AbandonCreation(ctx, c.ID)
 			return IssueLink{}, &AlreadyLinkedError{Link: link}
 		}
@@ -214,6 +221,23 @@ func (s *Service) CreateIssue(ctx context.Context, req CreateRequest) (IssueLink
 		} else if found && !link.Closed() {
 			_ = s.store.AbandonCreation(ctx, c.ID)
 			return IssueLink{}, &AlreadyLinkedError{Link: link}
+		}
+	}
+
+	// Stamp the intent as in flight: no newer intent may replace it while
+	// this request can still reach Linear (see settlePending).
+	if c, err = s.store.TouchCreation(ctx, c.ID); errors.Is(err, ErrNotFound) {
+		// A newer intent replaced this one (it looked dead); that one's
+		// issue is the answer, so nothing is sent.
+		if link, lerr := s.store.Link(ctx, a.ErrorID); lerr == nil {
+			return IssueLink{}, &AlreadyLinkedError{Link: link}
+		}
+		return IssueLink{}, Temporary(fmt.Errorf("creation %s was replaced by a newer request: %w", req.CreationID, ErrConflict), 2*time.Second)
+	} else if err != nil {
+		return IssueLink{}, fmt.Errorf("stamp creation: %w", err)
+	} else if c.Status == CreationDone {
+		if link, err := s.store.Link(ctx, a.ErrorID); err == nil {
+			return link, nil // finished meanwhile by another run of this intent.
 		}
 	}
 
@@ -238,15 +262,10 @@ func (s *Service) CreateIssue(ctx context.Context, req CreateRequest) (IssueLink
 		return IssueLink{}, fmt.Errorf("create linear issue: %w", err)
 	}
 
-	link := s.newLink(a, issue, req.SlackUser, LinkCreated)
-	jobs, err := s.linkJobs(ctx, a, CreatedNote(link, req.SlackUser))
+	link, err := s.completeCreation(ctx, c, issue)
 	if err != nil {
 		return IssueLink{}, err
 	}
-	if err := s.store.CompleteCreation(ctx, c.ID, link, jobs...); err != nil {
-		return IssueLink{}, fmt.Errorf("record link %s: %w", issue.Identifier, err)
-	}
-	s.notify()
 	log.InfoContext(ctx, "linear issue created", "issue", issue.Identifier, "issue_id", issue.ID)
 	return link, nil
 }

@@ -34,28 +34,23 @@ func (s *Service) LinkExisting(ctx context.Context, req LinkRequest) (IssueLink,
 	if err != nil {
 		return IssueLink{}, fmt.Errorf("alert %d: %w", req.AlertID, err)
 	}
-	if req.Ref.WorkspaceURLKey != "" {
-		ws, err := s.tracker.Workspace(ctx)
-		if err != nil {
-			return IssueLink{}, fmt.Errorf("read workspace: %w", err)
-		}
-		if !ws.HasURLKey(req.Ref.WorkspaceURLKey) {
-			return IssueLink{}, fmt.Errorf("%s is in workspace %q, connected is %q: %w",
-				req.Ref, req.Ref.WorkspaceURLKey, ws.OrgURLKey, ErrOtherWorkspace)
-		}
-	}
-	issue, err := s.tracker.Issue(ctx, req.Ref.Lookup())
+	issue, err := s.CheckLink(ctx, req)
 	if err != nil {
-		return IssueLink{}, fmt.Errorf("read issue %s: %w", req.Ref, err)
+		return IssueLink{}, err
 	}
 	if err := s.tracker.Attach(ctx, issue.ID, s.attachment(a)); err != nil {
 		return IssueLink{}, fmt.Errorf("attach error to %s: %w", issue.Identifier, err)
 	}
 	link := s.newLink(a, issue, req.SlackUser, LinkLinked)
+	note := LinkedNote(link, req.SlackUser)
 	if old, err := s.store.Link(ctx, a.ErrorID); err == nil && old.IssueID == issue.ID {
 		link.CreatedAt, link.CreatedBy, link.Kind = old.CreatedAt, old.CreatedBy, old.Kind
+		// Linked to this issue already: a second run of the same
+		// submission (a crash after it was recorded) or a repeat says
+		// nothing new in the thread.
+		note = ""
 	}
-	jobs, err := s.linkJobs(ctx, a, LinkedNote(link, req.SlackUser))
+	jobs, err := s.linkJobs(ctx, a, note)
 	if err != nil {
 		return IssueLink{}, err
 	}
@@ -65,6 +60,31 @@ func (s *Service) LinkExisting(ctx context.Context, req LinkRequest) (IssueLink,
 	s.notify()
 	s.log.InfoContext(ctx, "error linked to existing issue", "alert_id", a.ID, "error_id", a.ErrorID, "issue", issue.Identifier)
 	return link, nil
+}
+
+// CheckLink reads the issue a link request names, changing nothing:
+// ErrOtherWorkspace if its URL is another workspace's, ErrNotFound if
+// Linear has no such issue. The Slack adapter calls it before it stores the
+// submission, so a bad reference is shown under the input.
+func (s *Service) CheckLink(ctx context.Context, req LinkRequest) (Issue, error) {
+	if s.tracker == nil {
+		return Issue{}, ErrNotConnected
+	}
+	if req.Ref.WorkspaceURLKey != "" {
+		ws, err := s.tracker.Workspace(ctx)
+		if err != nil {
+			return Issue{}, fmt.Errorf("read workspace: %w", err)
+		}
+		if !ws.HasURLKey(req.Ref.WorkspaceURLKey) {
+			return Issue{}, fmt.Errorf("%s is in workspace %q, connected is %q: %w",
+				req.Ref, req.Ref.WorkspaceURLKey, ws.OrgURLKey, ErrOtherWorkspace)
+		}
+	}
+	issue, err := s.tracker.Issue(ctx, req.Ref.Lookup())
+	if err != nil {
+		return Issue{}, fmt.Errorf("read issue %s: %w", req.Ref, err)
+	}
+	return issue, nil
 }
 
 // findExisting looks in Linear for an issue someone already attached the
@@ -239,6 +259,17 @@ func (s *Service) Reopen(ctx context.Context, alertID int64, slackUser string) (
 	}
 	if !link.Closed() {
 		return link, nil // already open: nothing to do, twice-clicked.
+	}
+	// Linear first: a second run of this reopen (a crash after Linear
+	// moved the issue, before the link was updated) or someone who reopened
+	// it in Linear meanwhile must not get a second comment.
+	if cur, err := s.tracker.Issue(ctx, link.IssueID); err != nil {
+		return IssueLink{}, fmt.Errorf("read %s: %w", link.Identifier, err)
+	} else if !closedType(cur.StateType) {
+		if err := s.IssueChanged(ctx, cur); err != nil {
+			return IssueLink{}, err
+		}
+		return s.store.Link(ctx, a.ErrorID)
 	}
 	issue, err := s.tracker.Reopen(ctx, link.IssueID, reopenComment(a, slackUser))
 	if err != nil {
