@@ -109,6 +109,15 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	data, errs := s.execute(op, vars)
+	if held := s.takeHold(req.OperationName); held != nil {
+		// Executed (a mutation is committed); the answer waits, as one on
+		// its way back when the client's process dies.
+		select {
+		case <-held:
+		case <-r.Context().Done():
+			return
+		}
+	}
 	if s.takeLoss(req.OperationName) {
 		w.Header().Set("Content-Type", "text/html")
 		w.WriteHeader(http.StatusBadGateway)
@@ -150,6 +159,14 @@ func (s *Server) takeFailure(op string) (FailKind, *RawAnswer, bool) {
 		}
 	}
 	return "", nil, false
+}
+
+func (s *Server) takeHold(op string) chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch := s.holds[op]
+	delete(s.holds, op)
+	return ch
 }
 
 func (s *Server) takeLoss(op string) bool {

@@ -46,6 +46,7 @@ type Server struct {
 	requests    []Request
 	fails       []failRule
 	lose        map[string]int
+	holds       map[string]chan struct{}
 	latency     time.Duration
 	inFlight    atomic.Int64  // requests being answered
 	accessTTL   time.Duration // of issued OAuth access tokens; zero: AccessTokenTTL
@@ -104,6 +105,7 @@ func New(opts ...Option) *Server {
 		teams:  map[string]*teamRec{},
 		tokens: map[string]bool{},
 		lose:   map[string]int{},
+		holds:  map[string]chan struct{}{},
 	}
 	s.ts = httptest.NewServer(http.HandlerFunc(s.route))
 	for _, o := range opts {
@@ -314,6 +316,19 @@ func (s *Server) LoseResponseNext(operationName string) {
 
 // InFlight is the number of requests received and not yet answered.
 func (s *Server) InFlight() int { return int(s.inFlight.Load()) }
+
+// HoldAnswerNext makes the next request for operationName execute (a
+// mutation commits) and then hold its answer until release is called (or
+// the client gives up): the moment a crash leaves the change made in Linear
+// and unknown to the client.
+func (s *Server) HoldAnswerNext(operationName string) (release func()) {
+	ch := make(chan struct{})
+	s.mu.Lock()
+	s.holds[operationName] = ch
+	s.mu.Unlock()
+	var once sync.Once
+	return func() { once.Do(func() { close(ch) }) }
+}
 
 // SetLatency delays every answer by d (or until the client gives up).
 func (s *Server) SetLatency(d time.Duration) {
