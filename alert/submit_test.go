@@ -68,6 +68,10 @@ func (p *slackRecorder) PostThread(_ context.Context, _, _, text string) error {
 	return nil
 }
 
+func (p *slackRecorder) PostStatus(context.Context, alert.Alert, *alert.IssueLink, string) error {
+	return nil
+}
+
 func (p *slackRecorder) thread() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()

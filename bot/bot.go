@@ -78,7 +78,7 @@ type Bot struct {
 	workers     int
 	// jobTimeout bounds one unit of work after the ack.
 	jobTimeout time.Duration
-	// minProgress is the least time "Creating issue…" stays up (see submitCreate).
+	// minProgress is the least time "Creating issue…" stays up (see showOutcome).
 	minProgress time.Duration
 	teams       *cache[string, []alert.Team]
 	members     *cache[string, []alert.User]
@@ -110,9 +110,6 @@ type Bot struct {
 	proliferateBots []string
 	issueLinks      *issueLinker
 	selfBotID       string
-	// reopening holds the alert IDs whose Reopen is running here, so a
-	// double click comments on the issue once.
-	reopening sync.Map
 }
 
 // Compile-time proof that *Bot is the core's Poster.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,12 +18,15 @@ import (
 // in-memory store and Linear behind the real alert.Service.
 type harness struct {
 	bot     *Bot
+	svc     *alert.Service
 	fs      *fakeslack.Server
 	store   *memStore
 	tracker *memTracker
 	ts      string // the alert message's ts
 	done    chan error
 	stop    context.CancelFunc
+	// jobs runs the stored submissions as the work engine would (see kick).
+	jobs sync.WaitGroup
 }
 
 // startHarness starts the bot with defaultTeam as LINEAR_DEFAULT_TEAM;
@@ -31,7 +35,10 @@ func startHarness(t *testing.T, defaultTeam string, opts ...func(*harness)) *har
 	t.Helper()
 	h := &harness{store: newMemStore(sampleAlert()), tracker: newMemTracker(), done: make(chan error, 1)}
 	svc := alert.NewService(h.store, h.tracker, nil)
+	h.svc = svc
 	h.bot, h.fs = newFakeBot(t, svc)
+	svc.Reporter = h.bot
+	svc.Notify = h.kick
 	h.bot.defaultTeam = defaultTeam
 	for _, o := range opts {
 		o(h)
@@ -59,9 +66,18 @@ func startHarness(t *testing.T, defaultTeam string, opts ...func(*harness)) *har
 	return h
 }
 
+// kick runs the submissions stored so far, each once, the way the work
+// engine runs them after their ack (the in-memory store has no engine).
+func (h *harness) kick() {
+	for _, j := range h.store.takeSubmissions() {
+		h.jobs.Go(func() { _ = h.svc.RunSubmission(context.Background(), j) })
+	}
+}
+
 // shutdown stops Run and checks it returns cleanly and promptly.
 func (h *harness) shutdown(t *testing.T) {
 	t.Helper()
+	defer h.jobs.Wait()
 	if h.stop == nil {
 		return
 	}
@@ -199,24 +215,34 @@ func TestCreateModalAlreadyLinked(t *testing.T) {
 	}
 }
 
-// TestSubmitTwiceCreatesOnce: a repeated submission carries the same
-// creation_id, so Linear sees one issue and both answers show it.
+// TestSubmitTwiceCreatesOnce: Slack delivers the same submission again; it
+// carries the same creation_id, so Linear sees one issue and the modal
+// shows it.
 func TestSubmitTwiceCreatesOnce(t *testing.T) {
-	h := startHarness(t, "")
+	h := startHarness(t, "ENG")
 	ctx := t.Context()
-	sub := submission{TeamID: "team-eng", Title: "T", Description: "D"}
-	for i := range 2 {
-		h.bot.submitCreate(ctx, "V-none", "U1", testMeta, sub)
-		if l, err := h.store.Link(ctx, "err-1"); err != nil || l.Identifier != "ENG-1" {
-			t.Fatalf("submission %d: link %+v, %v", i+1, l, err)
-		}
+	if _, err := h.fs.ClickButton(ctx, "U1", "C100", h.ts, actionCreateIssue); err != nil {
+		t.Fatal(err)
 	}
+	v := h.waitView(t, `"assignee:team-eng"`, "Grace Hopper")
+	ack, err := h.fs.SubmitView(ctx, "U1", v.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.fs.Redeliver(ctx, ack.EnvelopeID); err != nil {
+		t.Fatal(err)
+	}
+	h.waitView(t, "Created", "ENG-1")
+	h.jobs.Wait()
 	issues := map[string]bool{}
 	for _, r := range h.tracker.Requests() {
 		issues[r.ID] = true
 	}
 	if len(issues) != 1 {
 		t.Errorf("Linear saw %d distinct issue ids, want 1", len(issues))
+	}
+	if l, err := h.store.Link(ctx, "err-1"); err != nil || l.Identifier != "ENG-1" {
+		t.Errorf("link %+v, %v", l, err)
 	}
 }
 

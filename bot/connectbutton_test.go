@@ -72,7 +72,12 @@ func TestConnectButtonAfterSubmit(t *testing.T) {
 	h := startHarness(t, "", withConnector(newMemConnector()))
 	h.bot.teams.put("", sampleTeams())
 	h.tracker.setErr(alert.ErrUnauthorized)
-	h.bot.submitCreate(t.Context(), "V-none", "U1", testMeta, submission{TeamID: "team-eng", Title: "T", Description: "D"})
+	req := submission{TeamID: "team-eng", Title: "T", Description: "D"}.request(testMeta, "U1")
+	if err := h.svc.Submit(t.Context(), alert.Submission{Kind: alert.JobCreateIssue, Create: &req,
+		Reply: alert.Reply{User: "U1", ViewID: "V-none", Channel: "C100"}}); err != nil {
+		t.Fatal(err)
+	}
+	h.jobs.Wait()
 	calls := h.fs.Calls("views.update")
 	if len(calls) != 1 {
 		t.Fatalf("views.update calls = %d, want 1", len(calls))

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"time"
 
 	"github.com/slack-go/slack"
 
@@ -165,52 +164,10 @@ func (b *Bot) teamChanged(ctx context.Context, cb slack.InteractionCallback, tea
 	}
 }
 
-// submitCreate runs after the ack turned the modal into "Creating issue…":
-// it creates the issue (once per creation_id, however often it is
-// submitted) and shows the outcome. A failure brings the form back, filled
-// as submitted and with the same creation_id, so a retry stays one intent.
-func (b *Bot) submitCreate(ctx context.Context, viewID, user string, meta modalMeta, sub submission) {
-	log := b.log.With("alert_id", meta.AlertID, "creation_id", meta.CreationID, "team_id", sub.TeamID, "user", user)
-	start := time.Now()
-	req := sub.request(meta, user)
-	// Linear shows an app-created issue as made by this person (with
-	// actor=app OAuth); without users.info the app's own name stands.
-	if u, err := b.user(ctx, user); err == nil {
-		req.ActorName, req.ActorIconURL = u.name, u.icon
-	} else {
-		log.DebugContext(ctx, "users.info for the issue's creator", "err", err)
-	}
-	link, err := b.svc.CreateIssue(ctx, req)
-	var linked *alert.AlreadyLinkedError
-	var view slack.ModalViewRequest
-	switch {
-	case err == nil:
-		log.InfoContext(ctx, "issue created from slack", "issue", link.Identifier)
-		view = createdModal(link, meta)
-	case errors.As(err, &linked):
-		view = linkedModal(linked.Link, meta)
-	default:
-		log.WarnContext(ctx, "issue create failed", "err", err)
-		view = b.retryForm(ctx, meta, sub, err)
-	}
-	// The ack that shows "Creating issue…" is written to the socket
-	// asynchronously (slack-go queues it) and gives no signal when Slack has
-	// applied it; an update that overtakes it would be overwritten by it.
-	// A short floor keeps the order when Linear answers very fast.
-	if wait := b.minProgress - time.Since(start); wait > 0 {
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-		}
-		t.Stop()
-	}
-	if _, err := b.api.UpdateViewContext(ctx, view, "", "", viewID); err != nil {
-		log.ErrorContext(ctx, "views.update after create", "err", err)
-	}
-}
-
-func (b *Bot) retryForm(ctx context.Context, meta modalMeta, sub submission, cause error) slack.ModalViewRequest {
+// retryForm brings the create form back after a failed submission, filled
+// as submitted and with the same creation_id, so a retry stays one intent;
+// msg (mrkdwn) says on top what went wrong and what to do.
+func (b *Bot) retryForm(ctx context.Context, meta modalMeta, sub submission, cause error, msg string) slack.ModalViewRequest {
 	a, link, err := b.alertAndLink(ctx, meta.AlertID)
 	if err != nil {
 		return b.failModal(cause, meta)
@@ -222,7 +179,7 @@ func (b *Bot) retryForm(ctx context.Context, meta modalMeta, sub submission, cau
 	members, _ := b.memberList(ctx, sub.TeamID) // without them the form still works, unassigned.
 	return createModal(createForm{
 		Alert: a, Link: link, Force: meta.Force, Teams: teams, TeamID: sub.TeamID, Members: members,
-		Error: alert.UserMessage(cause), Connect: b.offerConnect(cause), Values: sub,
+		Error: msg, Connect: b.offerConnect(cause), Values: sub,
 	}, meta)
 }
 

@@ -2,14 +2,16 @@ package bot
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
 )
 
-// Most envelopes are acked at once and their work runs afterwards. Two
-// cannot be: a block_suggestion's options travel in its ack, and the Link
+// Most envelopes are acked at once and their work runs afterwards. Some
+// cannot be: a submission (create, link, reopen) is stored with its job
+// before its ack, so that nothing acked is lost (see submit.go); and a block_suggestion's options travel in its ack, and the Link
 // existing modal's inline errors ("No issue ENG-123…") travel in the
 // view_submission ack (response_action "errors"). Both must still reach
 // Slack within its 3 seconds
@@ -58,6 +60,18 @@ func (b *Bot) routeDeferred(evt socketmode.Event) *deferredAck {
 		return b.listSuggestAck(cb)
 	case cb.Type == slack.InteractionTypeViewSubmission && cb.View.CallbackID == callbackLink:
 		return b.linkSubmitAck(cb)
+	case cb.Type == slack.InteractionTypeViewSubmission && cb.View.CallbackID == callbackCreate:
+		return b.createSubmitAck(cb)
+	case cb.Type == slack.InteractionTypeBlockActions:
+		// Submissions are stored before their ack (see submit.go).
+		for _, act := range cb.ActionCallback.BlockActions {
+			if act.ActionID != actionReopen {
+				continue
+			}
+			if id, err := strconv.ParseInt(act.Value, 10, 64); err == nil {
+				return b.reopenAck(cb, id)
+			}
+		}
 	}
 	return nil
 }

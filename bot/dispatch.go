@@ -83,11 +83,6 @@ func (b *Bot) routeInteraction(cb slack.InteractionCallback) (any, job) {
 		}
 	case slack.InteractionTypeMessageAction:
 		return nil, b.routeShortcut(cb) // shortcut.go
-	case slack.InteractionTypeViewSubmission:
-		if cb.View.CallbackID != callbackCreate {
-			return nil, nil
-		}
-		return b.routeSubmission(cb)
 	}
 	return nil, nil
 }
@@ -112,12 +107,6 @@ func (b *Bot) routeAction(cb slack.InteractionCallback, act slack.BlockAction) j
 			return nil
 		}
 		return func(ctx context.Context) { b.openLink(ctx, cb, id) }
-	case act.ActionID == actionReopen:
-		id, err := strconv.ParseInt(act.Value, 10, 64)
-		if err != nil {
-			return nil
-		}
-		return func(ctx context.Context) { b.reopen(ctx, cb, id) }
 	case act.ActionID == actionTeam && cb.View.CallbackID == callbackCreate && !strings.HasPrefix(act.SelectedOption.Value, noticePrefix):
 		team := act.SelectedOption.Value
 		return func(ctx context.Context) { b.teamChanged(ctx, cb, team) }
@@ -130,24 +119,6 @@ func (b *Bot) routeAction(cb slack.InteractionCallback, act slack.BlockAction) j
 		return func(ctx context.Context) { b.defaultTeamPicked(ctx, cb, act) }
 	}
 	return nil
-}
-
-// routeSubmission validates the create modal locally and answers in the
-// ack: field errors, or an update to a "Creating issue…" view while the
-// pool calls Linear.
-func (b *Bot) routeSubmission(cb slack.InteractionCallback) (any, job) {
-	meta, err := decodeMeta(cb.View.PrivateMetadata)
-	if err != nil {
-		return slack.NewUpdateViewSubmissionResponse(ptr(errorModal(err, modalMeta{}))), nil
-	}
-	sub := parseSubmission(cb.View)
-	if errs := sub.validate(); errs != nil {
-		return slack.NewErrorsViewSubmissionResponse(errs), nil
-	}
-	user := cb.User.ID
-	viewID := cb.View.ID
-	return slack.NewUpdateViewSubmissionResponse(ptr(creatingModal(meta))),
-		func(ctx context.Context) { b.submitCreate(ctx, viewID, user, meta, sub) }
 }
 
 func ptr[T any](v T) *T { return &v }

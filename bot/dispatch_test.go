@@ -2,6 +2,8 @@ package bot
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -36,12 +38,6 @@ func TestRoute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	submit := func(st *slack.ViewState, meta string) socketmode.Event {
-		return socketmode.Event{Type: socketmode.EventTypeInteractive, Data: slack.InteractionCallback{
-			Type: slack.InteractionTypeViewSubmission,
-			View: slack.View{ID: "V1", CallbackID: callbackCreate, PrivateMetadata: meta, State: st},
-		}}
-	}
 	click := func(actionID, value, viewCallback string) socketmode.Event {
 		return socketmode.Event{Type: socketmode.EventTypeInteractive, Data: slack.InteractionCallback{
 			Type: slack.InteractionTypeBlockActions, TriggerID: "trig", View: slack.View{CallbackID: viewCallback},
@@ -56,8 +52,6 @@ func TestRoute(t *testing.T) {
 			}}},
 		}}
 	}
-	good := viewState("team-eng", "assignee:team-eng", "u1", "Title", "Desc", "2")
-
 	tests := []struct {
 		name     string
 		evt      socketmode.Event
@@ -69,8 +63,8 @@ func TestRoute(t *testing.T) {
 		{"link click opens modal later", click(actionLinkIssue, "42", ""), nil, true},
 		{"link click with bad value", click(actionLinkIssue, "", ""), nil, false},
 		{"create anyway opens modal later", click(actionCreateAnyway, "42", ""), nil, true},
-		{"reopen click reopens later", click(actionReopen, "42", ""), nil, true},
-		{"reopen click with bad value", click(actionReopen, "x", ""), nil, false},
+		// Reopen and submissions are stored before their ack: routeDeferred.
+		{"reopen click is not pool work", click(actionReopen, "42", ""), nil, false},
 		{"url button is only acked", click(actionViewError, "", ""), nil, false},
 		{"team change in modal", click(actionTeam, "", callbackCreate), nil, true},
 		{"connect click answers later", click(actionConnect, "", ""), nil, true},
@@ -82,29 +76,12 @@ func TestRoute(t *testing.T) {
 		{"default team pick without a team", pick(actionSetDefaultTeam, ""), nil, false},
 		{"slash command", socketmode.Event{Type: socketmode.EventTypeSlashCommand, Data: slack.SlashCommand{Text: "help"}}, nil, true},
 		{"events api is only acked", socketmode.Event{Type: socketmode.EventTypeEventsAPI}, nil, false},
-		{
-			"submission without team or title",
-			submit(viewState("", "", "", "  ", "d", "0"), testMeta.encode()),
-			slack.NewErrorsViewSubmissionResponse(map[string]string{
-				blockTeam: "Choose the Linear team for the issue.", blockTitle: "The title cannot be empty.",
-			}),
-			false,
-		},
-		{"valid submission shows progress", submit(good, testMeta.encode()), slack.NewUpdateViewSubmissionResponse(ptr(creatingModal(testMeta))), true},
-		{"submission with broken metadata", submit(good, "{"), nil, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ack, work := b.route(tt.evt)
 			if (work != nil) != tt.wantWork {
 				t.Errorf("work queued = %v, want %v", work != nil, tt.wantWork)
-			}
-			if tt.name == "submission with broken metadata" {
-				r, ok := ack.(*slack.ViewSubmissionResponse)
-				if !ok || r.ResponseAction != slack.RAUpdate {
-					t.Errorf("ack = %#v, want an update to an error view", ack)
-				}
-				return
 			}
 			if d := cmp.Diff(tt.wantAck, ack); d != "" {
 				t.Errorf("ack (-want +got):\n%s", d)
@@ -181,7 +158,11 @@ func TestRouteDeferred(t *testing.T) {
 		{"search suggestion", interactive(slack.InteractionCallback{Type: slack.InteractionTypeBlockSuggestion, ActionID: actionIssueSearch}), "block_suggestion"},
 		{"other suggestion", interactive(slack.InteractionCallback{Type: slack.InteractionTypeBlockSuggestion, ActionID: "other"}), ""},
 		{"link submission", interactive(slack.InteractionCallback{Type: slack.InteractionTypeViewSubmission, View: slack.View{CallbackID: callbackLink}}), "link submission"},
-		{"create submission acks at once", interactive(slack.InteractionCallback{Type: slack.InteractionTypeViewSubmission, View: slack.View{CallbackID: callbackCreate}}), ""},
+		{"create submission is stored before its ack", interactive(slack.InteractionCallback{Type: slack.InteractionTypeViewSubmission, View: slack.View{CallbackID: callbackCreate}}), "create submission"},
+		{"reopen is stored before its ack", interactive(slack.InteractionCallback{Type: slack.InteractionTypeBlockActions,
+			ActionCallback: slack.ActionCallbacks{BlockActions: []*slack.BlockAction{{ActionID: actionReopen, Value: "42"}}}}), "reopen"},
+		{"create click acks at once", interactive(slack.InteractionCallback{Type: slack.InteractionTypeBlockActions,
+			ActionCallback: slack.ActionCallbacks{BlockActions: []*slack.BlockAction{{ActionID: actionCreateIssue, Value: "42"}}}}), ""},
 		{"slash command", socketmode.Event{Type: socketmode.EventTypeSlashCommand, Data: slack.SlashCommand{}}, ""},
 	}
 	for _, tt := range tests {
@@ -228,7 +209,6 @@ func TestHandleEventLaneFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.fast, b.slow = newLane("fast", 0, 0), newLane("slow", 0, 0)
-	good := viewState("team-eng", "", "", "Title", "Desc", "2")
 	tests := []struct {
 		name    string
 		evt     socketmode.Event
@@ -236,10 +216,8 @@ func TestHandleEventLaneFull(t *testing.T) {
 	}{
 		{"slash command", socketmode.Event{Type: socketmode.EventTypeSlashCommand, Data: slack.SlashCommand{Text: "help"}},
 			map[string]string{"response_type": "ephemeral", "text": busyText}},
-		{"create submission", socketmode.Event{Type: socketmode.EventTypeInteractive, Data: slack.InteractionCallback{
-			Type: slack.InteractionTypeViewSubmission,
-			View: slack.View{ID: "V1", CallbackID: callbackCreate, PrivateMetadata: testMeta.encode(), State: good},
-		}}, slack.NewErrorsViewSubmissionResponse(map[string]string{blockTitle: busyText})},
+		// A create submission takes no lane: it is stored before its ack
+		// (TestSubmissionsStoredBeforeTheAck).
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -306,6 +284,79 @@ func TestLaneFor(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := b.laneFor(tt.evt); got != tt.want {
 				t.Errorf("lane = %s, want %s", got.name, tt.want.name)
+			}
+		})
+	}
+}
+
+// TestSubmissionsStoredBeforeTheAck: a create submission or a Reopen
+// click is answered only once it is stored with its job; bad input is
+// answered under its field and stores nothing; a store that fails is told
+// to the user, who can submit again.
+func TestSubmissionsStoredBeforeTheAck(t *testing.T) {
+	submit := func(st *slack.ViewState, meta string) socketmode.Event {
+		return socketmode.Event{Type: socketmode.EventTypeInteractive, Data: slack.InteractionCallback{
+			Type: slack.InteractionTypeViewSubmission, User: slack.User{ID: "U1"},
+			View: slack.View{ID: "V1", CallbackID: callbackCreate, PrivateMetadata: meta, State: st},
+		}}
+	}
+	reopen := socketmode.Event{Type: socketmode.EventTypeInteractive, Data: slack.InteractionCallback{
+		Type: slack.InteractionTypeBlockActions, User: slack.User{ID: "U1"}, Channel: slack.Channel{GroupConversation: slack.GroupConversation{Conversation: slack.Conversation{ID: "C100"}}},
+		ActionCallback: slack.ActionCallbacks{BlockActions: []*slack.BlockAction{{ActionID: actionReopen, Value: "42"}}},
+	}}
+	good := viewState("team-eng", "assignee:team-eng", "u1", "Title", "Desc", "2")
+	tests := []struct {
+		name     string
+		evt      socketmode.Event
+		storeErr error
+		wantAck  any
+		wantJob  alert.JobKind // "" for none
+	}{
+		{"valid submission shows progress", submit(good, testMeta.encode()), nil,
+			slack.NewUpdateViewSubmissionResponse(ptr(creatingModal(testMeta))), alert.JobCreateIssue},
+		{"submission without team or title", submit(viewState("", "", "", "  ", "d", "0"), testMeta.encode()), nil,
+			slack.NewErrorsViewSubmissionResponse(map[string]string{
+				blockTeam: "Choose the Linear team for the issue.", blockTitle: "The title cannot be empty.",
+			}), ""},
+		{"submission with broken metadata", submit(good, "{"), nil,
+			slack.NewUpdateViewSubmissionResponse(ptr(errorModal(fmt.Errorf("private_metadata: %w", alert.ErrInvalid), modalMeta{}))), ""},
+		{"store down", submit(good, testMeta.encode()), errors.New("database is locked"),
+			slack.NewErrorsViewSubmissionResponse(map[string]string{blockTitle: msgNotSaved}), ""},
+		{"reopen click", reopen, nil, nil, alert.JobReopenIssue},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := newMemStore(sampleAlert())
+			st.enqueueErr = tt.storeErr
+			b, err := New(Config{BotToken: "xoxb-test", APIURL: "http://127.0.0.1:1/"}, alert.NewService(st, nil, nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.users.put("U1", userInfo{name: "ada"}) // no users.info call.
+			d := b.routeDeferred(tt.evt)
+			if d == nil {
+				t.Fatal("not stored before its ack: routeDeferred passed it by")
+			}
+			ack, _ := d.answer(t.Context())
+			if d := cmp.Diff(tt.wantAck, ack); d != "" {
+				t.Errorf("ack (-want +got):\n%s", d)
+			}
+			jobs := st.takeSubmissions()
+			switch {
+			case tt.wantJob == "" && len(jobs) != 0:
+				t.Errorf("stored %d jobs, want none", len(jobs))
+			case tt.wantJob != "" && (len(jobs) != 1 || jobs[0].Kind != tt.wantJob):
+				t.Errorf("stored %+v, want one %s job", jobs, tt.wantJob)
+			case tt.wantJob == alert.JobCreateIssue:
+				var sub alert.Submission
+				if err := json.Unmarshal([]byte(jobs[0].Payload), &sub); err != nil {
+					t.Fatal(err)
+				}
+				want := alert.CreateRequest{CreationID: testMeta.CreationID, AlertID: testMeta.AlertID, TeamID: "team-eng",
+					AssigneeID: "u1", Title: "Title", Description: "Desc", Priority: alert.PriorityHigh, SlackUser: "U1", ActorName: "ada"}
+				if d := cmp.Diff(want, *sub.Create); d != "" || sub.Reply.ViewID != "V1" || sub.Reply.User != "U1" {
+					t.Errorf("stored request (-want +got):\n%s; reply %+v", d, sub.Reply)
+				}
 			}
 		})
 	}

@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,6 +22,8 @@ type memStore struct {
 	creations map[string]alert.Creation
 	jobs      []alert.Job
 	events    map[string]bool // AcceptSlackAlert's handled event ids
+	// enqueueErr, when set, fails Enqueue (the database is down).
+	enqueueErr error
 }
 
 func newMemStore(alerts ...alert.Alert) *memStore {
@@ -132,9 +135,64 @@ func (s *memStore) AbandonCreation(_ context.Context, id string) error {
 	return nil
 }
 
+func (s *memStore) PendingCreation(_ context.Context, errorID string) (alert.Creation, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.creations {
+		if c.ErrorID == errorID && c.Status == alert.CreationPending {
+			return c, nil
+		}
+	}
+	return alert.Creation{}, fmt.Errorf("pending creation of %s: %w", errorID, alert.ErrNotFound)
+}
+
+func (s *memStore) TouchCreation(_ context.Context, id string) (alert.Creation, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.creations[id]
+	if !ok {
+		return alert.Creation{}, fmt.Errorf("creation %s: %w", id, alert.ErrNotFound)
+	}
+	if c.Status == alert.CreationPending {
+		c.UpdatedAt = time.Now()
+		s.creations[id] = c
+	}
+	return c, nil
+}
+
+func (s *memStore) ReplaceCreation(_ context.Context, old, c alert.Creation) (alert.Creation, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, ok := s.creations[old.ID]
+	if !ok || cur.Status != alert.CreationPending || !cur.UpdatedAt.Equal(old.UpdatedAt) {
+		return alert.Creation{}, fmt.Errorf("creation %s changed: %w", old.ID, alert.ErrConflict)
+	}
+	delete(s.creations, old.ID)
+	s.creations[c.ID] = c
+	return c, nil
+}
+
+// takeSubmissions hands out the submission jobs queued since the last
+// call, each once; the other jobs stay for the dispatcher.
+func (s *memStore) takeSubmissions() []alert.Job {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []alert.Job
+	for i := range s.jobs {
+		if s.jobs[i].ID == 0 && slices.Contains(alert.SubmissionKinds, s.jobs[i].Kind) {
+			s.jobs[i].ID = int64(i + 1)
+			out = append(out, s.jobs[i])
+		}
+	}
+	return out
+}
+
 func (s *memStore) Enqueue(_ context.Context, jobs ...alert.Job) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.enqueueErr != nil {
+		return s.enqueueErr
+	}
 	s.jobs = append(s.jobs, jobs...)
 	return nil
 }

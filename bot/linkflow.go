@@ -2,7 +2,7 @@ package bot
 
 import (
 	"context"
-	"time"
+	"encoding/json"
 
 	"github.com/slack-go/slack"
 
@@ -28,11 +28,13 @@ func (b *Bot) openLink(ctx context.Context, cb slack.InteractionCallback, alertI
 	b.openView(ctx, log, cb.TriggerID, linkModal(linkForm{Alert: a, Link: link}, meta))
 }
 
-// linkSubmitAck handles the Link existing modal's submission. Unlike the
-// create modal, it waits on Linear before the ack: "No issue ENG-123" must
-// appear under the input (response_action "errors"), which only the ack
-// can do. The wait is bounded by b.linkBudget; past it the modal turns to
-// "Linking…" and the outcome follows with views.update.
+// linkSubmitAck handles the Link existing modal's submission. It reads the
+// issue in Linear before the ack: "No issue ENG-123" must appear under the
+// input (response_action "errors"), which only the ack can do. The read is
+// bounded by b.linkBudget. A good reference (or one Linear could not check
+// in time) is stored with its job on the work engine before the ack, which
+// turns the modal to "Linking…"; the job attaches the issue and shows the
+// outcome with views.update (see Report).
 func (b *Bot) linkSubmitAck(cb slack.InteractionCallback) *deferredAck {
 	user, view := cb.User.ID, cb.View
 	return &deferredAck{
@@ -40,76 +42,54 @@ func (b *Bot) linkSubmitAck(cb slack.InteractionCallback) *deferredAck {
 		busy: slack.NewErrorsViewSubmissionResponse(map[string]string{
 			blockIssueRef: "Too many requests at once. Please submit again in a moment.",
 		}),
-		answer: func(ctx context.Context) (any, job) { return b.submitLink(ctx, user, view) },
+		answer: func(ctx context.Context) (any, job) { return b.submitLink(ctx, user, view), nil },
 	}
 }
 
-type linkOutcome struct {
-	link alert.IssueLink
-	err  error
-}
-
-// submitLink returns the ack for a Link existing submission and, when
-// Linear outlived the budget, the job that shows the outcome later.
-func (b *Bot) submitLink(ctx context.Context, user string, view slack.View) (any, job) {
+// submitLink returns the ack for a Link existing submission.
+func (b *Bot) submitLink(ctx context.Context, user string, view slack.View) any {
 	meta, err := decodeLinkMeta(view.PrivateMetadata)
 	if err != nil {
-		return slack.NewUpdateViewSubmissionResponse(ptr(linkErrorModal(err, linkMeta{}))), nil
+		return slack.NewUpdateViewSubmissionResponse(ptr(linkErrorModal(err, linkMeta{})))
 	}
 	in := parseLinkInput(view)
 	ref, block, msg := in.ref()
 	if msg != "" {
-		return slack.NewErrorsViewSubmissionResponse(map[string]string{block: msg}), nil
+		return slack.NewErrorsViewSubmissionResponse(map[string]string{block: msg})
 	}
 	log := b.log.With("alert_id", meta.AlertID, "view_id", view.ID, "user", user, "issue", ref.String())
 	// Read the alert first (local, milliseconds), so that ErrNotFound from
-	// LinkExisting below can only mean the issue.
+	// CheckLink below can only mean the issue.
 	if _, err := b.svc.Alert(ctx, meta.AlertID); err != nil {
 		log.WarnContext(ctx, "link submission: alert", "err", err)
-		return slack.NewUpdateViewSubmissionResponse(ptr(linkErrorModal(err, meta))), nil
+		return slack.NewUpdateViewSubmissionResponse(ptr(linkErrorModal(err, meta)))
 	}
-
-	res := make(chan linkOutcome, 1)
-	b.ackWG.Go(func() {
-		l, err := b.svc.LinkExisting(ctx, alert.LinkRequest{AlertID: meta.AlertID, Ref: ref, SlackUser: user})
-		res <- linkOutcome{l, err}
-	})
-	timer := time.NewTimer(b.linkBudget)
-	defer timer.Stop()
-	select {
-	case out := <-res:
-		if out.err != nil {
-			log.InfoContext(ctx, "link refused", "err", out.err)
-			return slack.NewErrorsViewSubmissionResponse(map[string]string{block: linkErrorText(out.err, ref)}), nil
-		}
-		log.InfoContext(ctx, "issue linked from slack")
-		return slack.NewUpdateViewSubmissionResponse(ptr(linkDoneModal(out.link, meta))), nil
-	case <-timer.C:
+	req := alert.LinkRequest{AlertID: meta.AlertID, Ref: ref, SlackUser: user}
+	cctx, cancel := context.WithTimeout(ctx, b.linkBudget)
+	_, err = b.svc.CheckLink(cctx, req)
+	late := cctx.Err() != nil
+	cancel()
+	switch {
+	case err == nil:
+	case late || alert.Retryable(err):
+		// Linear is slow or down: store it anyway; the job checks again
+		// and shows the outcome, or keeps trying.
+		log.InfoContext(ctx, "link check outlived the ack budget or failed for now; the job finishes it", "err", err)
+	default:
+		log.InfoContext(ctx, "link refused", "err", err)
+		return slack.NewErrorsViewSubmissionResponse(map[string]string{block: linkErrorText(err, ref)})
 	}
-	log.InfoContext(ctx, "link outlived the ack budget; finishing after the ack", "budget", b.linkBudget)
-	acked := time.Now()
-	return slack.NewUpdateViewSubmissionResponse(ptr(linkingModal(meta))), func(ctx context.Context) {
-		var out linkOutcome
-		select {
-		case out = <-res:
-		case <-ctx.Done():
-			out.err = ctx.Err()
-		}
-		var v slack.ModalViewRequest
-		if out.err == nil {
-			log.InfoContext(ctx, "issue linked from slack")
-			v = linkDoneModal(out.link, meta)
-		} else {
-			log.WarnContext(ctx, "link failed after the ack", "err", out.err)
-			v = b.linkRetryForm(ctx, meta, in, linkErrorText(out.err, ref))
-		}
-		// As in submitCreate: the ack is written asynchronously, so an
-		// update that overtook it would be overwritten by "Linking…".
-		sleepCtx(ctx, b.minProgress-time.Since(acked))
-		if _, err := b.api.UpdateViewContext(ctx, v, "", "", view.ID); err != nil {
-			log.ErrorContext(ctx, "views.update after link", "err", err)
-		}
+	private, _ := json.Marshal(linkReply{Meta: meta, Text: in.Text}) // strings and ints always marshal.
+	if err := b.svc.Submit(ctx, alert.Submission{
+		Kind:  alert.JobLinkIssue,
+		Link:  &req,
+		Reply: alert.Reply{User: user, ViewID: view.ID, Channel: meta.Channel, Private: string(private)},
+	}); err != nil {
+		log.ErrorContext(ctx, "store link submission", "err", err)
+		return slack.NewErrorsViewSubmissionResponse(map[string]string{block: msgNotSaved})
 	}
+	log.InfoContext(ctx, "link submission stored")
+	return slack.NewUpdateViewSubmissionResponse(ptr(linkingModal(meta)))
 }
 
 // linkRetryForm brings the form back, with the error on top and the text
@@ -120,24 +100,4 @@ func (b *Bot) linkRetryForm(ctx context.Context, meta linkMeta, in linkInput, ms
 		return linkInfoModal(":warning: "+alert.EscapeMrkdwn(msg), meta)
 	}
 	return linkModal(linkForm{Alert: a, Link: link, Error: msg, Text: in.Text}, meta)
-}
-
-// reopen answers a click on "Reopen ENG-42": the issue goes back to work
-// in Linear and the alert and thread follow through the service's jobs.
-// Only a failure is told to the user, ephemerally and in words.
-func (b *Bot) reopen(ctx context.Context, cb slack.InteractionCallback, alertID int64) {
-	log := b.log.With("alert_id", alertID, "user", cb.User.ID)
-	// A double click would comment on the issue twice; a click on another
-	// replica at the same moment still can, and only adds a comment.
-	if _, busy := b.reopening.LoadOrStore(alertID, struct{}{}); busy {
-		return
-	}
-	defer b.reopening.Delete(alertID)
-	link, err := b.svc.Reopen(ctx, alertID, cb.User.ID)
-	if err != nil {
-		log.WarnContext(ctx, "reopen failed", "err", err)
-		b.respondReply(ctx, cb.ResponseURL, b.errorReply("Could not reopen the issue. ", err))
-		return
-	}
-	log.InfoContext(ctx, "issue reopened from slack", "issue", link.Identifier, "state", link.StateName)
 }

@@ -42,6 +42,9 @@ func (h *harness) deliver(t *testing.T) {
 	t.Helper()
 	d := alert.NewDispatcher(h.store, h.bot, nil)
 	d.ChannelGap = 0
+	for _, k := range alert.SubmissionKinds {
+		d.Handle(k, h.svc.RunSubmission)
+	}
 	for {
 		n, err := d.RunOnce(t.Context())
 		if err != nil {
@@ -197,8 +200,6 @@ func TestLinkExistingInlineErrors(t *testing.T) {
 		{"unknown issue by url", "https://linear.app/acme/issue/ENG-999/x", false, nil, blockIssueRef, "No issue ENG-999 in your Linear workspace."},
 		{"another workspace", "https://linear.app/globex/issue/ENG-7/checkout-crash", false, nil, blockIssueRef,
 			"That issue is in another Linear workspace (globex)."},
-		{"no permission to attach", "ENG-7", false, map[string]error{"Attach": alert.ErrForbidden}, blockIssueRef,
-			alert.UserMessage(alert.ErrForbidden)},
 		{"token expired", "ENG-7", false, map[string]error{"Issue": alert.ErrUnauthorized}, blockIssueRef,
 			alert.UserMessage(alert.ErrUnauthorized)},
 	}
@@ -243,6 +244,28 @@ func TestLinkExistingInlineErrors(t *testing.T) {
 				t.Error("a link was recorded for a refused input")
 			}
 		})
+	}
+}
+
+// TestLinkAttachRefusedAfterTheAck: the issue exists (checked before the
+// ack) but Linear refuses the attachment when the stored submission runs:
+// the form comes back with the reason, and nothing is linked.
+func TestLinkAttachRefusedAfterTheAck(t *testing.T) {
+	h := startHarness(t, "")
+	seedIssues(h)
+	h.tracker.setMethodErr("Attach", alert.ErrForbidden)
+	v := h.openLinkModal(t)
+	setText(t, h, v.ID, "ENG-7")
+	ack, err := h.fs.SubmitView(t.Context(), "U1", v.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ra := responseAction(t, ack); ra != "update" {
+		t.Fatalf("ack = %s, want an update to Linking…", ack.Payload)
+	}
+	h.waitView(t, "missing a Linear permission", `"issue_ref"`, "ENG-7")
+	if _, err := h.store.Link(t.Context(), "err-1"); err == nil {
+		t.Error("linked although Linear refused the attachment")
 	}
 }
 

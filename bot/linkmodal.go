@@ -112,7 +112,7 @@ func linkInfoModal(text string, meta linkMeta) slack.ModalViewRequest {
 }
 
 func linkingModal(meta linkMeta) slack.ModalViewRequest {
-	return linkInfoModal(":hourglass_flowing_sand: Linking… Linear is taking a moment.", meta)
+	return linkInfoModal(":hourglass_flowing_sand: Linking…", meta)
 }
 
 func linkErrorModal(err error, meta linkMeta) slack.ModalViewRequest {

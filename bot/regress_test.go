@@ -73,6 +73,7 @@ func TestReopenErrorIsEphemeral(t *testing.T) {
 	ctx := t.Context()
 	link := sampleLink()
 	link.StateName, link.StateType, link.ClosedAt = "Done", "completed", t0
+	h.tracker.addIssue(alert.Issue{ID: link.IssueID, Identifier: link.Identifier, StateName: "Done", StateType: "completed", TeamID: "team-eng"})
 	if err := h.store.SaveLink(ctx, link); err != nil {
 		t.Fatal(err)
 	}
@@ -86,11 +87,13 @@ func TestReopenErrorIsEphemeral(t *testing.T) {
 	}
 	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	var got []fakeslack.Response
-	if err := h.fs.Wait(wctx, func() bool { got = h.fs.Responses(); return len(got) > 0 }); err != nil {
+	// The reopen ran as a stored job, after the ack: the user is told with
+	// chat.postEphemeral in the alert's channel.
+	var got []fakeslack.Message
+	if err := h.fs.Wait(wctx, func() bool { got = h.fs.Ephemerals(); return len(got) > 0 }); err != nil {
 		t.Fatal("no ephemeral reply")
 	}
-	if got[0].ResponseType != "ephemeral" || !strings.Contains(got[0].Text, "missing a Linear permission") {
+	if got[0].Recipient != "U1" || got[0].Channel != "C100" || !strings.Contains(got[0].Text, "missing a Linear permission") {
 		t.Errorf("reply = %+v", got[0])
 	}
 }

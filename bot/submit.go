@@ -1,8 +1,11 @@
 package bot
 
 import (
+	"context"
+	"encoding/json"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/slack-go/slack"
 
@@ -88,5 +91,92 @@ func (s submission) request(meta modalMeta, slackUser string) alert.CreateReques
 		Priority:    s.Priority,
 		SlackUser:   slackUser,
 		Force:       meta.Force,
+	}
+}
+
+// actorLookup bounds the users.info call made before a create's ack (it
+// names the issue's creator in Linear); most often the user is cached.
+const actorLookup = time.Second
+
+// msgNotSaved is shown under the form when the submission could not be
+// stored: nothing happened, and submitting again is safe.
+const msgNotSaved = "We could not save your request (our database did not answer). Nothing was created; please submit again."
+
+// createSubmitAck handles the create modal's submission. The submission is
+// stored, with its job on the work engine, before the ack: once the modal
+// shows "Creating issue…" the request survives a crash of this process and
+// any replica finishes it, then shows the outcome in this modal (see
+// Report). Bad input is answered under its field and stores nothing.
+func (b *Bot) createSubmitAck(cb slack.InteractionCallback) *deferredAck {
+	return &deferredAck{
+		kind: "create submission",
+		busy: slack.NewErrorsViewSubmissionResponse(map[string]string{
+			blockTitle: "Too many requests at once. Please submit again in a moment.",
+		}),
+		answer: func(ctx context.Context) (any, job) { return b.storeCreate(ctx, cb), nil },
+	}
+}
+
+// storeCreate validates and stores a create submission and returns its ack.
+func (b *Bot) storeCreate(ctx context.Context, cb slack.InteractionCallback) any {
+	meta, err := decodeMeta(cb.View.PrivateMetadata)
+	if err != nil {
+		return slack.NewUpdateViewSubmissionResponse(ptr(errorModal(err, modalMeta{})))
+	}
+	sub := parseSubmission(cb.View)
+	if errs := sub.validate(); errs != nil {
+		return slack.NewErrorsViewSubmissionResponse(errs)
+	}
+	user := cb.User.ID
+	log := b.log.With("alert_id", meta.AlertID, "creation_id", meta.CreationID, "team_id", sub.TeamID, "user", user, "view_id", cb.View.ID)
+	req := sub.request(meta, user)
+	// Linear shows an app-created issue as made by this person (with
+	// actor=app OAuth); without users.info the app's own name stands.
+	uctx, cancel := context.WithTimeout(ctx, actorLookup)
+	if u, err := b.user(uctx, user); err == nil {
+		req.ActorName, req.ActorIconURL = u.name, u.icon
+	} else {
+		log.DebugContext(ctx, "users.info for the issue's creator", "err", err)
+	}
+	cancel()
+	private, _ := json.Marshal(createReply{Meta: meta, Values: sub}) // strings and ints always marshal.
+	err = b.svc.Submit(ctx, alert.Submission{
+		Kind:   alert.JobCreateIssue,
+		Create: &req,
+		Reply:  alert.Reply{User: user, ViewID: cb.View.ID, Channel: meta.Channel, Private: string(private)},
+	})
+	if err != nil {
+		log.ErrorContext(ctx, "store create submission", "err", err)
+		return slack.NewErrorsViewSubmissionResponse(map[string]string{blockTitle: msgNotSaved})
+	}
+	log.InfoContext(ctx, "create submission stored")
+	// Crash point for the fault suite: the submission is stored and its ack
+	// about to go out.
+	return slack.NewUpdateViewSubmissionResponse(ptr(creatingModal(meta)))
+}
+
+// reopenAck handles a click on "Reopen ENG-42": the request is stored with
+// its job before the ack, so it is carried out once even if this process
+// dies right after; a double click folds into the queued job. Only a
+// failure is told to the user, ephemerally and in words (see Report).
+func (b *Bot) reopenAck(cb slack.InteractionCallback, alertID int64) *deferredAck {
+	return &deferredAck{
+		kind: "reopen",
+		answer: func(ctx context.Context) (any, job) {
+			user := cb.User.ID
+			err := b.svc.Submit(ctx, alert.Submission{
+				Kind:   alert.JobReopenIssue,
+				Reopen: &alert.ReopenRequest{AlertID: alertID, SlackUser: user},
+				Reply:  alert.Reply{User: user, Channel: or(cb.Container.ChannelID, cb.Channel.ID)},
+			})
+			if err == nil {
+				return nil, nil
+			}
+			b.log.ErrorContext(ctx, "store reopen", "alert_id", alertID, "user", user, "err", err)
+			return nil, func(ctx context.Context) {
+				b.respondReply(ctx, cb.ResponseURL, textReply(":warning: Could not reopen the issue: we could not save the request "+
+					"(our database did not answer). Nothing changed; please click Reopen again."))
+			}
+		},
 	}
 }

@@ -148,6 +148,13 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	m.Dispatcher = alert.NewDispatcher(db, m.Bot, m.Log)
 	m.Service.Notify = m.Dispatcher.Wake
+	// Submissions (create, link, reopen) are stored before their ack and
+	// finished by the engine on any replica; the bot shows the outcome.
+	m.Service.Reporter = m.Bot
+	m.Service.MaxAttempts = m.Dispatcher.MaxAttempts
+	for _, kind := range alert.SubmissionKinds {
+		m.Dispatcher.Handle(kind, m.Service.RunSubmission)
+	}
 
 	m.handler = httpapi.NewHandler(httpapi.Config{
 		WebhookSecret:       m.Config.WebhookSecret.Value(),

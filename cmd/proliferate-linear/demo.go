@@ -98,6 +98,9 @@ type world struct {
 	done   chan error
 	tmp    string
 	env    map[string]string
+	// onOpen, when a configure function sets it, adjusts the Main after
+	// Open and before Run (tests: a short job lease).
+	onOpen func(*Main)
 }
 
 // startWorld starts the fakes and a Main wired to them. databaseURL ""
@@ -151,6 +154,9 @@ func startWorld(ctx context.Context, databaseURL string, log *slog.Logger, confi
 	if err := w.Main.Open(ctx); err != nil {
 		w.Close()
 		return nil, err
+	}
+	if w.onOpen != nil {
+		w.onOpen(w.Main)
 	}
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	w.stop = stop

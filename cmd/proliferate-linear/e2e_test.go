@@ -109,7 +109,11 @@ func TestEndToEnd(t *testing.T) {
 			// One look for an issue that already carries the error, then one
 			// document with issueCreate and attachmentCreate.
 			if res.CreateRequests != 2 || res.CreateDocuments != 1 {
-				t.Errorf("Linear requests to create = %d (%d create documents), want 2 (1)", res.CreateRequests, res.CreateDocuments)
+				var ops []string
+				for _, r := range w.Linear.Requests() {
+					ops = append(ops, r.OperationName)
+				}
+				t.Errorf("Linear requests to create = %d (%d create documents), want 2 (1); all requests: %v", res.CreateRequests, res.CreateDocuments, ops)
 			}
 
 			// A personal API key may not act as someone else in Linear.
