@@ -505,3 +505,51 @@ func TestLinkAndReopenSubmissions(t *testing.T) {
 		})
 	}
 }
+
+// TestPendingCreationThatLinearNeverSaw: a replica died before its
+// issueCreate reached Linear (its creation is pending, Linear has nothing).
+// A new attempt soon after waits for it (it may still be on its way) and
+// says so; once it cannot be in flight any more, the new attempt takes its
+// place and creates the one issue, and the dead attempt's job, should it
+// run after all, sends nothing.
+func TestPendingCreationThatLinearNeverSaw(t *testing.T) {
+	for _, dc := range storetest.Dialects(t) {
+		t.Run(dc.Name, func(t *testing.T) {
+			ctx := context.Background()
+			h := newHarness(t, dc)
+			dead, r := h.replica(t), h.replica(t)
+			al := h.posted(t, r, "prl_neversaw")
+			first := createSub(al, "U1")
+			h.fl.FailNext("createIssue", 1, fakelinear.ServerError)
+			if _, err := dead.svc.CreateIssue(ctx, *first.Create); !errors.Is(err, alert.ErrUnavailable) {
+				t.Fatalf("first attempt: %v, want unavailable", err)
+			}
+
+			// Soon after: the first may still be in flight.
+			second := createSub(al, "U2")
+			if _, err := r.svc.CreateIssue(ctx, *second.Create); !errors.Is(err, alert.ErrConflict) || !alert.Retryable(err) {
+				t.Fatalf("second attempt while the first may be in flight: %v, want a temporary conflict", err)
+			}
+
+			// Later: nothing of the first can reach Linear any more.
+			later := time.Now().Add(3 * time.Minute)
+			alert.SetClock(r.svc, func() time.Time { return later })
+			link, err := r.svc.CreateIssue(ctx, *second.Create)
+			if err != nil || link.IssueID != second.Create.CreationID || link.CreatedBy != "U2" {
+				t.Fatalf("second attempt later: %+v, %v; want its own issue", link, err)
+			}
+			// The dead attempt's retry finds itself replaced and sends nothing.
+			sent := h.fl.CountRequests("createIssue")
+			var linked *alert.AlreadyLinkedError
+			if _, err := dead.svc.CreateIssue(ctx, *first.Create); !errors.As(err, &linked) || linked.Link.IssueID != link.IssueID {
+				t.Errorf("the replaced attempt's retry: %v, want already tracked by %s", err, link.Identifier)
+			}
+			if n := h.fl.CountRequests("createIssue") - sent; n != 0 {
+				t.Errorf("the replaced attempt sent %d createIssue, want 0", n)
+			}
+			if n := len(h.fl.Issues()); n != 1 {
+				t.Errorf("Linear has %d issues, want 1", n)
+			}
+		})
+	}
+}
