@@ -16,9 +16,12 @@ func TestConnectedFollowsSocketMode(t *testing.T) {
 	if err := h.fs.Wait(ctx, h.bot.Connected); err != nil {
 		t.Fatalf("Connected never turned true with a live connection: %v", err)
 	}
+	if n := h.bot.SocketConnections(); n != 1 {
+		t.Errorf("SocketConnections = %d after the first connect, want 1", n)
+	}
 	h.fs.DropConnections()
-	if err := h.fs.Wait(ctx, func() bool { return h.fs.Connections() > 0 && h.bot.Connected() }); err != nil {
-		t.Fatalf("Connected not true again after the reconnect: %v", err)
+	if err := h.fs.Wait(ctx, func() bool { return h.bot.SocketConnections() == 2 && h.bot.Connected() }); err != nil {
+		t.Fatalf("Connected not true again after the reconnect (connections %d): %v", h.bot.SocketConnections(), err)
 	}
 	h.shutdown(t)
 	if h.bot.Connected() {

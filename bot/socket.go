@@ -130,8 +130,9 @@ type socketClient struct {
 	// Tunables; tests shorten them.
 	readTimeout, drainGrace, minBackoff, maxBackoff time.Duration
 	// up counts the connections that said hello and have not ended (see
-	// Bot.Connected).
-	up atomic.Int32
+	// Bot.Connected); hellos counts every one that ever did.
+	up     atomic.Int32
+	hellos atomic.Int64
 }
 
 func newSocketClient(api *slack.Client, log *slog.Logger) *socketClient {
@@ -298,6 +299,7 @@ func (s *socketClient) serve(ctx context.Context, c *socketConn, out chan<- inbo
 			if !helloed {
 				helloed = true
 				s.up.Add(1)
+				s.hellos.Add(1)
 				defer s.up.Add(-1) // when this connection's reads end
 			}
 			c.log.InfoContext(ctx, "slack socket mode connected", "num_connections", req.NumConnections,

@@ -47,6 +47,8 @@ type Main struct {
 	apiKey alert.Tracker
 	// slackRetry spaces the auth.test attempts at start (zero: the default).
 	slackRetry retryPolicy
+	// metrics feeds /metrics (see metrics.go).
+	metrics *metrics
 }
 
 // NewMain returns a Main for cfg; Open connects it.
@@ -59,6 +61,7 @@ func NewMain(cfg config.Config, log *slog.Logger) *Main {
 // once), then builds every component. Nothing talks to Linear yet and the
 // Socket Mode connection opens in Run.
 func (m *Main) Open(ctx context.Context) error {
+	m.metrics = newMetrics(m)
 	// The keyring seals Linear tokens at rest. Loading it now means a
 	// missing or unreadable key fails at start-up, not at the first connect,
 	// and the embedded default generates its key file on first run.
@@ -80,7 +83,7 @@ func (m *Main) Open(ctx context.Context) error {
 	if key := m.Config.LinearAPIKey.Value(); key != "" {
 		hc := &http.Client{
 			Timeout:   15 * time.Second,
-			Transport: &linear.APIKeyTransport{Key: key, Base: http.DefaultTransport},
+			Transport: &linear.APIKeyTransport{Key: key, Base: m.metrics.linearTransport(http.DefaultTransport)},
 		}
 		tracker = linear.NewCached(linear.New(m.Config.LinearAPIURL, hc, m.Log), time.Minute)
 		m.apiKey = tracker
@@ -102,11 +105,14 @@ func (m *Main) Open(ctx context.Context) error {
 				AuthorizeURL: m.Config.LinearOAuthAuthorizeURL,
 				TokenURL:     m.Config.LinearOAuthTokenURL,
 				RevokeURL:    m.Config.LinearOAuthRevokeURL,
+				HTTPClient:   &http.Client{Timeout: 15 * time.Second},
 			},
 			PublicURL:    m.Config.PublicURL,
 			LinearAPIURL: m.Config.LinearAPIURL,
-			Sealer:       keyring,
-			Log:          m.Log,
+			// GraphQL through the metrics; the token endpoints apart.
+			HTTPClient: &http.Client{Timeout: 15 * time.Second, Transport: m.metrics.linearTransport(http.DefaultTransport)},
+			Sealer:     keyring,
+			Log:        m.Log,
 		}, db)
 		// A personal API key, if also set, serves until someone connects.
 		tracker = m.Manager.TrackerOr(m.SlackTeamID, tracker)
@@ -138,6 +144,7 @@ func (m *Main) Open(ctx context.Context) error {
 		AdminUsers:     m.Config.AdminUsers,
 		Home:           db,
 		Log:            m.Log,
+		HTTPClient:     &http.Client{Timeout: 30 * time.Second, Transport: m.metrics.slackTransport(http.DefaultTransport)},
 		// Proliferate's own channel messages (bot/intake.go).
 		ProliferateBotIDs: m.Config.ProliferateSlackBotIDs,
 		ProliferateURL:    m.Config.ProliferateURL,
@@ -146,6 +153,7 @@ func (m *Main) Open(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("slack bot: %w", err)
 	}
+	m.metrics.bot.Store(m.Bot)
 	m.Dispatcher = alert.NewDispatcher(db, m.Bot, m.Log)
 	m.Service.Notify = m.Dispatcher.Wake
 	// Submissions (create, link, reopen) are stored before their ack and

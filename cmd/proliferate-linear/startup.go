@@ -52,7 +52,7 @@ func (m *Main) serveEarly(tracker alert.Tracker) error {
 	})
 	m.front = &frontDoor{}
 	m.front.set(early)
-	m.http = httpapi.NewServer(m.Config.HTTPAddr, m.front, m.Log)
+	m.http = httpapi.NewServer(m.Config.HTTPAddr, m.metrics.handler(m.front), m.Log)
 	m.served = make(chan error, 1)
 	go func() {
 		err := m.http.Serve(m.listener)

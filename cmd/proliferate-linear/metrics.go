@@ -1,0 +1,289 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/proliferate/proliferate-linear/bot"
+	"github.com/proliferate/proliferate-linear/store"
+)
+
+// metricsPath serves the Prometheus metrics on the HTTP listener. It is
+// not one of the Ingress's public routes (deploy/kubernetes/ingress.yaml).
+const metricsPath = "/metrics"
+
+// metrics is what /metrics exports. Counters and histograms are fed by
+// the HTTP middleware and the instrumented Slack and Linear transports
+// built in cmd; queue depth and the Socket Mode connection are read at
+// scrape time, so they are never stale. One registry per Main keeps tests
+// with several Mains apart.
+type metrics struct {
+	reg *prometheus.Registry
+	// bot is set once Open has built it (scrapes start before: the alert
+	// webhook serves while Slack is still being reached).
+	bot atomic.Pointer[bot.Bot]
+
+	httpRequests *prometheus.CounterVec
+	httpDuration *prometheus.HistogramVec
+	alerts       *prometheus.CounterVec
+	slackCalls   *prometheus.CounterVec
+	slack429s    *prometheus.CounterVec
+	linearReqs   *prometheus.CounterVec
+	linearLimit  *prometheus.GaugeVec
+}
+
+func newMetrics(m *Main) *metrics {
+	const ns = "proliferate_linear"
+	mt := &metrics{
+		reg: prometheus.NewRegistry(),
+		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "http_requests_total",
+			Help: "HTTP requests served, by route, method and status code."}, []string{"route", "method", "code"}),
+		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "http_request_duration_seconds",
+			Help:    "HTTP request latency by route.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}}, []string{"route"}),
+		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "webhook_alerts_total",
+			Help: "Alerts received on the webhook: accepted (a new alert), folded (a repeat folded into its message) or rejected (4xx/5xx)."}, []string{"outcome"}),
+		slackCalls: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "slack_requests_total",
+			Help: "Slack Web API calls by method and HTTP status code (0: no answer)."}, []string{"method", "code"}),
+		slack429s: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "slack_rate_limited_total",
+			Help: "Slack Web API calls answered 429, by method."}, []string{"method"}),
+		linearReqs: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "linear_requests_total",
+			Help: "Linear GraphQL requests by outcome: ok, or the error class (Linear's extensions.code in lower case, http_<status>, transport)."}, []string{"class"}),
+		linearLimit: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "linear_ratelimit_remaining",
+			Help: "What Linear last said remains of its rate limits (X-RateLimit-{Requests,Complexity}-Remaining)."}, []string{"kind"}),
+	}
+	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "build_info",
+		Help: "Always 1; the labels say which build runs."}, []string{"version", "goversion"})
+	build.WithLabelValues(version, runtime.Version()).Set(1)
+	connected := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "socket_mode_connected",
+		Help: "1 while this replica's Socket Mode connection is up."}, func() float64 {
+		if b := mt.bot.Load(); b != nil && b.Connected() {
+			return 1
+		}
+		return 0
+	})
+	connections := prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Name: "socket_mode_connections_total",
+		Help: "Socket Mode connections Slack greeted (hello) since start: 1 plus the reconnects."}, func() float64 {
+		if b := mt.bot.Load(); b != nil {
+			return float64(b.SocketConnections())
+		}
+		return 0
+	})
+	mt.reg.MustRegister(connections, mt.httpRequests, mt.httpDuration, mt.alerts, mt.slackCalls, mt.slack429s,
+		mt.linearReqs, mt.linearLimit, build, connected, &queueCollector{m: m},
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return mt
+}
+
+// queueCollector reads the durable queue's state at scrape time.
+type queueCollector struct{ m *Main }
+
+var (
+	jobsDesc = prometheus.NewDesc("proliferate_linear_jobs", "Jobs in the durable queue by state (queued, running, dead: buried for an operator).", []string{"state"}, nil)
+	ageDesc  = prometheus.NewDesc("proliferate_linear_oldest_job_age_seconds", "How long the oldest queued job has been due (0 if none is).", nil, nil)
+	upDesc   = prometheus.NewDesc("proliferate_linear_queue_stats_up", "1 if the queue could be read at this scrape.", nil, nil)
+)
+
+func (q *queueCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- jobsDesc
+	ch <- ageDesc
+	ch <- upDesc
+}
+
+func (q *queueCollector) Collect(ch chan<- prometheus.Metric) {
+	if q.m.DB == nil {
+		ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, 0)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	s, err := q.m.DB.QueueStats(ctx)
+	if err != nil {
+		ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, 0)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, 1)
+	ch <- prometheus.MustNewConstMetric(jobsDesc, prometheus.GaugeValue, float64(s.Queued), "queued")
+	ch <- prometheus.MustNewConstMetric(jobsDesc, prometheus.GaugeValue, float64(s.Running), "running")
+	ch <- prometheus.MustNewConstMetric(jobsDesc, prometheus.GaugeValue, float64(s.Dead), "dead")
+	ch <- prometheus.MustNewConstMetric(ageDesc, prometheus.GaugeValue, oldestAge(s, time.Now()))
+}
+
+// oldestAge is how long the oldest queued job has been due, in seconds.
+func oldestAge(s store.QueueStats, now time.Time) float64 {
+	if s.OldestDue.IsZero() || s.OldestDue.After(now) {
+		return 0
+	}
+	return now.Sub(s.OldestDue).Seconds()
+}
+
+// routes are the HTTP routes by pattern, so the route label stays bounded
+// whatever paths clients send.
+var routes = []struct{ prefix, route string }{
+	{"/api/v1/errors/", "/api/v1/errors/{issue_id}/links"},
+	{"/api/v1/integrations/linear/teams/", "/api/v1/integrations/linear/teams/{id}/members"},
+}
+
+var exactRoutes = map[string]bool{
+	"/api/v1/alerts": true, "/webhooks/linear": true, "/healthz": true, "/readyz": true, metricsPath: true,
+	"/api/v1/integrations/linear/connect": true, "/api/v1/integrations/linear/callback": true,
+	"/api/v1/integrations/linear/callback/confirm": true, "/api/v1/integrations/linear/callback/cancel": true,
+	"/api/v1/integrations/linear/test": true, "/api/v1/integrations/linear/teams": true,
+	"/api/v1/integrations/linear/issues": true, "/api/v1/integrations/linear/disconnect": true,
+}
+
+func routeOf(path string) string {
+	if exactRoutes[path] {
+		return path
+	}
+	for _, r := range routes {
+		if strings.HasPrefix(path, r.prefix) {
+			return r.route
+		}
+	}
+	return "other"
+}
+
+// handler serves /metrics and measures every other request before next.
+func (mt *metrics) handler(next http.Handler) http.Handler {
+	scrape := promhttp.HandlerFor(mt.reg, promhttp.HandlerOpts{})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		route := routeOf(r.URL.Path)
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK, keep: route == "/api/v1/alerts"}
+		if r.URL.Path == metricsPath && r.Method == http.MethodGet {
+			scrape.ServeHTTP(rec, r)
+		} else {
+			next.ServeHTTP(rec, r)
+		}
+		mt.httpRequests.WithLabelValues(route, r.Method, strconv.Itoa(rec.code)).Inc()
+		mt.httpDuration.WithLabelValues(route).Observe(time.Since(start).Seconds())
+		if rec.keep && r.Method == http.MethodPost {
+			mt.alerts.WithLabelValues(alertOutcome(rec.code, rec.body.Bytes())).Inc()
+		}
+	})
+}
+
+// alertOutcome reads the webhook's answer: 202 with occurrences 1 is a
+// new alert, more is a repeat folded into its message.
+func alertOutcome(code int, body []byte) string {
+	if code != http.StatusAccepted {
+		return "rejected"
+	}
+	var res struct {
+		Occurrences int `json:"occurrences"`
+	}
+	if json.Unmarshal(body, &res) == nil && res.Occurrences > 1 {
+		return "folded"
+	}
+	return "accepted"
+}
+
+// statusRecorder keeps the status code, and the body when keep is set (the
+// webhook's small JSON answer).
+type statusRecorder struct {
+	http.ResponseWriter
+	code   int
+	keep   bool
+	body   bytes.Buffer
+	header bool
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if !s.header {
+		s.code, s.header = code, true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	s.header = true
+	if s.keep && s.body.Len() < 4<<10 {
+		s.body.Write(b)
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the real writer.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// slackTransport counts Slack Web API calls by method and their 429s.
+func (mt *metrics) slackTransport(base http.RoundTripper) http.RoundTripper {
+	return roundTripper(func(r *http.Request) (*http.Response, error) {
+		method := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
+		resp, err := base.RoundTrip(r)
+		code := 0
+		if resp != nil {
+			code = resp.StatusCode
+		}
+		mt.slackCalls.WithLabelValues(method, strconv.Itoa(code)).Inc()
+		if code == http.StatusTooManyRequests {
+			mt.slack429s.WithLabelValues(method).Inc()
+		}
+		return resp, err
+	})
+}
+
+// linearTransport counts Linear requests by outcome and records the rate
+// limit Linear reports. Linear answers most errors with a GraphQL errors
+// array, so the class comes from the body's first extensions.code.
+func (mt *metrics) linearTransport(base http.RoundTripper) http.RoundTripper {
+	return roundTripper(func(r *http.Request) (*http.Response, error) {
+		resp, err := base.RoundTrip(r)
+		if err != nil {
+			mt.linearReqs.WithLabelValues("transport").Inc()
+			return resp, err
+		}
+		for kind, h := range map[string]string{"requests": "X-RateLimit-Requests-Remaining", "complexity": "X-RateLimit-Complexity-Remaining"} {
+			if v, err := strconv.ParseFloat(resp.Header.Get(h), 64); err == nil {
+				mt.linearLimit.WithLabelValues(kind).Set(v)
+			}
+		}
+		body, rerr := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+		resp.Body.Close()
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		if rerr != nil {
+			mt.linearReqs.WithLabelValues("transport").Inc()
+			return resp, nil // the client meets the short body and reports it
+		}
+		mt.linearReqs.WithLabelValues(linearClass(resp.StatusCode, body)).Inc()
+		return resp, nil
+	})
+}
+
+func linearClass(code int, body []byte) string {
+	var res struct {
+		Errors []struct {
+			Extensions struct {
+				Code string `json:"code"`
+			} `json:"extensions"`
+		} `json:"errors"`
+	}
+	_ = json.Unmarshal(body, &res)
+	if len(res.Errors) > 0 && res.Errors[0].Extensions.Code != "" {
+		return strings.ToLower(res.Errors[0].Extensions.Code)
+	}
+	switch {
+	case code >= 300:
+		return "http_" + strconv.Itoa(code)
+	case len(res.Errors) > 0:
+		return "graphql"
+	}
+	return "ok"
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
