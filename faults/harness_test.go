@@ -459,7 +459,7 @@ func (w *world) settle(quiet, within time.Duration) {
 	last := -1
 	stable := time.Now()
 	for time.Now().Before(deadline) {
-		n := len(w.Slack.Calls("")) + w.Linear.CountRequests("")
+		n := w.Slack.CallCount("") + w.Linear.CountRequests("")
 		if n != last {
 			last, stable = n, time.Now()
 		} else if time.Since(stable) >= quiet {
@@ -469,11 +469,11 @@ func (w *world) settle(quiet, within time.Duration) {
 	}
 }
 
-// waitFor polls cond every 10 ms for up to within.
+// waitFor polls cond every 25 ms for up to within.
 func waitFor(within time.Duration, cond func() bool) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), within)
 	defer cancel()
-	t := time.NewTicker(10 * time.Millisecond)
+	t := time.NewTicker(25 * time.Millisecond)
 	defer t.Stop()
 	for {
 		if cond() {
@@ -541,7 +541,11 @@ type burstResult struct {
 // world settle, and counts what Slack shows.
 func (w *world) observe(alerts []map[string]any, within time.Duration) burstResult {
 	res := burstResult{sent: len(alerts)}
-	waitFor(within, func() bool { return len(w.posted()) >= len(alerts) })
+	// Counting calls is cheap; reading every message is not, and polling it
+	// would slow the fake Slack down under the bot.
+	waitFor(within, func() bool {
+		return w.Slack.CallCount("chat.postMessage") >= len(alerts) && len(w.posted()) >= len(alerts)
+	})
 	w.settle(2*time.Second, 20*time.Second)
 	posted := w.posted()
 	for _, a := range alerts {

@@ -184,3 +184,20 @@ func (s *Server) Wait(ctx context.Context, cond func() bool) error {
 		}
 	}
 }
+
+// CallCount counts the Web API calls of method (all calls if method is
+// empty) without copying them, for tests that poll while the app is busy.
+func (s *Server) CallCount(method string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if method == "" {
+		return len(s.st.calls)
+	}
+	n := 0
+	for i := range s.st.calls {
+		if s.st.calls[i].Method == method {
+			n++
+		}
+	}
+	return n
+}
