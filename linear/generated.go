@@ -139,6 +139,18 @@ type __listRecentIssuesInput struct {
 // GetFirst returns __listRecentIssuesInput.First, and is useful for accessing the field via an interface.
 func (v *__listRecentIssuesInput) GetFirst() int { return v.First }
 
+// __listTeamLabelsInput is used internally by genqlient
+type __listTeamLabelsInput struct {
+	TeamId string `json:"teamId"`
+	After  string `json:"after"`
+}
+
+// GetTeamId returns __listTeamLabelsInput.TeamId, and is useful for accessing the field via an interface.
+func (v *__listTeamLabelsInput) GetTeamId() string { return v.TeamId }
+
+// GetAfter returns __listTeamLabelsInput.After, and is useful for accessing the field via an interface.
+func (v *__listTeamLabelsInput) GetAfter() string { return v.After }
+
 // __listTeamMembersInput is used internally by genqlient
 type __listTeamMembersInput struct {
 	TeamId string `json:"teamId"`
@@ -150,6 +162,18 @@ func (v *__listTeamMembersInput) GetTeamId() string { return v.TeamId }
 
 // GetAfter returns __listTeamMembersInput.After, and is useful for accessing the field via an interface.
 func (v *__listTeamMembersInput) GetAfter() string { return v.After }
+
+// __listTeamProjectsInput is used internally by genqlient
+type __listTeamProjectsInput struct {
+	TeamId string `json:"teamId"`
+	After  string `json:"after"`
+}
+
+// GetTeamId returns __listTeamProjectsInput.TeamId, and is useful for accessing the field via an interface.
+func (v *__listTeamProjectsInput) GetTeamId() string { return v.TeamId }
+
+// GetAfter returns __listTeamProjectsInput.After, and is useful for accessing the field via an interface.
+func (v *__listTeamProjectsInput) GetAfter() string { return v.After }
 
 // __listTeamsInput is used internally by genqlient
 type __listTeamsInput struct {
@@ -1150,6 +1174,72 @@ type listRecentIssuesResponse struct {
 // GetIssues returns listRecentIssuesResponse.Issues, and is useful for accessing the field via an interface.
 func (v *listRecentIssuesResponse) GetIssues() listRecentIssuesIssuesIssueConnection { return v.Issues }
 
+// listTeamLabelsResponse is returned by listTeamLabels on success.
+type listTeamLabelsResponse struct {
+	Team listTeamLabelsTeam `json:"team"`
+}
+
+// GetTeam returns listTeamLabelsResponse.Team, and is useful for accessing the field via an interface.
+func (v *listTeamLabelsResponse) GetTeam() listTeamLabelsTeam { return v.Team }
+
+// listTeamLabelsTeam includes the requested fields of the GraphQL type Team.
+type listTeamLabelsTeam struct {
+	Id     string                                       `json:"id"`
+	Labels listTeamLabelsTeamLabelsIssueLabelConnection `json:"labels"`
+}
+
+// GetId returns listTeamLabelsTeam.Id, and is useful for accessing the field via an interface.
+func (v *listTeamLabelsTeam) GetId() string { return v.Id }
+
+// GetLabels returns listTeamLabelsTeam.Labels, and is useful for accessing the field via an interface.
+func (v *listTeamLabelsTeam) GetLabels() listTeamLabelsTeamLabelsIssueLabelConnection {
+	return v.Labels
+}
+
+// listTeamLabelsTeamLabelsIssueLabelConnection includes the requested fields of the GraphQL type IssueLabelConnection.
+type listTeamLabelsTeamLabelsIssueLabelConnection struct {
+	Nodes    []listTeamLabelsTeamLabelsIssueLabelConnectionNodesIssueLabel `json:"nodes"`
+	PageInfo listTeamLabelsTeamLabelsIssueLabelConnectionPageInfo          `json:"pageInfo"`
+}
+
+// GetNodes returns listTeamLabelsTeamLabelsIssueLabelConnection.Nodes, and is useful for accessing the field via an interface.
+func (v *listTeamLabelsTeamLabelsIssueLabelConnection) GetNodes() []listTeamLabelsTeamLabelsIssueLabelConnectionNodesIssueLabel {
+	return v.Nodes
+}
+
+// GetPageInfo returns listTeamLabelsTeamLabelsIssueLabelConnection.PageInfo, and is useful for accessing the field via an interface.
+func (v *listTeamLabelsTeamLabelsIssueLabelConnection) GetPageInfo() listTeamLabelsTeamLabelsIssueLabelConnectionPageInfo {
+	return v.PageInfo
+}
+
+// listTeamLabelsTeamLabelsIssueLabelConnectionNodesIssueLabel includes the requested fields of the GraphQL type IssueLabel.
+type listTeamLabelsTeamLabelsIssueLabelConnectionNodesIssueLabel struct {
+	Id   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// GetId returns listTeamLabelsTeamLabelsIssueLabelConnectionNodesIssueLabel.Id, and is useful for accessing the field via an interface.
+func (v *listTeamLabelsTeamLabelsIssueLabelConnectionNodesIssueLabel) GetId() string { return v.Id }
+
+// GetName returns listTeamLabelsTeamLabelsIssueLabelConnectionNodesIssueLabel.Name, and is useful for accessing the field via an interface.
+func (v *listTeamLabelsTeamLabelsIssueLabelConnectionNodesIssueLabel) GetName() string { return v.Name }
+
+// listTeamLabelsTeamLabelsIssueLabelConnectionPageInfo includes the requested fields of the GraphQL type PageInfo.
+type listTeamLabelsTeamLabelsIssueLabelConnectionPageInfo struct {
+	HasNextPage bool   `json:"hasNextPage"`
+	EndCursor   string `json:"endCursor"`
+}
+
+// GetHasNextPage returns listTeamLabelsTeamLabelsIssueLabelConnectionPageInfo.HasNextPage, and is useful for accessing the field via an interface.
+func (v *listTeamLabelsTeamLabelsIssueLabelConnectionPageInfo) GetHasNextPage() bool {
+	return v.HasNextPage
+}
+
+// GetEndCursor returns listTeamLabelsTeamLabelsIssueLabelConnectionPageInfo.EndCursor, and is useful for accessing the field via an interface.
+func (v *listTeamLabelsTeamLabelsIssueLabelConnectionPageInfo) GetEndCursor() string {
+	return v.EndCursor
+}
+
 // listTeamMembersResponse is returned by listTeamMembers on success.
 type listTeamMembersResponse struct {
 	Team listTeamMembersTeam `json:"team"`
@@ -1225,6 +1315,72 @@ func (v *listTeamMembersTeamMembersUserConnectionPageInfo) GetHasNextPage() bool
 
 // GetEndCursor returns listTeamMembersTeamMembersUserConnectionPageInfo.EndCursor, and is useful for accessing the field via an interface.
 func (v *listTeamMembersTeamMembersUserConnectionPageInfo) GetEndCursor() string { return v.EndCursor }
+
+// listTeamProjectsResponse is returned by listTeamProjects on success.
+type listTeamProjectsResponse struct {
+	Team listTeamProjectsTeam `json:"team"`
+}
+
+// GetTeam returns listTeamProjectsResponse.Team, and is useful for accessing the field via an interface.
+func (v *listTeamProjectsResponse) GetTeam() listTeamProjectsTeam { return v.Team }
+
+// listTeamProjectsTeam includes the requested fields of the GraphQL type Team.
+type listTeamProjectsTeam struct {
+	Id       string                                        `json:"id"`
+	Projects listTeamProjectsTeamProjectsProjectConnection `json:"projects"`
+}
+
+// GetId returns listTeamProjectsTeam.Id, and is useful for accessing the field via an interface.
+func (v *listTeamProjectsTeam) GetId() string { return v.Id }
+
+// GetProjects returns listTeamProjectsTeam.Projects, and is useful for accessing the field via an interface.
+func (v *listTeamProjectsTeam) GetProjects() listTeamProjectsTeamProjectsProjectConnection {
+	return v.Projects
+}
+
+// listTeamProjectsTeamProjectsProjectConnection includes the requested fields of the GraphQL type ProjectConnection.
+type listTeamProjectsTeamProjectsProjectConnection struct {
+	Nodes    []listTeamProjectsTeamProjectsProjectConnectionNodesProject `json:"nodes"`
+	PageInfo listTeamProjectsTeamProjectsProjectConnectionPageInfo       `json:"pageInfo"`
+}
+
+// GetNodes returns listTeamProjectsTeamProjectsProjectConnection.Nodes, and is useful for accessing the field via an interface.
+func (v *listTeamProjectsTeamProjectsProjectConnection) GetNodes() []listTeamProjectsTeamProjectsProjectConnectionNodesProject {
+	return v.Nodes
+}
+
+// GetPageInfo returns listTeamProjectsTeamProjectsProjectConnection.PageInfo, and is useful for accessing the field via an interface.
+func (v *listTeamProjectsTeamProjectsProjectConnection) GetPageInfo() listTeamProjectsTeamProjectsProjectConnectionPageInfo {
+	return v.PageInfo
+}
+
+// listTeamProjectsTeamProjectsProjectConnectionNodesProject includes the requested fields of the GraphQL type Project.
+type listTeamProjectsTeamProjectsProjectConnectionNodesProject struct {
+	Id   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// GetId returns listTeamProjectsTeamProjectsProjectConnectionNodesProject.Id, and is useful for accessing the field via an interface.
+func (v *listTeamProjectsTeamProjectsProjectConnectionNodesProject) GetId() string { return v.Id }
+
+// GetName returns listTeamProjectsTeamProjectsProjectConnectionNodesProject.Name, and is useful for accessing the field via an interface.
+func (v *listTeamProjectsTeamProjectsProjectConnectionNodesProject) GetName() string { return v.Name }
+
+// listTeamProjectsTeamProjectsProjectConnectionPageInfo includes the requested fields of the GraphQL type PageInfo.
+type listTeamProjectsTeamProjectsProjectConnectionPageInfo struct {
+	HasNextPage bool   `json:"hasNextPage"`
+	EndCursor   string `json:"endCursor"`
+}
+
+// GetHasNextPage returns listTeamProjectsTeamProjectsProjectConnectionPageInfo.HasNextPage, and is useful for accessing the field via an interface.
+func (v *listTeamProjectsTeamProjectsProjectConnectionPageInfo) GetHasNextPage() bool {
+	return v.HasNextPage
+}
+
+// GetEndCursor returns listTeamProjectsTeamProjectsProjectConnectionPageInfo.EndCursor, and is useful for accessing the field via an interface.
+func (v *listTeamProjectsTeamProjectsProjectConnectionPageInfo) GetEndCursor() string {
+	return v.EndCursor
+}
 
 // listTeamsResponse is returned by listTeams on success.
 type listTeamsResponse struct {
@@ -2096,6 +2252,53 @@ func listRecentIssues(
 	return data_, err_
 }
 
+// The query executed by listTeamLabels.
+const listTeamLabels_Operation = `
+query listTeamLabels ($teamId: String!, $after: String) {
+	team(id: $teamId) {
+		id
+		labels(first: 250, after: $after) {
+			nodes {
+				id
+				name
+			}
+			pageInfo {
+				hasNextPage
+				endCursor
+			}
+		}
+	}
+}
+`
+
+// listTeamLabels lists a team's issue labels, to check a routing rule's labels.
+func listTeamLabels(
+	ctx_ context.Context,
+	client_ graphql.Client,
+	teamId string,
+	after string,
+) (data_ *listTeamLabelsResponse, err_ error) {
+	req_ := &graphql.Request{
+		OpName: "listTeamLabels",
+		Query:  listTeamLabels_Operation,
+		Variables: &__listTeamLabelsInput{
+			TeamId: teamId,
+			After:  after,
+		},
+	}
+
+	data_ = &listTeamLabelsResponse{}
+	resp_ := &graphql.Response{Data: data_}
+
+	err_ = client_.MakeRequest(
+		ctx_,
+		req_,
+		resp_,
+	)
+
+	return data_, err_
+}
+
 // The query executed by listTeamMembers.
 const listTeamMembers_Operation = `
 query listTeamMembers ($teamId: String!, $after: String) {
@@ -2135,6 +2338,53 @@ func listTeamMembers(
 	}
 
 	data_ = &listTeamMembersResponse{}
+	resp_ := &graphql.Response{Data: data_}
+
+	err_ = client_.MakeRequest(
+		ctx_,
+		req_,
+		resp_,
+	)
+
+	return data_, err_
+}
+
+// The query executed by listTeamProjects.
+const listTeamProjects_Operation = `
+query listTeamProjects ($teamId: String!, $after: String) {
+	team(id: $teamId) {
+		id
+		projects(first: 250, after: $after) {
+			nodes {
+				id
+				name
+			}
+			pageInfo {
+				hasNextPage
+				endCursor
+			}
+		}
+	}
+}
+`
+
+// listTeamProjects lists a team's projects, to check a routing rule's project.
+func listTeamProjects(
+	ctx_ context.Context,
+	client_ graphql.Client,
+	teamId string,
+	after string,
+) (data_ *listTeamProjectsResponse, err_ error) {
+	req_ := &graphql.Request{
+		OpName: "listTeamProjects",
+		Query:  listTeamProjects_Operation,
+		Variables: &__listTeamProjectsInput{
+			TeamId: teamId,
+			After:  after,
+		},
+	}
+
+	data_ = &listTeamProjectsResponse{}
 	resp_ := &graphql.Response{Data: data_}
 
 	err_ = client_.MakeRequest(

@@ -51,8 +51,8 @@ func TestOperationsValidate(t *testing.T) {
 			for _, op := range doc.Operations {
 				names = append(names, op.Name)
 			}
-			if len(names) != 12 {
-				t.Errorf("validated operations %v, want 12", names)
+			if len(names) != 14 {
+				t.Errorf("validated operations %v, want 14", names)
 			}
 		})
 	}

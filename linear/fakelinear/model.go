@@ -122,7 +122,9 @@ func DefaultStates() []WorkflowState {
 
 // Seed fills the server with a ready workspace: organization "Acme"
 // (urlKey "acme"), the viewer Ada, teams ENG "Engineering" and OPS
-// "Operations" with the default workflow states, and a few members.
+// "Operations" with the default workflow states, a few members, labels
+// (ENG: Bug, backend, timeout, needs-investigation; OPS: incident) and
+// projects (ENG: Q3 Reliability; OPS: On-call).
 func (s *Server) Seed() {
 	s.SetOrganization(OrgID, "Acme", "acme")
 	s.SetViewer(User{ID: UserAdaID, Name: "Ada Lovelace", DisplayName: "ada", Email: "ada@acme.test"})
@@ -135,4 +137,10 @@ func (s *Server) Seed() {
 		{TeamOpsID, UserAdaID}, {TeamOpsID, UserCyID}} {
 		s.AddMember(m[0], m[1])
 	}
+	for _, l := range []string{"Bug", "backend", "timeout", "needs-investigation"} {
+		s.AddLabel(TeamEngID, l)
+	}
+	s.AddLabel(TeamOpsID, "incident")
+	s.AddProject(TeamEngID, "Q3 Reliability")
+	s.AddProject(TeamOpsID, "On-call")
 }

@@ -184,8 +184,16 @@ func (s *Server) teamObj(t *teamRec) map[string]any {
 			return connection(list, args, s.userObj)
 		}),
 		"states": fieldFunc(func(args map[string]any) (any, error) { return statesObj(t, args) }),
+		"labels": fieldFunc(func(args map[string]any) (any, error) {
+			return connection(slices.Clone(t.labels), args, namedObj)
+		}),
+		"projects": fieldFunc(func(args map[string]any) (any, error) {
+			return connection(slices.Clone(t.projects), args, namedObj)
+		}),
 	}
 }
+
+func namedObj(n named) map[string]any { return map[string]any{"id": n.ID, "name": n.Name} }
 
 func (s *Server) issueObj(i *Issue) map[string]any {
 	var assignee any

@@ -59,9 +59,14 @@ type Server struct {
 
 type teamRec struct {
 	Team
-	members []string
-	seq     int
+	members  []string
+	seq      int
+	labels   []named // issue labels, in the order added.
+	projects []named // projects, in the order added.
 }
+
+// named is a label or a project: what a routing rule names.
+type named struct{ ID, Name string }
 
 type failRule struct {
 	op   string
@@ -214,6 +219,34 @@ func (s *Server) AddMember(teamID, userID string) {
 		return
 	}
 	t.members = append(t.members, userID)
+}
+
+// AddLabel adds an issue label to a team and returns its ID ("" if there
+// is no such team).
+func (s *Server) AddLabel(teamID, name string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.teams[teamID]
+	if !ok {
+		return ""
+	}
+	n := named{ID: uuid.NewString(), Name: name}
+	t.labels = append(t.labels, n)
+	return n.ID
+}
+
+// AddProject adds a project to a team and returns its ID ("" if there is
+// no such team).
+func (s *Server) AddProject(teamID, name string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.teams[teamID]
+	if !ok {
+		return ""
+	}
+	n := named{ID: uuid.NewString(), Name: name}
+	t.projects = append(t.projects, n)
+	return n.ID
 }
 
 // Issues returns every issue, oldest first.
