@@ -78,6 +78,13 @@ func TestE2EHome(t *testing.T) {
 				t.Errorf("the refreshed Home still says it is checking Linear")
 			}
 
+			// The fake shows a published Home a moment before it records
+			// the call: wait for both of this open's publishes (stored,
+			// refreshed) to be counted before counting the next ones.
+			if err := w.Slack.Wait(ctx, func() bool { return len(w.Slack.Calls("views.publish")) >= 2 }); err != nil {
+				t.Fatalf("the first open published %d times, want 2: %v", len(w.Slack.Calls("views.publish")), err)
+			}
+
 			// Linear slows to 2 s per request: the Home is published from
 			// the store before Linear has answered any request.
 			w.Linear.SetLatency(2 * time.Second)
