@@ -195,6 +195,9 @@ type Store interface {
 	// its issueCreate is sent and returns it as it is (a done one
 	// unchanged); ErrNotFound if it is gone (abandoned or replaced).
 	TouchCreation(ctx context.Context, id string) (Creation, error)
+	// PendingCreations returns up to limit pending creations last touched
+	// before touchedBefore, oldest first.
+	PendingCreations(ctx context.Context, touchedBefore time.Time, limit int) ([]Creation, error)
 	// ReplaceCreation puts c in place of the pending creation old, only if
 	// old is unchanged since it was read (same UpdatedAt); else ErrConflict.
 	ReplaceCreation(ctx context.Context, old, c Creation) (Creation, error)

@@ -124,3 +124,36 @@ func (s *Service) completeCreation(ctx context.Context, c Creation, issue Issue)
 	}
 	return cur, nil
 }
+
+// ReconcileCreations settles creations whose run may have died with
+// Linear's answer on its way (a crash, kill -9): each pending creation not
+// touched for minAge is looked up in Linear by its UUID, and one Linear has
+// is recorded and announced at once, rather than when its job's lease runs
+// out and the job runs again. Those Linear does not have are left to their
+// jobs. Completing a creation twice changes nothing, so a job still alive
+// may race this safely. It returns how many it settled.
+func (s *Service) ReconcileCreations(ctx context.Context, minAge time.Duration) (int, error) {
+	if s.tracker == nil {
+		return 0, nil
+	}
+	pending, err := s.store.PendingCreations(ctx, s.now().Add(-minAge), 50)
+	if err != nil {
+		return 0, fmt.Errorf("pending creations: %w", err)
+	}
+	n := 0
+	for _, p := range pending {
+		issue, err := s.tracker.Issue(ctx, p.ID)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		} else if err != nil {
+			return n, fmt.Errorf("look up pending creation %s in linear: %w", p.ID, err)
+		}
+		link, err := s.completeCreation(ctx, p, issue)
+		if err != nil {
+			return n, err
+		}
+		s.log.InfoContext(ctx, "reconciled a creation whose answer was lost", "creation_id", p.ID, "error_id", p.ErrorID, "issue", link.Identifier)
+		n++
+	}
+	return n, nil
+}

@@ -553,3 +553,52 @@ func TestPendingCreationThatLinearNeverSaw(t *testing.T) {
 		})
 	}
 }
+
+// TestReconcileCreations: a replica died while Linear's answer to
+// issueCreate was on its way; the reconciler finds the issue by the
+// creation's UUID and announces it once, without waiting for the dead
+// replica's job; the job, when it runs again, only reports it.
+func TestReconcileCreations(t *testing.T) {
+	for _, dc := range storetest.Dialects(t) {
+		t.Run(dc.Name, func(t *testing.T) {
+			ctx := context.Background()
+			h := newHarness(t, dc)
+			dead, r := h.replica(t), h.replica(t)
+			al := h.posted(t, r, "prl_reconcile")
+			sub := createSub(al, "U1")
+			h.fl.LoseResponseNext("createIssue")
+			if _, err := dead.svc.CreateIssue(ctx, *sub.Create); err == nil {
+				t.Fatal("the cut-off create should fail")
+			}
+			if n, err := r.svc.ReconcileCreations(ctx, 5*time.Second); err != nil || n != 0 {
+				t.Fatalf("reconciled %d (%v) of a creation touched just now, want 0: its run may be alive", n, err)
+			}
+			later := time.Now().Add(10 * time.Second)
+			alert.SetClock(r.svc, func() time.Time { return later })
+			if n, err := r.svc.ReconcileCreations(ctx, 5*time.Second); err != nil || n != 1 {
+				t.Fatalf("reconciled %d, %v; want 1", n, err)
+			}
+			if n, err := r.svc.ReconcileCreations(ctx, 5*time.Second); err != nil || n != 0 {
+				t.Errorf("second pass reconciled %d, %v; want 0", n, err)
+			}
+			// The dead replica's job runs again: it only reports.
+			if err := r.svc.Submit(ctx, sub); err != nil {
+				t.Fatal(err)
+			}
+			r.drain(t, h.db)
+			if o := r.told.last(); o.State != alert.OutcomeDone || o.Link.IssueID != sub.Create.CreationID {
+				t.Errorf("the job told %+v, want done with the reconciled issue", o)
+			}
+			if n := createdNotes(r.slack.thread()); n != 1 {
+				t.Errorf("%d Created notes, want 1", n)
+			}
+			if n := len(h.fl.Issues()); n != 1 {
+				t.Errorf("Linear has %d issues, want 1", n)
+			}
+			link, err := h.db.Link(ctx, al.ErrorID)
+			if err != nil || link.Kind != alert.LinkCreated || link.CreatedBy != "U1" {
+				t.Errorf("link = %+v, %v", link, err)
+			}
+		})
+	}
+}

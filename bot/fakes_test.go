@@ -160,6 +160,18 @@ func (s *memStore) TouchCreation(_ context.Context, id string) (alert.Creation, 
 	return c, nil
 }
 
+func (s *memStore) PendingCreations(_ context.Context, before time.Time, limit int) ([]alert.Creation, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []alert.Creation
+	for _, c := range s.creations {
+		if c.Status == alert.CreationPending && c.UpdatedAt.Before(before) && len(out) < limit {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
 func (s *memStore) ReplaceCreation(_ context.Context, old, c alert.Creation) (alert.Creation, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

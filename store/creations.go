@@ -263,3 +263,19 @@ func (db *DB) ReplaceCreation(ctx context.Context, old, c alert.Creation) (alert
 	}
 	return out, nil
 }
+
+// PendingCreations returns up to limit pending creations last touched
+// before touchedBefore, oldest first: the ones whose run may have died
+// with Linear's answer on its way (see alert.Service.ReconcileCreations).
+func (db *DB) PendingCreations(ctx context.Context, touchedBefore time.Time, limit int) ([]alert.Creation, error) {
+	var cs []alert.Creation
+	err := db.x.SelectContext(ctx, &cs, db.q(`SELECT `+creationColumns+` FROM creations
+		WHERE status = 'pending' AND updated_at < ? ORDER BY updated_at, id LIMIT ?`), db.t(touchedBefore), limit)
+	if err != nil {
+		return nil, wrap(err, "pending creations")
+	}
+	for i := range cs {
+		cs[i].CreatedAt, cs[i].UpdatedAt = cs[i].CreatedAt.UTC(), cs[i].UpdatedAt.UTC()
+	}
+	return cs, nil
+}

@@ -215,6 +215,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return nil
 	})
 	start("housekeeping", m.housekeep)
+	start("creations", m.reconcileCreations)
 	start("http", m.serveHTTP)
 	start("linear key check", func(ctx context.Context) error { return m.checkLinearKey(ctx, m.apiKey) })
 	m.Log.Info("proliferate-linear running", "http_addr", m.Addr(), "store", m.DB.Dialect(), "version", version)
@@ -282,6 +283,29 @@ func (m *Main) housekeep(ctx context.Context) error {
 	})
 	return nil
 }
+
+// reconcileCreations settles, at start-up and every few seconds, the
+// creations whose answer from Linear was lost with the process that asked
+// (kill -9 mid-request): the issue is announced at once, not when the dead
+// process's job lease runs out.
+func (m *Main) reconcileCreations(ctx context.Context) error {
+	run := func(ctx context.Context) {
+		n, err := m.Service.ReconcileCreations(ctx, creationSettleAge)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			m.Log.Warn("reconcile pending creations", "settled", n, "err", err)
+		case n > 0:
+			m.Log.Info("reconciled pending creations", "settled", n)
+		}
+	}
+	run(ctx)
+	every(ctx, creationSettleAge, run)
+	return nil
+}
+
+// creationSettleAge is how long a creation stays pending before the
+// reconciler looks it up: a live run hears Linear's answer in well under it.
+const creationSettleAge = 5 * time.Second
 
 // every runs fn each period until ctx is done; a period ≤ 0 runs nothing.
 func every(ctx context.Context, period time.Duration, fn func(context.Context)) {

@@ -68,8 +68,11 @@ func TestE2ESubmitSurvivesACrash(t *testing.T) {
 		name string
 		// op is the Linear operation whose answer the crash cuts off.
 		op string
-		// creates is the createIssue documents Linear gets in all.
-		creates int
+		// maxCreates bounds the createIssue documents Linear gets in all:
+		// after a lost answer, the job's retry reads the issue back (a
+		// second document), unless the reconciler found it first by its
+		// UUID.
+		maxCreates int
 	}{
 		{"just after the ack", "issuesForURL", 1},
 		{"while Linear answers issueCreate", "createIssue", 2},
@@ -133,8 +136,8 @@ func TestE2ESubmitSurvivesACrash(t *testing.T) {
 				if n := len(w.Linear.Issues()); n != 1 {
 					t.Errorf("Linear has %d issues, want 1", n)
 				}
-				if n := w.Linear.CountRequests("createIssue"); n != tc.creates {
-					t.Errorf("createIssue documents = %d, want %d", n, tc.creates)
+				if n := w.Linear.CountRequests("createIssue"); n < 1 || n > tc.maxCreates {
+					t.Errorf("createIssue documents = %d, want 1 to %d", n, tc.maxCreates)
 				}
 				if n := len(w.Slack.Thread(demoChannel, ts)); n != 1 {
 					t.Errorf("thread has %d replies, want 1: %s", n, threadTexts(w, ts))
