@@ -3,6 +3,7 @@ package alert
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -397,4 +398,16 @@ func wordList(names []string) string {
 func (u User) Is(who string) bool {
 	who = strings.TrimSpace(who)
 	return who != "" && (strings.EqualFold(u.Email, who) || strings.EqualFold(u.Name, who) || strings.EqualFold(u.DisplayName, who))
+}
+
+// RuleProblem is what a refused rule save says to a person: the words of
+// an ErrInvalid (which name the rule and what is wrong), else UserMessage.
+func RuleProblem(err error) string {
+	switch {
+	case errors.Is(err, ErrInvalid):
+		return strings.TrimSuffix(err.Error(), ": "+ErrInvalid.Error())
+	case errors.Is(err, ErrConflict):
+		return "Someone changed the rules meanwhile. List them again and retry."
+	}
+	return UserMessage(err)
 }

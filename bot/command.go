@@ -23,6 +23,7 @@ const helpText = "*/proliferate-linear* subcommands:\n" +
 	"• `connect`: connect (or reconnect) a Linear workspace (admins)\n" +
 	"• `disconnect`: disconnect Linear; links between errors and issues are kept (admins)\n" +
 	"• `default-team KEY`: the team new issues start in (admins)\n" +
+	"• `rules`: the routing rules; `rules add …`, `rules remove N`, `rules move N M` (admins)\n" +
 	"• `help`: this list"
 
 // reply is an answer to a slash command or to a click in a message,
@@ -79,6 +80,8 @@ func (b *Bot) commandReply(ctx context.Context, cmd slack.SlashCommand) reply {
 			key = args[0]
 		}
 		return b.defaultTeamCommand(ctx, team, user, key)
+	case "rules":
+		return b.rulesCommand(ctx, team, user, cmd.Text)
 	case "", "help":
 		return textReply(helpText)
 	}
