@@ -98,6 +98,8 @@ func (s *server) integrationRoutes(r router) {
 	r.handle(http.MethodGet, integrationBase+"/teams/{id}/members", http.HandlerFunc(s.getMembers))
 	r.handle(http.MethodPost, integrationBase+"/issues", http.HandlerFunc(s.postIssue))
 	r.handle(http.MethodDelete, integrationBase+"/disconnect", http.HandlerFunc(s.deleteConnection))
+	r.handle(http.MethodGet, RulesPath, http.HandlerFunc(s.getRules))
+	r.handle(http.MethodPut, RulesPath, http.HandlerFunc(s.putRules))
 }
 
 // connected tells OnConnected about a new connection, after the page is
