@@ -55,6 +55,7 @@ func (b *Bot) openCreateWith(ctx context.Context, cb slack.InteractionCallback, 
 
 	form := createForm{Alert: a, Link: link, Force: force}
 	form.Values.Description = prefill
+	defaultKey = b.applyRoute(ctx, log, &form, defaultKey)
 	teams, cached := b.teams.get("")
 	if !cached {
 		view := b.openView(ctx, log, cb.TriggerID, loadingModal(meta))

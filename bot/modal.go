@@ -105,6 +105,9 @@ type createForm struct {
 	// Values typed before, restored after a failed submission; empty
 	// fields take the alert's pre-filled values.
 	Values submission
+	// Route is the routing rule that applied to the alert (N 0: none); the
+	// form says so and pre-selects its assignee once members are known.
+	Route alert.Route
 }
 
 // createModal renders the create-issue form.
@@ -118,6 +121,10 @@ func createModal(f createForm, meta modalMeta) slack.ModalViewRequest {
 		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(":warning: "+mrkdwnWithin(f.Error, maxText-11)), nil, connect))
 	}
 	blocks = append(blocks, slack.NewContextBlock("alert", mrkdwn(mrkdwnWithin(f.Alert.Title(), 500))))
+	if f.Route.N > 0 {
+		blocks = append(blocks, slack.NewContextBlock("rule", mrkdwn(routeLine(f.Route))))
+		f = f.withRuleAssignee()
+	}
 	switch {
 	case f.Link != nil && f.Link.Closed():
 		blocks = append(blocks, slack.NewContextBlock("regressed", mrkdwn(":warning: "+regressionLine(*f.Link))))

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -134,4 +136,42 @@ func (b *Bot) rulesText(ctx context.Context, team string, rules []alert.Rule) st
 		sb.WriteString(line)
 	}
 	return sb.String()
+}
+
+// applyRoute applies the routing rule that matches form's alert: its
+// priority goes into the form, and the team key the modal starts with is
+// returned (the rule's, else defaultKey). The rules are a local read.
+func (b *Bot) applyRoute(ctx context.Context, log *slog.Logger, form *createForm, defaultKey string) string {
+	set, err := b.svc.Rules(ctx)
+	if err != nil {
+		log.WarnContext(ctx, "create modal: rules", "err", err)
+		return defaultKey
+	}
+	form.Route = alert.Match(set.Rules, form.Alert, defaultKey)
+	if form.Route.N > 0 && form.Route.Rule.HasPriority && form.Values.Priority == alert.PriorityNone {
+		form.Values.Priority = form.Route.Rule.Priority
+	}
+	return form.Route.TeamKey
+}
+
+// routeLine says which rule chose the form's defaults.
+func routeLine(r alert.Route) string {
+	return mrkdwnWithin(fmt.Sprintf("Routing rule %d applied: %s", r.N, alert.FormatRule(r.Rule)), 500)
+}
+
+// withRuleAssignee pre-selects the rule's assignee when the team shown is
+// the rule's and its members are known; a choice already made stays.
+func (f createForm) withRuleAssignee() createForm {
+	who := f.Route.Rule.Assignee
+	if who == "" || f.Values.AssigneeID != "" || f.TeamID == "" {
+		return f
+	}
+	i := slices.IndexFunc(f.Teams, func(t alert.Team) bool { return t.ID == f.TeamID })
+	if i < 0 || !strings.EqualFold(f.Teams[i].Key, f.Route.Rule.TeamKey) {
+		return f
+	}
+	if j := slices.IndexFunc(f.Members, func(u alert.User) bool { return u.Is(who) }); j >= 0 {
+		f.Values.AssigneeID = f.Members[j].ID
+	}
+	return f
 }

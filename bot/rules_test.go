@@ -113,3 +113,49 @@ func TestRulesCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestCreateModalFollowsRule: the create modal starts with the matching
+// rule's team, assignee and priority, and says which rule applied; an
+// alert no rule matches starts with the default team and says nothing.
+func TestCreateModalFollowsRule(t *testing.T) {
+	cases := []struct {
+		name  string
+		rules []alert.Rule
+		want  []string
+		not   []string
+	}{
+		{"second rule matches", []alert.Rule{
+			{Environment: "staging", TeamKey: "ENG"},
+			{Project: "checkout", ErrorType: "*Error", TeamKey: "ENG", Assignee: "grace@example.com", HasPriority: true, Priority: alert.PriorityHigh},
+		}, []string{
+			`"block_id":"rule"`, `Routing rule 2 applied: project=checkout type=*Error -\u0026gt; team=ENG assignee=grace@example.com priority=high`,
+			`"initial_option":{"text":{"emoji":true,"text":"Engineering (ENG)"`,
+			`"initial_option":{"text":{"emoji":true,"text":"Grace Hopper"`,
+			`"initial_option":{"text":{"emoji":true,"text":"High"`,
+		}, nil},
+		{"no rule matches", []alert.Rule{{Environment: "staging", TeamKey: "ENG"}},
+			[]string{`"initial_option":{"text":{"emoji":true,"text":"Operations (OPS)"`},
+			[]string{`"block_id":"rule"`, "Routing rule"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rs := &ruleStore{}
+			h := startHarness(t, "OPS", withRules(rs))
+			if _, err := rs.ReplaceRules(t.Context(), c.rules, 0); err != nil {
+				t.Fatal(err)
+			}
+			h.bot.teams.put("", sampleTeams())
+			h.bot.members.put("team-eng", sampleMembers())
+			h.bot.members.put("team-ops", []alert.User{{ID: "u3", Name: "Linus"}})
+			if _, err := h.fs.ClickButton(t.Context(), "U1", "C100", h.ts, actionCreateIssue); err != nil {
+				t.Fatal(err)
+			}
+			v := h.waitView(t, c.want...)
+			for _, n := range c.not {
+				if strings.Contains(string(v.Blocks), n) {
+					t.Errorf("modal has %q:\n%s", n, v.Blocks)
+				}
+			}
+		})
+	}
+}
