@@ -201,6 +201,10 @@ type Store interface {
 	// ReplaceCreation puts c in place of the pending creation old, only if
 	// old is unchanged since it was read (same UpdatedAt); else ErrConflict.
 	ReplaceCreation(ctx context.Context, old, c Creation) (Creation, error)
+	// CreationByID returns the creation with id, pending or done;
+	// ErrNotFound if none. An issue whose id is a creation's is the bot's
+	// own, even when Linear's answer to its create was lost.
+	CreationByID(ctx context.Context, id string) (Creation, error)
 
 	// Enqueue adds jobs to the queue.
 	Enqueue(ctx context.Context, jobs ...Job) error

@@ -43,7 +43,11 @@ func (s *Service) LinkExisting(ctx context.Context, req LinkRequest) (IssueLink,
 	}
 	link := s.newLink(a, issue, req.SlackUser, LinkLinked)
 	note := LinkedNote(link, req.SlackUser)
-	if old, err := s.store.Link(ctx, a.ErrorID); err == nil && old.IssueID == issue.ID {
+	// Re-linking the same issue keeps who linked or created it first; the
+	// background lookup may have found the issue a moment ago (through the
+	// attachment this very link made), and then the person who asked is
+	// the one to credit, and told.
+	if old, err := s.store.Link(ctx, a.ErrorID); err == nil && old.IssueID == issue.ID && old.CreatedBy != CreatedByLinear {
 		link.CreatedAt, link.CreatedBy, link.Kind = old.CreatedAt, old.CreatedBy, old.Kind
 		// Linked to this issue already: a second run of the same
 		// submission (a crash after it was recorded) or a repeat says
@@ -106,6 +110,13 @@ func (s *Service) findExisting(ctx context.Context, a Alert, ownID string) (Issu
 		if issues[i].ID == ownID {
 			continue
 		}
+		// Any creation's issue is the bot's own (its create may still be
+		// under way, or its answer lost): the create path records it.
+		if _, err := s.store.CreationByID(ctx, issues[i].ID); err == nil {
+			continue
+		} else if !errors.Is(err, ErrNotFound) {
+			return IssueLink{}, false, fmt.Errorf("creation %s: %w", issues[i].ID, err)
+		}
 		if pick == nil || (closedType(pick.StateType) && !closedType(issues[i].StateType)) {
 			pick = &issues[i]
 		}
@@ -113,7 +124,7 @@ func (s *Service) findExisting(ctx context.Context, a Alert, ownID string) (Issu
 	if pick == nil {
 		return IssueLink{}, false, nil
 	}
-	link := s.newLink(a, *pick, "linear", LinkLinked)
+	link := s.newLink(a, *pick, CreatedByLinear, LinkLinked)
 	jobs, err := s.linkJobs(ctx, a, "")
 	if err != nil {
 		return IssueLink{}, false, err

@@ -34,7 +34,9 @@ func newHarness(t *testing.T, dc storetest.Case) *harness {
 	lc := linear.New(fl.URL(), &http.Client{Timeout: 10 * time.Second,
 		Transport: &linear.APIKeyTransport{Key: fakelinear.APIKey}}, nil)
 	db := dc.Open(t)
-	return &harness{db: db, fl: fl, linear: lc, svc: alert.NewService(db, lc, storetest.Logger(t))}
+	svc := alert.NewService(db, lc, storetest.Logger(t))
+	t.Cleanup(svc.Wait) // no background lookup outlives the test (or its store).
+	return &harness{db: db, fl: fl, linear: lc, svc: svc}
 }
 
 // errorURL is the error's page in Proliferate; each error has its own, as
@@ -375,6 +377,39 @@ func TestCreateRetryAfterALostResponse(t *testing.T) {
 			}
 			if n := len(h.fl.Issues()); n != 1 {
 				t.Errorf("Linear has %d issues, want 1", n)
+			}
+		})
+	}
+}
+
+// TestLateLookupNeverClaimsOwnCreation is the interleaving behind a rare
+// failure of TestCreateRetryAfterALostResponse, made deterministic: the
+// background lookup that Accept starts reads Linear after a create whose
+// answer was lost has made its issue. The lookup must not record that
+// issue as linked from Linear; the retry ends with it, as created.
+func TestLateLookupNeverClaimsOwnCreation(t *testing.T) {
+	for _, dc := range storetest.Dialects(t) {
+		t.Run(dc.Name, func(t *testing.T) {
+			ctx := context.Background()
+			h := newHarness(t, dc)
+			a := h.accept(t, "prl_late")
+			h.svc.Wait() // the lookup at accept time found nothing.
+			req := alert.CreateRequest{CreationID: uuid.NewString(), AlertID: a.ID, TeamID: fakelinear.TeamEngID,
+				Title: a.Title(), SlackUser: "U1"}
+			h.fl.LoseResponseNext("createIssue")
+			if _, err := h.svc.CreateIssue(ctx, req); err == nil {
+				t.Fatal("the first attempt should fail: its response was lost")
+			}
+			h.svc.LookupExisting(ctx, a) // late: the issue exists in Linear now.
+			if l, err := h.svc.Link(ctx, a.ErrorID); !errors.Is(err, alert.ErrNotFound) {
+				t.Fatalf("the lookup recorded our own creation's issue: %+v, %v", l, err)
+			}
+			link, err := h.svc.CreateIssue(ctx, req)
+			if err != nil {
+				t.Fatalf("retry: %v", err)
+			}
+			if link.IssueID != req.CreationID || link.Kind != alert.LinkCreated || link.CreatedBy != "U1" {
+				t.Errorf("link = %+v, want the issue made with the creation id, recorded as created", link)
 			}
 		})
 	}

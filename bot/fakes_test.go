@@ -128,6 +128,15 @@ func (s *memStore) CompleteCreation(_ context.Context, id string, l alert.IssueL
 	return nil
 }
 
+func (s *memStore) CreationByID(_ context.Context, id string) (alert.Creation, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.creations[id]; ok {
+		return c, nil
+	}
+	return alert.Creation{}, alert.ErrNotFound
+}
+
 func (s *memStore) AbandonCreation(_ context.Context, id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -234,6 +234,7 @@ func (m *Main) Run(ctx context.Context) error {
 		m.Log.Warn("linear webhook queue", "err", err)
 	}
 	wg.Wait()
+	m.Service.Wait() // background Linear lookups (at most 30 s each)
 	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
