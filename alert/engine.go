@@ -98,10 +98,11 @@ type Dispatcher struct {
 	running map[int64]context.CancelCauseFunc // jobs under lease → cancel.
 }
 
-// Defaults. The lease is short because it is renewed: a kill -9'd
-// replica's jobs come back within DefaultLease.
+// Defaults. The lease is short because it is renewed (every Lease/3): a
+// kill -9'd replica's jobs come back within DefaultLease, while a live one
+// survives two missed renewals.
 const (
-	DefaultLease = 30 * time.Second
+	DefaultLease = 10 * time.Second
 	// postponeAfterNote is how soon a thread note looks again for its
 	// alert's message.
 	noteRetry = 2 * time.Second
