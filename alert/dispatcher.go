@@ -26,11 +26,9 @@ func (d *Dispatcher) renderAlert(ctx context.Context, j Job) error {
 	if err != nil {
 		return fmt.Errorf("alert %d: %w", j.AlertID, err)
 	}
-	var link *IssueLink
-	if l, err := d.store.Link(ctx, a.ErrorID); err == nil {
-		link = &l
-	} else if !errors.Is(err, ErrNotFound) {
-		return fmt.Errorf("link of %s: %w", a.ErrorID, err)
+	link, err := d.linkOf(ctx, a.ErrorID)
+	if err != nil {
+		return err
 	}
 	if err := d.waitTurn(ctx, a.Channel); err != nil {
 		return err
@@ -54,6 +52,18 @@ func (d *Dispatcher) renderAlert(ctx context.Context, j Job) error {
 // threadNote replies in the alert's thread (Alert.Thread). A note whose message
 // is not posted yet waits for it (postponed, no attempt counted); if the
 // message's render job is dead, the note is buried with it and says why.
+// linkOf returns the issue link of an error for a rendering, nil if it has none.
+func (d *Dispatcher) linkOf(ctx context.Context, errorID string) (*IssueLink, error) {
+	l, err := d.store.Link(ctx, errorID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("link of %s: %w", errorID, err)
+	}
+	return &l, nil
+}
+
 func (d *Dispatcher) threadNote(ctx context.Context, j Job) error {
 	a, err := d.store.Alert(ctx, j.AlertID)
 	if errors.Is(err, ErrNotFound) {

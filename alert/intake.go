@@ -110,11 +110,9 @@ func (d *Dispatcher) threadStatus(ctx context.Context, j Job) error {
 			return fmt.Errorf("alert %d has no message to point at: %v", a.ID, err)
 		}
 	}
-	var link *IssueLink
-	if l, err := d.store.Link(ctx, a.ErrorID); err == nil {
-		link = &l
-	} else if !errors.Is(err, ErrNotFound) {
-		return fmt.Errorf("link of %s: %w", a.ErrorID, err)
+	link, err := d.linkOf(ctx, a.ErrorID)
+	if err != nil {
+		return err
 	}
 	if err := d.waitTurn(ctx, a.Channel); err != nil {
 		return err
