@@ -109,6 +109,8 @@ func (s *Server) methods() map[string]apiMethod {
 		"views.publish":         {botToken, s.viewsPublish},
 		"users.info":            {botToken, s.usersInfo},
 		"conversations.info":    {botToken, s.conversationsInfo},
+		"conversations.history": {botToken, s.conversationsHistory},
+		"conversations.replies": {botToken, s.conversationsReplies},
 	}
 }
 
