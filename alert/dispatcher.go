@@ -30,6 +30,16 @@ func (d *Dispatcher) renderAlert(ctx context.Context, j Job) error {
 	if err != nil {
 		return err
 	}
+	if a.MessageTS == "" && j.Attempts > 0 {
+		if ts := d.findPosted(ctx, j, a); ts != "" {
+			if err := d.store.SetAlertMessage(context.WithoutCancel(ctx), a.ID, ts); err != nil {
+				return fmt.Errorf("record found message ts %s: %w", ts, err)
+			}
+			// Bring the found message up to date: it shows the state
+			// of the attempt that posted it.
+			a.MessageTS = ts
+		}
+	}
 	if err := d.waitTurn(ctx, a.Channel); err != nil {
 		return err
 	}
@@ -47,6 +57,28 @@ func (d *Dispatcher) renderAlert(ctx context.Context, j Job) error {
 		return fmt.Errorf("record message ts %s: %w", ts, err)
 	}
 	return nil
+}
+
+// findPosted looks in Slack for a message an earlier attempt of render job
+// j posted without recording its ts (the worker died, or Slack's answer was
+// lost), and returns its ts or "". A failed look is logged and reads as
+// "none": posting again risks a duplicate, not posting risks a lost alert.
+func (d *Dispatcher) findPosted(ctx context.Context, j Job, a Alert) string {
+	f, ok := d.poster.(MessageFinder)
+	if !ok {
+		return ""
+	}
+	ts, err := f.FindAlertMessage(ctx, a)
+	if err != nil {
+		d.log.WarnContext(ctx, "could not look for an earlier attempt's message; posting, which may duplicate it",
+			"job_id", j.ID, "alert_id", a.ID, "channel", a.Channel, "attempts", j.Attempts, "err", err)
+		return ""
+	}
+	if ts != "" {
+		d.log.InfoContext(ctx, "adopted the message an earlier attempt posted",
+			"job_id", j.ID, "alert_id", a.ID, "channel", a.Channel, "ts", ts, "last_error", j.LastError)
+	}
+	return ts
 }
 
 // threadNote replies in the alert's thread (Alert.Thread). A note whose message

@@ -223,3 +223,13 @@ type Poster interface {
 	// tracked (link may be nil): see JobThreadStatus.
 	PostStatus(ctx context.Context, a Alert, link *IssueLink, threadTS string) error
 }
+
+// MessageFinder is a Poster that can find an alert's message already in
+// Slack. Slack has no idempotency key for posting, so a render job that runs
+// again after an attempt that may have posted (the worker died before
+// recording the ts) looks before it writes. A Poster without it posts again.
+type MessageFinder interface {
+	// FindAlertMessage returns the ts of the bot's message for alert a in
+	// a's channel (or a.ThreadTS's thread), "" if there is none.
+	FindAlertMessage(ctx context.Context, a Alert) (ts string, err error)
+}

@@ -17,7 +17,8 @@ import (
 func (b *Bot) PostAlert(ctx context.Context, a alert.Alert, link *alert.IssueLink) (string, error) {
 	var ts string
 	err := b.shorterOnRefusal(ctx, a, "chat.postMessage", func(text string, blocks []slack.Block) error {
-		opts := []slack.MsgOption{slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...), slack.MsgOptionDisableLinkUnfurl()}
+		opts := []slack.MsgOption{slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...),
+			slack.MsgOptionDisableLinkUnfurl(), slack.MsgOptionMetadata(alertMetadata(a.ID))}
 		if a.ThreadTS != "" {
 			// The alert lives under a message the bot did not post (see
 			// alert.Alert.ThreadTS): its message is a reply there.
