@@ -97,6 +97,10 @@ func (d *Dispatcher) linkOf(ctx context.Context, errorID string) (*IssueLink, er
 }
 
 func (d *Dispatcher) threadNote(ctx context.Context, j Job) error {
+	note, err := JobNote(j)
+	if err != nil {
+		return Permanent(err) // no retry can read it.
+	}
 	a, err := d.store.Alert(ctx, j.AlertID)
 	if errors.Is(err, ErrNotFound) {
 		d.log.WarnContext(ctx, "job dropped: its alert is gone", "job_id", j.ID, "alert_id", j.AlertID)
@@ -122,7 +126,7 @@ func (d *Dispatcher) threadNote(ctx context.Context, j Job) error {
 	if err := d.waitTurn(ctx, a.Channel); err != nil {
 		return err
 	}
-	return d.slackErr(ctx, a.Channel, d.poster.PostThread(ctx, a.Channel, a.Thread(), j.Text))
+	return d.slackErr(ctx, a.Channel, d.poster.PostNote(ctx, a, note))
 }
 
 // slackErr holds the channel for every replica when Slack answered with a

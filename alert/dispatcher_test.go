@@ -19,7 +19,7 @@ type recordingPoster struct {
 	mu      sync.Mutex
 	posts   []alert.Alert
 	updates []alert.Alert
-	notes   []string
+	notes   []alert.Note
 	status  []statusReply // PostStatus calls (intake_test.go)
 	fail    []error       // returned, in order, by the next calls
 	next    int
@@ -55,13 +55,13 @@ func (p *recordingPoster) UpdateAlert(_ context.Context, a alert.Alert, _ *alert
 	return nil
 }
 
-func (p *recordingPoster) PostThread(_ context.Context, _, _, text string) error {
+func (p *recordingPoster) PostNote(_ context.Context, _ alert.Alert, n alert.Note) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err := p.err(); err != nil {
 		return err
 	}
-	p.notes = append(p.notes, text)
+	p.notes = append(p.notes, n)
 	return nil
 }
 
@@ -217,7 +217,8 @@ func TestDispatcherRetries(t *testing.T) {
 		svc := alert.NewService(db, nil, nil)
 		clk := &storeClock{db: db}
 		a := accept(t, svc, "e1", 1)
-		if err := db.Enqueue(ctx, alert.NoteJob(a.ID, "hello")); err != nil {
+		created := alert.CreatedNote(alert.IssueLink{Identifier: "ENG-1", URL: "https://linear.app/a/issue/ENG-1"}, "U1")
+		if err := db.Enqueue(ctx, alert.NoteJob(a.ID, created)); err != nil {
 			t.Fatal(err)
 		}
 		for range 3 {
@@ -227,7 +228,55 @@ func TestDispatcherRetries(t *testing.T) {
 			clk.skip(time.Minute)
 		}
 		if len(p.posts) != 1 || len(p.notes) != 1 {
-			t.Errorf("posts %d notes %d, want the message then its note", len(p.posts), len(p.notes))
+			t.Fatalf("posts %d notes %d, want the message then its note", len(p.posts), len(p.notes))
+		}
+		if p.notes[0] != created {
+			t.Errorf("posted note %+v, want the queued %+v", p.notes[0], created)
+		}
+	})
+
+	// Jobs queued by a version that stored finished Slack text (no
+	// payload) are still posted, their text as it is.
+	t.Run("an older text note is posted as it is", func(t *testing.T) {
+		db := storetest.SQLite(t)
+		p := &recordingPoster{}
+		d := newDispatcher(t, db, p)
+		svc := alert.NewService(db, nil, nil)
+		a := accept(t, svc, "e1", 1)
+		if err := db.SetAlertMessage(ctx, a.ID, "1700000000.000100"); err != nil {
+			t.Fatal(err)
+		}
+		old := alert.Job{Kind: alert.JobThreadNote, AlertID: a.ID, Text: ":white_check_mark: Created Linear issue <https://x/ENG-1|ENG-1>: Boom"}
+		if err := db.Enqueue(ctx, old); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		want := alert.Note{Kind: alert.NoteText, Text: old.Text}
+		if len(p.notes) != 1 || p.notes[0] != want {
+			t.Errorf("notes = %+v, want %+v", p.notes, want)
+		}
+	})
+
+	t.Run("an unreadable note is buried, not retried", func(t *testing.T) {
+		db := storetest.SQLite(t)
+		p := &recordingPoster{}
+		d := newDispatcher(t, db, p)
+		svc := alert.NewService(db, nil, nil)
+		a := accept(t, svc, "e1", 1)
+		if err := db.Enqueue(ctx, alert.Job{Kind: alert.JobThreadNote, AlertID: a.ID, Payload: "{not json"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		stats, err := db.QueueStats(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stats.Dead != 1 || len(p.notes) != 0 {
+			t.Errorf("queue %+v, notes %+v: want the job dead and nothing posted", stats, p.notes)
 		}
 	})
 }

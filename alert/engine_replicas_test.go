@@ -64,8 +64,8 @@ func (p *clockPoster) UpdateAlert(ctx context.Context, a alert.Alert, _ *alert.I
 	return p.call(ctx, "update", a)
 }
 
-func (p *clockPoster) PostThread(ctx context.Context, channel, ts, _ string) error {
-	return p.call(ctx, "thread", alert.Alert{Channel: channel, MessageTS: ts})
+func (p *clockPoster) PostNote(ctx context.Context, a alert.Alert, _ alert.Note) error {
+	return p.call(ctx, "thread", alert.Alert{Channel: a.Channel, MessageTS: a.Thread()})
 }
 
 func (p *clockPoster) PostStatus(ctx context.Context, a alert.Alert, _ *alert.IssueLink, _ string) error {
@@ -419,7 +419,7 @@ func TestDeadRenderBuriesItsNotes(t *testing.T) {
 			d := newDispatcher(t, db, p)
 			d.MaxAttempts = 3
 			bad := accept(t, svc, "bad", 1)
-			if err := db.Enqueue(ctx, alert.NoteJob(bad.ID, "created ENG-1")); err != nil {
+			if err := db.Enqueue(ctx, alert.NoteJob(bad.ID, alert.Note{Kind: alert.NoteText, Text: "created ENG-1"})); err != nil {
 				t.Fatal(err)
 			}
 			accept(t, svc, "later", 1)

@@ -16,7 +16,8 @@ const (
 	// when it already has a ts. It always renders the alert's state at the
 	// time it runs, so repeated alerts fold into one update.
 	JobRenderAlert JobKind = "render_alert"
-	// JobThreadNote posts Text as a reply in the alert's thread.
+	// JobThreadNote replies a Note (JSON in Payload; see NoteJob) in the
+	// alert's thread. Jobs of older versions carry finished Text instead.
 	JobThreadNote JobKind = "thread_note"
 	// JobThreadStatus replies in the thread of another message (Payload
 	// holds its ts) with the alert's state when that job runs: the issue and its
@@ -76,11 +77,6 @@ func RenderJob(alertID int64) Job {
 
 // renderKey is the dedupe key of alert id's render job.
 func renderKey(alertID int64) string { return "render:" + itoa(alertID) }
-
-// NoteJob is the job that replies text in the thread of alert id.
-func NoteJob(alertID int64, text string) Job {
-	return Job{Kind: JobThreadNote, AlertID: alertID, Text: text, SerialKey: alertSerial(alertID)}
-}
 
 // JobQueue is the durable queue as the Dispatcher drives it. store.DB
 // implements it on both dialects; every method is safe for several
@@ -217,8 +213,9 @@ type Poster interface {
 	PostAlert(ctx context.Context, a Alert, link *IssueLink) (ts string, err error)
 	// UpdateAlert rewrites the alert's message in place.
 	UpdateAlert(ctx context.Context, a Alert, link *IssueLink) error
-	// PostThread replies text (mrkdwn, already escaped) in a thread.
-	PostThread(ctx context.Context, channel, threadTS, text string) error
+	// PostNote replies note n in the thread of alert a's message, worded
+	// by the adapter.
+	PostNote(ctx context.Context, a Alert, n Note) error
 	// PostStatus replies in the thread of threadTS with where alert a is
 	// tracked (link may be nil): see JobThreadStatus.
 	PostStatus(ctx context.Context, a Alert, link *IssueLink, threadTS string) error

@@ -365,15 +365,15 @@ func (s *Service) awaitLink(ctx context.Context, errorID string) (IssueLink, boo
 const linkWait = 5 * time.Second
 
 // linkJobs is the Slack work after an error gains or changes its link: a
-// note in the thread of the alert acted on, and a refresh of every message
-// that shows the error.
-func (s *Service) linkJobs(ctx context.Context, acted Alert, note string) ([]Job, error) {
+// note in the thread of the alert acted on (none when note has no Kind),
+// and a refresh of every message that shows the error.
+func (s *Service) linkJobs(ctx context.Context, acted Alert, note Note) ([]Job, error) {
 	alerts, err := s.store.AlertsByError(ctx, acted.ErrorID)
 	if err != nil {
 		return nil, fmt.Errorf("alerts of error %s: %w", acted.ErrorID, err)
 	}
 	jobs := make([]Job, 0, len(alerts)+1)
-	if note != "" {
+	if note.Kind != "" {
 		jobs = append(jobs, NoteJob(acted.ID, note))
 	}
 	for _, a := range alerts {

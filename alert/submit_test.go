@@ -54,17 +54,17 @@ func (r *reports) last() alert.Outcome {
 // slackRecorder is the Poster of a replica: it records thread notes.
 type slackRecorder struct {
 	mu    sync.Mutex
-	notes []string
+	notes []alert.Note
 }
 
 func (p *slackRecorder) PostAlert(context.Context, alert.Alert, *alert.IssueLink) (string, error) {
 	return "1700000000.000100", nil
 }
 func (p *slackRecorder) UpdateAlert(context.Context, alert.Alert, *alert.IssueLink) error { return nil }
-func (p *slackRecorder) PostThread(_ context.Context, _, _, text string) error {
+func (p *slackRecorder) PostNote(_ context.Context, _ alert.Alert, n alert.Note) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.notes = append(p.notes, text)
+	p.notes = append(p.notes, n)
 	return nil
 }
 
@@ -72,10 +72,10 @@ func (p *slackRecorder) PostStatus(context.Context, alert.Alert, *alert.IssueLin
 	return nil
 }
 
-func (p *slackRecorder) thread() []string {
+func (p *slackRecorder) thread() []alert.Note {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append([]string(nil), p.notes...)
+	return append([]alert.Note(nil), p.notes...)
 }
 
 // replica is one process of the bot on the shared store: its own service,
@@ -149,10 +149,10 @@ func createSub(a alert.Alert, user string) alert.Submission {
 	}
 }
 
-func createdNotes(notes []string) int {
+func createdNotes(notes []alert.Note) int {
 	n := 0
 	for _, s := range notes {
-		if strings.Contains(s, "Created") {
+		if s.Kind == alert.NoteCreated {
 			n++
 		}
 	}
@@ -194,7 +194,7 @@ func TestSubmissionSurvivesTheReplicaThatAcked(t *testing.T) {
 				t.Errorf("reply = %+v, want the submission's view and user", got)
 			}
 			if n := createdNotes(b.slack.thread()); n != 1 {
-				t.Errorf("thread has %d Created notes, want 1: %q", n, b.slack.thread())
+				t.Errorf("thread has %d Created notes, want 1: %+v", n, b.slack.thread())
 			}
 			link, err := h.db.Link(ctx, al.ErrorID)
 			if err != nil || link.IssueID != is.ID || link.Kind != alert.LinkCreated || link.CreatedBy != "U1" {
@@ -265,8 +265,8 @@ func TestNewAttemptSettlesACreationCutOffInFlight(t *testing.T) {
 				t.Errorf("new attempt told %+v, want tracked by the first attempt's issue", o)
 			}
 			notes := r.slack.thread()
-			if createdNotes(notes) != 1 || !strings.Contains(strings.Join(notes, "\n"), "<@U1>") {
-				t.Errorf("thread = %q, want one Created note by U1", notes)
+			if createdNotes(notes) != 1 || notes[0].SlackUser != "U1" {
+				t.Errorf("thread = %+v, want one Created note by U1", notes)
 			}
 			link, err := h.db.Link(ctx, al.ErrorID)
 			if err != nil || link.Kind != alert.LinkCreated || link.CreatedBy != "U1" {
@@ -468,12 +468,12 @@ func TestLinkAndReopenSubmissions(t *testing.T) {
 			b.drain(t, h.db)
 			linked := 0
 			for _, n := range b.slack.thread() {
-				if strings.Contains(n, "Linked") {
+				if n.Kind == alert.NoteLinked {
 					linked++
 				}
 			}
 			if linked != 1 {
-				t.Errorf("%d Linked notes, want 1: %q", linked, b.slack.thread())
+				t.Errorf("%d Linked notes, want 1: %+v", linked, b.slack.thread())
 			}
 
 			if err := h.fl.SetIssueState(is.ID, "Done"); err != nil {

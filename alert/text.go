@@ -153,39 +153,3 @@ func truncateRunes(s string, n int) string {
 // Truncate cuts s to at most n runes, marking a cut with "…". Slack counts
 // characters, not bytes, in its Block Kit limits.
 func Truncate(s string, n int) string { return truncateRunes(s, n) }
-
-// EscapeMrkdwn makes untrusted text safe in Slack mrkdwn: &, < and > are
-// escaped so that no alert text can create a mention, a channel ping or a
-// link (https://api.slack.com/reference/surfaces/formatting#escaping).
-func EscapeMrkdwn(s string) string {
-	return mrkdwnEscaper.Replace(s)
-}
-
-var mrkdwnEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
-
-// SlackLink is a mrkdwn link to url labelled label, both made safe.
-func SlackLink(url, label string) string {
-	url = strings.NewReplacer("|", "%7C", "<", "%3C", ">", "%3E").Replace(url)
-	return "<" + url + "|" + EscapeMrkdwn(label) + ">"
-}
-
-// CreatedNote is the thread reply after the bot created an issue.
-func CreatedNote(l IssueLink, slackUser string) string {
-	return issueNote(":white_check_mark: Created", l, slackUser, false)
-}
-
-// issueNote is the thread reply naming an issue: what happened, the issue
-// and its title, optionally its status, its assignee, and who asked.
-func issueNote(what string, l IssueLink, slackUser string, withState bool) string {
-	s := fmt.Sprintf("%s Linear issue %s: %s", what, SlackLink(l.URL, l.Identifier), EscapeMrkdwn(l.Title))
-	if withState && l.StateName != "" {
-		s += " · " + EscapeMrkdwn(l.StateName)
-	}
-	if l.AssigneeName != "" {
-		s += " · assigned to " + EscapeMrkdwn(l.AssigneeName)
-	}
-	if slackUser != "" && slackUser != "api" {
-		s += " · by <@" + slackUser + ">"
-	}
-	return s + "\n" + l.URL
-}

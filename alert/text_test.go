@@ -85,20 +85,6 @@ func TestDescriptionFenceSurvivesBackticks(t *testing.T) {
 	}
 }
 
-func TestEscapeMrkdwn(t *testing.T) {
-	in := "<!channel> <@U123> <https://evil.example|click> a & b"
-	got := EscapeMrkdwn(in)
-	if strings.ContainsAny(got, "<>") {
-		t.Errorf("EscapeMrkdwn(%q) = %q still has angle brackets", in, got)
-	}
-	if want := "&lt;!channel&gt; &lt;@U123&gt; &lt;https://evil.example|click&gt; a &amp; b"; got != want {
-		t.Errorf("EscapeMrkdwn = %q, want %q", got, want)
-	}
-	if l := SlackLink("https://x/a|b>c", "<@U1>"); l != "<https://x/a%7Cb%3Ec|&lt;@U1&gt;>" {
-		t.Errorf("SlackLink = %q", l)
-	}
-}
-
 func TestTruncate(t *testing.T) {
 	if got := Truncate("héllo wörld", 5); got != "héll…" || utf8.RuneCountInString(got) != 5 {
 		t.Errorf("Truncate = %q", got)

@@ -52,7 +52,7 @@ func (s *Service) LinkExisting(ctx context.Context, req LinkRequest) (IssueLink,
 		// Linked to this issue already: a second run of the same
 		// submission (a crash after it was recorded) or a repeat says
 		// nothing new in the thread.
-		note = ""
+		note = Note{}
 	}
 	jobs, err := s.linkJobs(ctx, a, note)
 	if err != nil {
@@ -125,7 +125,7 @@ func (s *Service) findExisting(ctx context.Context, a Alert, ownID string) (Issu
 		return IssueLink{}, false, nil
 	}
 	link := s.newLink(a, *pick, CreatedByLinear, LinkLinked)
-	jobs, err := s.linkJobs(ctx, a, "")
+	jobs, err := s.linkJobs(ctx, a, Note{})
 	if err != nil {
 		return IssueLink{}, false, err
 	}
@@ -175,7 +175,7 @@ func (s *Service) IssueChanged(ctx context.Context, issue Issue) error {
 		var jobs []Job
 		for _, a := range alerts {
 			jobs = append(jobs, RenderJob(a.ID))
-			if note := transitionNote(old, l); note != "" && a.MessageTS != "" {
+			if note, ok := transitionNote(old, l); ok && a.MessageTS != "" {
 				jobs = append(jobs, NoteJob(a.ID, note))
 			}
 		}
@@ -198,20 +198,15 @@ func sameShown(a, b IssueLink) bool {
 
 // transitionNote is the thread note for a state change worth a message:
 // work started, done, or dropped. Other edits only refresh the alert.
-func transitionNote(old, cur IssueLink) string {
+func transitionNote(old, cur IssueLink) (Note, bool) {
 	if old.StateType == cur.StateType {
-		return ""
+		return Note{}, false
 	}
-	ident := SlackLink(cur.URL, cur.Identifier)
 	switch cur.StateType {
-	case "started":
-		return fmt.Sprintf(":arrow_forward: %s moved to *%s*.", ident, EscapeMrkdwn(cur.StateName))
-	case "completed":
-		return fmt.Sprintf(":white_check_mark: %s was completed (*%s*).", ident, EscapeMrkdwn(cur.StateName))
-	case "canceled":
-		return fmt.Sprintf(":no_entry_sign: %s was canceled (*%s*).", ident, EscapeMrkdwn(cur.StateName))
+	case "started", "completed", "canceled":
+		return Note{Kind: NoteStateChanged, Issue: noteIssue(cur)}, true
 	}
-	return ""
+	return Note{}, false
 }
 
 // RefreshLinks is the poller's pass for workspaces no webhook reaches: it
@@ -324,24 +319,6 @@ func (s *Service) noteRegression(ctx context.Context, a Alert) error {
 	}
 	link.RegressedAt = s.now().UTC()
 	return s.store.SaveLink(ctx, link, NoteJob(a.ID, RegressionNote(link)), RenderJob(a.ID))
-}
-
-// RegressionNote says plainly that a closed issue's error is back.
-func RegressionNote(l IssueLink) string {
-	verb := "completed"
-	if l.StateType == "canceled" {
-		verb = "canceled"
-	}
-	when := ""
-	if !l.ClosedAt.IsZero() {
-		when = " on " + l.ClosedAt.UTC().Format("2 Jan")
-	}
-	return fmt.Sprintf(":repeat: %s was %s%s; the error is back.", SlackLink(l.URL, l.Identifier), verb, when)
-}
-
-// LinkedNote is the thread reply after someone linked an existing issue.
-func LinkedNote(l IssueLink, slackUser string) string {
-	return issueNote(":link: Linked", l, slackUser, true)
 }
 
 func (s *Service) newLink(a Alert, issue Issue, by string, kind LinkKind) IssueLink {

@@ -71,9 +71,9 @@ func (h *harness) seedIssue(t *testing.T, title, attachmentURL string) alert.Iss
 // notes drains the job queue and returns the thread notes in it. Jobs of
 // one alert are claimed one at a time (their serial key), so it claims
 // until nothing is left.
-func (h *harness) notes(t *testing.T) []string {
+func (h *harness) notes(t *testing.T) []alert.Note {
 	t.Helper()
-	var notes []string
+	var notes []alert.Note
 	for {
 		jobs, err := h.db.ClaimJobs(context.Background(), "test", 1000, time.Minute)
 		if err != nil {
@@ -84,7 +84,11 @@ func (h *harness) notes(t *testing.T) []string {
 		}
 		for _, j := range jobs {
 			if j.Kind == alert.JobThreadNote {
-				notes = append(notes, j.Text)
+				n, err := alert.JobNote(j)
+				if err != nil {
+					t.Fatalf("job %d: %v", j.ID, err)
+				}
+				notes = append(notes, n)
 			}
 			if err := h.db.FinishJob(context.Background(), j.ID); err != nil {
 				t.Fatal(err)
@@ -160,8 +164,8 @@ func TestLinkExisting(t *testing.T) {
 						t.Errorf("the error was not attached to %s in Linear", is.Identifier)
 					}
 					notes := h.notes(t)
-					if len(notes) != 1 || !strings.Contains(notes[0], "Linked") || strings.Contains(notes[0], "Created") {
-						t.Errorf("thread notes = %q, want one saying linked", notes)
+					if len(notes) != 1 || notes[0].Kind != alert.NoteLinked {
+						t.Errorf("thread notes = %+v, want one saying linked", notes)
 					}
 					if n := len(h.fl.Issues()); n != 1 {
 						t.Errorf("Linear has %d issues, want 1 (linking creates none)", n)
@@ -204,8 +208,9 @@ func TestIssueChangedIsIdempotentAndNotesTransitions(t *testing.T) {
 				t.Errorf("link state = %s/%s", link.StateName, link.StateType)
 			}
 			notes := h.notes(t)
-			if len(notes) != 1 || !strings.Contains(notes[0], "In Progress") {
-				t.Errorf("notes = %q, want one transition note", notes)
+			if len(notes) != 1 || notes[0].Kind != alert.NoteStateChanged || notes[0].Issue.StateName != "In Progress" ||
+				notes[0].Issue.StateType != "started" || notes[0].Issue.Identifier != is.Identifier {
+				t.Errorf("notes = %+v, want one transition note", notes)
 			}
 
 			// A title edit refreshes the message but says nothing in the thread.
@@ -217,7 +222,7 @@ func TestIssueChangedIsIdempotentAndNotesTransitions(t *testing.T) {
 				t.Fatal(err)
 			}
 			if notes := h.notes(t); len(notes) != 0 {
-				t.Errorf("a title edit wrote thread notes %q", notes)
+				t.Errorf("a title edit wrote thread notes %+v", notes)
 			}
 			if link, _ := h.svc.Link(ctx, a.ErrorID); link.Title != "Crash in checkout" {
 				t.Errorf("title = %q", link.Title)
@@ -292,8 +297,8 @@ func TestRegressionReopenAndRecreate(t *testing.T) {
 				h.accept(t, "prl_regress")
 			}
 			notes := h.notes(t)
-			if len(notes) != 1 || !strings.Contains(notes[0], "was completed on") || !strings.Contains(notes[0], "the error is back") {
-				t.Errorf("notes = %q, want one regression note", notes)
+			if len(notes) != 1 || notes[0].Kind != alert.NoteRegressed || notes[0].Issue.StateType != "completed" || notes[0].Issue.ClosedAt.IsZero() {
+				t.Errorf("notes = %+v, want one regression note", notes)
 			}
 
 			// Reopen moves it back to work with a comment.

@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/proliferate/proliferate-linear/alert"
 )
 
 // Connecting, disconnecting and choosing the default team change what every
@@ -110,7 +108,7 @@ func mentions(ids []string) string {
 		if slackUserID.MatchString(id) {
 			parts = append(parts, "<@"+id+">")
 		} else {
-			parts = append(parts, alert.EscapeMrkdwn(id))
+			parts = append(parts, escapeMrkdwn(id))
 		}
 	}
 	return strings.Join(parts, ", ")

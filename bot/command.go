@@ -85,13 +85,13 @@ func (b *Bot) commandReply(ctx context.Context, cmd slack.SlashCommand) reply {
 	case "", "help":
 		return textReply(helpText)
 	}
-	return textReply("I don't know `" + alert.EscapeMrkdwn(alert.Truncate(strings.ReplaceAll(sub, "`", "'"), 40)) + "`. " + helpText)
+	return textReply("I don't know `" + escapeMrkdwn(alert.Truncate(strings.ReplaceAll(sub, "`", "'"), 40)) + "`. " + helpText)
 }
 
 func workspaceText(ws alert.Workspace) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, ":white_check_mark: Connected to Linear as *%s* (%s)\n*Workspace:* %s",
-		alert.EscapeMrkdwn(ws.UserName), alert.EscapeMrkdwn(ws.UserEmail), alert.EscapeMrkdwn(ws.OrgName))
+		escapeMrkdwn(ws.UserName), escapeMrkdwn(ws.UserEmail), escapeMrkdwn(ws.OrgName))
 	if len(ws.RecentIssues) == 0 {
 		b.WriteString("\nNo recent issues.")
 		return b.String()
@@ -101,13 +101,13 @@ func workspaceText(ws alert.Workspace) string {
 		if i == maxRecentIssues {
 			break
 		}
-		ident := alert.EscapeMrkdwn(is.Identifier)
+		ident := escapeMrkdwn(is.Identifier)
 		if u, ok := safeURL(is.URL); ok {
-			ident = alert.SlackLink(u, is.Identifier)
+			ident = slackLink(u, is.Identifier)
 		}
 		fmt.Fprintf(&b, "\n• %s %s", ident, mrkdwnWithin(is.Title, 200))
 		if is.StateName != "" {
-			fmt.Fprintf(&b, " (%s)", alert.EscapeMrkdwn(is.StateName))
+			fmt.Fprintf(&b, " (%s)", escapeMrkdwn(is.StateName))
 		}
 	}
 	return b.String()
@@ -120,7 +120,7 @@ func teamsText(teams []alert.Team) string {
 	var b strings.Builder
 	b.WriteString("*Linear teams:*")
 	for _, t := range teams {
-		fmt.Fprintf(&b, "\n• %s `%s`", alert.EscapeMrkdwn(t.Name), alert.EscapeMrkdwn(t.Key))
+		fmt.Fprintf(&b, "\n• %s `%s`", escapeMrkdwn(t.Name), escapeMrkdwn(t.Key))
 		if b.Len() > maxText-100 {
 			b.WriteString("\n…")
 			break

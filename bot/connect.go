@@ -40,7 +40,7 @@ func (b *Bot) offerConnect(err error) bool {
 // errorReply puts err in words, after prefix (mrkdwn), with a Connect
 // Linear button when connecting fixes it.
 func (b *Bot) errorReply(prefix string, err error) reply {
-	text := ":warning: " + prefix + alert.EscapeMrkdwn(alert.UserMessage(err))
+	text := ":warning: " + prefix + escapeMrkdwn(alert.UserMessage(err))
 	if !b.offerConnect(err) {
 		return textReply(text)
 	}
@@ -76,9 +76,9 @@ func (b *Bot) connectCommand(ctx context.Context, team, user string) reply {
 	cur, err := b.connector.Connection(ctx, team)
 	switch {
 	case err == nil && cur.Status == alert.ConnectionNeedsReconnect:
-		note = "The connection to *" + alert.EscapeMrkdwn(cur.OrgName) + "* needs reconnecting: " + reasonWords(cur.StatusReason) + "."
+		note = "The connection to *" + escapeMrkdwn(cur.OrgName) + "* needs reconnecting: " + reasonWords(cur.StatusReason) + "."
 	case err == nil:
-		note = "*" + alert.EscapeMrkdwn(cur.OrgName) + "* is connected now. Connecting it again renews its tokens; " +
+		note = "*" + escapeMrkdwn(cur.OrgName) + "* is connected now. Connecting it again renews its tokens; " +
 			"connecting another Linear workspace replaces it once you confirm."
 	case !errors.Is(err, alert.ErrNotConnected):
 		// The link works without knowing; only the note is missing.
@@ -164,14 +164,14 @@ func (b *Bot) disconnectConfirmed(ctx context.Context, cb slack.InteractionCallb
 		answer(b.errorReply("Nothing was disconnected. ", err))
 		return
 	case cur.OrgID != orgID:
-		answer(reply{Replace: true, Text: "The Linear connection changed meanwhile: it is now to *" + alert.EscapeMrkdwn(cur.OrgName) +
+		answer(reply{Replace: true, Text: "The Linear connection changed meanwhile: it is now to *" + escapeMrkdwn(cur.OrgName) +
 			"*. Run `/proliferate-linear disconnect` again to disconnect it."})
 		return
 	}
 	err = b.connector.Disconnect(ctx, team)
 	if err != nil && !errors.Is(err, alert.ErrNotConnected) {
 		log.WarnContext(ctx, "disconnect", "linear_org", orgID, "err", err)
-		answer(textReply(":warning: Nothing was disconnected. " + alert.EscapeMrkdwn(alert.UserMessage(err))))
+		answer(textReply(":warning: Nothing was disconnected. " + escapeMrkdwn(alert.UserMessage(err))))
 		return
 	}
 	// The lists came from the workspace just disconnected.
@@ -179,7 +179,7 @@ func (b *Bot) disconnectConfirmed(ctx context.Context, cb slack.InteractionCallb
 	b.members.clear()
 	b.workspaces.clear()
 	log.InfoContext(ctx, "linear disconnected from slack", "linear_org", orgID)
-	answer(reply{Replace: true, Text: "Disconnected from " + alert.EscapeMrkdwn(cur.OrgName) +
+	answer(reply{Replace: true, Text: "Disconnected from " + escapeMrkdwn(cur.OrgName) +
 		". Existing links between errors and issues are kept."})
 }
 

@@ -27,7 +27,7 @@ func TestConnectButtonInModal(t *testing.T) {
 			if _, err := h.fs.ClickButton(t.Context(), tt.user, "C100", h.ts, actionCreateIssue); err != nil {
 				t.Fatal(err)
 			}
-			v := h.waitView(t, alert.EscapeMrkdwn(alert.UserMessage(tt.err)), `"action_id":"connect_linear"`)
+			v := h.waitView(t, escapeMrkdwn(alert.UserMessage(tt.err)), `"action_id":"connect_linear"`)
 			if _, err := h.fs.ClickViewButton(t.Context(), tt.user, v.ID, actionConnect); err != nil {
 				t.Fatal(err)
 			}

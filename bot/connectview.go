@@ -57,7 +57,7 @@ func connectReply(link, note string) (r reply, ok bool) {
 
 // disconnectPrompt asks an admin to confirm disconnecting c.
 func disconnectPrompt(c alert.Connection) reply {
-	name := alert.EscapeMrkdwn(c.OrgName)
+	name := escapeMrkdwn(c.OrgName)
 	text := "Disconnect the Linear workspace *" + name + "*? Its tokens are revoked at Linear and deleted here. " +
 		"Existing links between errors and issues are kept."
 	return reply{Text: text, Blocks: []slack.Block{
@@ -85,9 +85,9 @@ func disconnectButton(c alert.Connection) *slack.ButtonBlockElement {
 // statusText describes a connection; configDefault is LINEAR_DEFAULT_TEAM.
 func statusText(c alert.Connection, configDefault string) string {
 	var b strings.Builder
-	b.WriteString("*Linear workspace:* " + alert.EscapeMrkdwn(c.OrgName))
+	b.WriteString("*Linear workspace:* " + escapeMrkdwn(c.OrgName))
 	if c.OrgURLKey != "" {
-		b.WriteString(" (`" + alert.EscapeMrkdwn(c.OrgURLKey) + "`)")
+		b.WriteString(" (`" + escapeMrkdwn(c.OrgURLKey) + "`)")
 	}
 	b.WriteString("\n*Connected:* ")
 	if c.ConnectedBy != "" {
@@ -97,9 +97,9 @@ func statusText(c alert.Connection, configDefault string) string {
 		b.WriteString("on " + slackDate(c.CreatedAt) + " ")
 	}
 	if c.UserName != "" {
-		b.WriteString("as Linear user " + alert.EscapeMrkdwn(c.UserName))
+		b.WriteString("as Linear user " + escapeMrkdwn(c.UserName))
 		if c.UserEmail != "" {
-			b.WriteString(" (" + alert.EscapeMrkdwn(c.UserEmail) + ")")
+			b.WriteString(" (" + escapeMrkdwn(c.UserEmail) + ")")
 		}
 	}
 	if c.Status == alert.ConnectionNeedsReconnect {
@@ -117,9 +117,9 @@ func statusText(c alert.Connection, configDefault string) string {
 func defaultTeamLine(own, configDefault string) string {
 	switch {
 	case own != "":
-		return "\n*Default team:* `" + alert.EscapeMrkdwn(own) + "`"
+		return "\n*Default team:* `" + escapeMrkdwn(own) + "`"
 	case configDefault != "":
-		return "\n*Default team:* `" + alert.EscapeMrkdwn(configDefault) + "` (from LINEAR_DEFAULT_TEAM)"
+		return "\n*Default team:* `" + escapeMrkdwn(configDefault) + "` (from LINEAR_DEFAULT_TEAM)"
 	}
 	return "\n*Default team:* none. Set one with `/proliferate-linear default-team KEY`."
 }
@@ -134,11 +134,11 @@ func reasonWords(reason string) string {
 	case reason == "invalid_grant":
 		return "Linear refused to renew the access (the app was revoked in Linear, or its grant expired)"
 	case strings.HasPrefix(reason, "HTTP "):
-		return "Linear refused the app's credentials (" + alert.EscapeMrkdwn(reason) + ")"
+		return "Linear refused the app's credentials (" + escapeMrkdwn(reason) + ")"
 	case strings.Contains(reason, "access token refused"):
 		return "Linear refused the access token, even after renewing it"
 	}
-	return "Linear said " + alert.EscapeMrkdwn(alert.Truncate(reason, 200))
+	return "Linear said " + escapeMrkdwn(alert.Truncate(reason, 200))
 }
 
 // replyModal shows a reply in a modal: what a Connect Linear click in a
@@ -161,7 +161,7 @@ func replyModal(title string, r reply) slack.ModalViewRequest {
 // connected c for the default team. Without teams (Linear did not list
 // them) it says how to set it with the slash command.
 func defaultTeamPrompt(c alert.Connection, teams []alert.Team) (string, []slack.Block) {
-	head := "Connected to " + alert.EscapeMrkdwn(c.OrgName) + "."
+	head := "Connected to " + escapeMrkdwn(c.OrgName) + "."
 	question := head + " Which team should new issues go to by default?"
 	later := "Change it any time with `/proliferate-linear default-team KEY`."
 	if len(teams) == 0 {
@@ -206,6 +206,6 @@ func defaultTeamOptions(teams []alert.Team, current string) (opts []*slack.Optio
 // defaultTeamDone is what the question becomes once answered; label is the
 // option's text, "Engineering (ENG)".
 func defaultTeamDone(label string) (string, []slack.Block) {
-	text := "Default team: " + alert.EscapeMrkdwn(label) + ". Change it with `/proliferate-linear default-team KEY`."
+	text := "Default team: " + escapeMrkdwn(label) + ". Change it with `/proliferate-linear default-team KEY`."
 	return text, []slack.Block{slack.NewSectionBlock(mrkdwn(":white_check_mark: "+text), nil, nil)}
 }

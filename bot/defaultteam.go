@@ -98,7 +98,7 @@ func (b *Bot) defaultTeamCommand(ctx context.Context, team, user, key string) re
 			return textReply("Without an OAuth connection, the default team is LINEAR_DEFAULT_TEAM where the bot runs; it is not set.")
 		}
 		return textReply("Without an OAuth connection, the default team is LINEAR_DEFAULT_TEAM where the bot runs: `" +
-			alert.EscapeMrkdwn(b.defaultTeam) + "`.")
+			escapeMrkdwn(b.defaultTeam) + "`.")
 	}
 	if key == "" {
 		c, err := b.connector.Connection(ctx, team)
@@ -112,11 +112,11 @@ func (b *Bot) defaultTeamCommand(ctx context.Context, team, user, key string) re
 		b.log.WarnContext(ctx, "set default team", "team", team, "user", user, "team_key", key, "err", err)
 		return b.defaultTeamError(ctx, key, err)
 	}
-	label := "`" + alert.EscapeMrkdwn(strings.ToUpper(key)) + "`"
+	label := "`" + escapeMrkdwn(strings.ToUpper(key)) + "`"
 	if teams, err := b.teamList(ctx); err == nil {
 		for _, t := range teams {
 			if strings.EqualFold(t.Key, key) {
-				label = alert.EscapeMrkdwn(t.Name + " (" + t.Key + ")")
+				label = escapeMrkdwn(t.Name + " (" + t.Key + ")")
 			}
 		}
 	}
@@ -130,14 +130,14 @@ func (b *Bot) defaultTeamError(ctx context.Context, key string, err error) reply
 	if !errors.Is(err, alert.ErrInvalid) {
 		return b.errorReply("The default team was not changed. ", err)
 	}
-	text := "No Linear team has the key `" + alert.EscapeMrkdwn(alert.Truncate(strings.ReplaceAll(key, "`", "'"), 40)) + "`."
+	text := "No Linear team has the key `" + escapeMrkdwn(alert.Truncate(strings.ReplaceAll(key, "`", "'"), 40)) + "`."
 	teams, terr := b.teamList(ctx)
 	if terr != nil || len(teams) == 0 {
 		return textReply(text + " `/proliferate-linear teams` lists the keys.")
 	}
 	keys := make([]string, 0, len(teams))
 	for _, t := range teams {
-		keys = append(keys, "`"+alert.EscapeMrkdwn(t.Key)+"`")
+		keys = append(keys, "`"+escapeMrkdwn(t.Key)+"`")
 	}
 	return textReply(mrkdwnList(text+" Team keys: ", keys))
 }

@@ -72,7 +72,7 @@ func homeView(st homeState) slack.HomeTabViewRequest {
 		blocks = append(blocks, slack.NewContextBlock("home_refresh", mrkdwn(":hourglass_flowing_sand: Checking Linear for the latest…")))
 	case st.LinearErr != nil:
 		blocks = append(blocks, slack.NewContextBlock("home_refresh", mrkdwn(":warning: Linear did not answer ("+
-			alert.EscapeMrkdwn(alert.UserMessage(st.LinearErr))+"); this is what the bot has stored.")))
+			escapeMrkdwn(alert.UserMessage(st.LinearErr))+"); this is what the bot has stored.")))
 	}
 	if len(blocks) > maxHomeBlocks {
 		blocks = blocks[:maxHomeBlocks]
@@ -96,12 +96,12 @@ func homeConnection(st homeState) []slack.Block {
 	var buttons []slack.BlockElement
 	switch {
 	case st.ConnErr != nil:
-		b.WriteString(":warning: Could not read the Linear connection (" + alert.EscapeMrkdwn(alert.UserMessage(st.ConnErr)) + "). Open the Home again in a moment.")
+		b.WriteString(":warning: Could not read the Linear connection (" + escapeMrkdwn(alert.UserMessage(st.ConnErr)) + "). Open the Home again in a moment.")
 	case st.Conn != nil:
 		c := st.Conn
-		b.WriteString("*Linear workspace:* " + alert.EscapeMrkdwn(c.OrgName))
+		b.WriteString("*Linear workspace:* " + escapeMrkdwn(c.OrgName))
 		if c.OrgURLKey != "" {
-			b.WriteString(" (`" + alert.EscapeMrkdwn(c.OrgURLKey) + "`)")
+			b.WriteString(" (`" + escapeMrkdwn(c.OrgURLKey) + "`)")
 		}
 		b.WriteString("\n*Connected with:* OAuth")
 		if c.ConnectedBy != "" {
@@ -111,7 +111,7 @@ func homeConnection(st homeState) []slack.Block {
 			b.WriteString(" on " + slackDate(c.CreatedAt))
 		}
 		if c.UserName != "" {
-			b.WriteString(", as Linear user " + alert.EscapeMrkdwn(c.UserName))
+			b.WriteString(", as Linear user " + escapeMrkdwn(c.UserName))
 		}
 		if c.Status == alert.ConnectionNeedsReconnect {
 			b.WriteString("\n*Health:* :warning: needs reconnecting: " + reasonWords(c.StatusReason) +
@@ -128,9 +128,9 @@ func homeConnection(st homeState) []slack.Block {
 		b.WriteString("*Linear workspace:* ")
 		switch {
 		case st.Workspace != nil:
-			b.WriteString(alert.EscapeMrkdwn(st.Workspace.OrgName))
+			b.WriteString(escapeMrkdwn(st.Workspace.OrgName))
 			if st.Workspace.OrgURLKey != "" {
-				b.WriteString(" (`" + alert.EscapeMrkdwn(st.Workspace.OrgURLKey) + "`)")
+				b.WriteString(" (`" + escapeMrkdwn(st.Workspace.OrgURLKey) + "`)")
 			}
 		case st.Refreshing:
 			b.WriteString("asking Linear…")
@@ -141,7 +141,7 @@ func homeConnection(st homeState) []slack.Block {
 			b.WriteString("\n*Connected with:* a personal API key (LINEAR_API_KEY) set where the bot runs")
 		}
 		if st.Workspace != nil && st.Workspace.UserName != "" {
-			b.WriteString("\n*Linear user:* " + alert.EscapeMrkdwn(st.Workspace.UserName))
+			b.WriteString("\n*Linear user:* " + escapeMrkdwn(st.Workspace.UserName))
 		}
 		b.WriteString("\n*Health:* " + health(st))
 		if st.OAuth {
@@ -168,7 +168,7 @@ func homeConnection(st homeState) []slack.Block {
 func health(st homeState) string {
 	switch {
 	case st.LinearErr != nil && needsConnect(st.LinearErr):
-		return ":warning: Linear refused the credentials. " + alert.EscapeMrkdwn(alert.UserMessage(st.LinearErr))
+		return ":warning: Linear refused the credentials. " + escapeMrkdwn(alert.UserMessage(st.LinearErr))
 	case st.LinearErr != nil:
 		return ":warning: Linear did not answer just now"
 	case st.Refreshing:
@@ -209,10 +209,10 @@ func homeDefaultTeam(st homeState) slack.Block {
 func teamLabel(teams []alert.Team, key string) string {
 	for _, t := range teams {
 		if strings.EqualFold(t.Key, key) {
-			return alert.EscapeMrkdwn(t.Name) + " (`" + alert.EscapeMrkdwn(t.Key) + "`)"
+			return escapeMrkdwn(t.Name) + " (`" + escapeMrkdwn(t.Key) + "`)"
 		}
 	}
-	return "`" + alert.EscapeMrkdwn(key) + "`"
+	return "`" + escapeMrkdwn(key) + "`"
 }
 
 // channelID matches a Slack conversation ID, which alone may go into a
@@ -228,7 +228,7 @@ func homeChannelList(chans []alert.AlertChannel) slack.Block {
 	var b strings.Builder
 	b.WriteString("*Alert channels*")
 	for i, c := range chans {
-		name := alert.EscapeMrkdwn(c.Channel)
+		name := escapeMrkdwn(c.Channel)
 		if channelID.MatchString(c.Channel) {
 			name = "<#" + c.Channel + ">"
 		}
@@ -261,17 +261,17 @@ func homeIssueList(links []alert.IssueLink) []slack.Block {
 		if i == homeIssues {
 			break
 		}
-		ident := "*" + alert.EscapeMrkdwn(l.Identifier) + "*"
+		ident := "*" + escapeMrkdwn(l.Identifier) + "*"
 		if u, ok := safeURL(l.URL); ok {
-			ident = "*" + alert.SlackLink(u, l.Identifier) + "*"
+			ident = "*" + slackLink(u, l.Identifier) + "*"
 		}
 		text := ident + " " + mrkdwnWithin(l.Title, maxHomeTitle)
 		var meta []string
 		if l.StateName != "" {
-			meta = append(meta, "*"+alert.EscapeMrkdwn(l.StateName)+"*")
+			meta = append(meta, "*"+escapeMrkdwn(l.StateName)+"*")
 		}
 		if l.AssigneeName != "" {
-			meta = append(meta, alert.EscapeMrkdwn(l.AssigneeName))
+			meta = append(meta, escapeMrkdwn(l.AssigneeName))
 		}
 		verb := "created"
 		if l.Kind == alert.LinkLinked {

@@ -97,7 +97,7 @@ func (b *Bot) submitLink(ctx context.Context, user string, view slack.View) any 
 func (b *Bot) linkRetryForm(ctx context.Context, meta linkMeta, in linkInput, msg string) slack.ModalViewRequest {
 	a, link, err := b.alertAndLink(ctx, meta.AlertID)
 	if err != nil {
-		return linkInfoModal(":warning: "+alert.EscapeMrkdwn(msg), meta)
+		return linkInfoModal(":warning: "+escapeMrkdwn(msg), meta)
 	}
 	return linkModal(linkForm{Alert: a, Link: link, Error: msg, Text: in.Text}, meta)
 }

@@ -116,24 +116,24 @@ func linkingModal(meta linkMeta) slack.ModalViewRequest {
 }
 
 func linkErrorModal(err error, meta linkMeta) slack.ModalViewRequest {
-	return linkInfoModal(":warning: "+alert.EscapeMrkdwn(alert.UserMessage(err)), meta)
+	return linkInfoModal(":warning: "+escapeMrkdwn(alert.UserMessage(err)), meta)
 }
 
 // linkDoneModal: "Linked ENG-123 · title · status · assignee · link".
 // Everything from Linear is user text and escaped.
 func linkDoneModal(l alert.IssueLink, meta linkMeta) slack.ModalViewRequest {
-	ident := alert.EscapeMrkdwn(l.Identifier)
+	ident := escapeMrkdwn(l.Identifier)
 	u, hasURL := safeURL(l.URL)
 	if hasURL {
-		ident = alert.SlackLink(u, l.Identifier)
+		ident = slackLink(u, l.Identifier)
 	}
 	parts := []string{":white_check_mark: Linked " + ident, mrkdwnWithin(l.Title, 500)}
 	if l.StateName != "" {
-		parts = append(parts, alert.EscapeMrkdwn(l.StateName))
+		parts = append(parts, escapeMrkdwn(l.StateName))
 	}
-	parts = append(parts, alert.EscapeMrkdwn(alert.Truncate(or(l.AssigneeName, "Unassigned"), 200)))
+	parts = append(parts, escapeMrkdwn(alert.Truncate(or(l.AssigneeName, "Unassigned"), 200)))
 	if hasURL {
-		parts = append(parts, alert.SlackLink(u, "Open in Linear"))
+		parts = append(parts, slackLink(u, "Open in Linear"))
 	}
 	return linkInfoModal(strings.Join(parts, " · ")+"\nA note is on its way to the alert's thread.", meta)
 }

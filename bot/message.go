@@ -69,7 +69,7 @@ func alertMessage(a alert.Alert, link *alert.IssueLink) (string, []slack.Block) 
 // alertMessageWithin is alertMessage within budget.
 //
 // Everything taken from the alert is untrusted: mrkdwn text is escaped with
-// alert.EscapeMrkdwn and marked verbatim, so Slack neither parses <...>
+// escapeMrkdwn and marked verbatim, so Slack neither parses <...>
 // sequences nor auto-links URLs, channel names or @-mentions in it
 // (https://api.slack.com/reference/block-kit/composition-objects#text).
 func alertMessageWithin(a alert.Alert, link *alert.IssueLink, budget messageBudget) (string, []slack.Block) {
@@ -150,7 +150,7 @@ func alertFields(a alert.Alert, n int) []*slack.TextBlockObject {
 // the fallback (for clients that cannot) is UTC and escaped like any text
 // (https://api.slack.com/reference/surfaces/formatting#date-formatting).
 func slackDate(t time.Time) string {
-	fallback := alert.EscapeMrkdwn(t.UTC().Format("2006-01-02 15:04 UTC"))
+	fallback := escapeMrkdwn(t.UTC().Format("2006-01-02 15:04 UTC"))
 	return fmt.Sprintf("<!date^%d^{date_short_pretty} {time}|%s>", t.Unix(), fallback)
 }
 
@@ -175,9 +175,9 @@ func triggerContext(a alert.Alert) string {
 // linkText shows the Linear issue tracking the error. The identifier links
 // to the issue; title, status and assignee come from Linear and are escaped.
 func linkText(l alert.IssueLink, titleLen int) string {
-	ident := alert.EscapeMrkdwn(l.Identifier)
+	ident := escapeMrkdwn(l.Identifier)
 	if u, ok := safeURL(l.URL); ok {
-		ident = alert.SlackLink(u, l.Identifier)
+		ident = slackLink(u, l.Identifier)
 	}
 	s := "*Linear:* " + ident + " (linked) · " + mrkdwnWithin(l.Title, titleLen)
 	if l.StateName != "" {
@@ -187,7 +187,7 @@ func linkText(l alert.IssueLink, titleLen int) string {
 	if l.AssigneeName != "" {
 		assignee = l.AssigneeName
 	}
-	return s + " · *Assignee:* " + alert.EscapeMrkdwn(alert.Truncate(assignee, 200))
+	return s + " · *Assignee:* " + escapeMrkdwn(alert.Truncate(assignee, 200))
 }
 
 func closedVerb(l alert.IssueLink) string {
@@ -227,14 +227,14 @@ func safeURL(raw string) (string, bool) {
 // mrkdwnWithin escapes s for mrkdwn and cuts it to at most n runes of
 // escaped text, never in the middle of an entity such as "&amp;".
 func mrkdwnWithin(s string, n int) string {
-	esc := alert.EscapeMrkdwn(s)
+	esc := escapeMrkdwn(s)
 	if utf8.RuneCountInString(esc) <= n {
 		return esc
 	}
 	var b strings.Builder
 	used := 0
 	for _, r := range s {
-		piece := alert.EscapeMrkdwn(string(r))
+		piece := escapeMrkdwn(string(r))
 		k := utf8.RuneCountInString(piece)
 		if used+k > n-1 { // keep room for "…".
 			break
@@ -326,9 +326,9 @@ func isRegression(a alert.Alert, l alert.IssueLink) bool {
 
 // regressionLine says plainly that a closed issue's error is back:
 // "ENG-42 was completed on 12 Nov; the error is back." The date is UTC, as
-// in the core's thread note (alert.RegressionNote), so both agree.
+// in the core's thread note (bot.noteText, NoteRegressed), so both agree.
 func regressionLine(l alert.IssueLink) string {
-	s := alert.EscapeMrkdwn(l.Identifier) + " was " + closedVerb(l)
+	s := escapeMrkdwn(l.Identifier) + " was " + closedVerb(l)
 	if !l.ClosedAt.IsZero() {
 		s += " on " + l.ClosedAt.UTC().Format("2 Jan")
 	}

@@ -300,7 +300,7 @@ func creatingModal(meta modalMeta) slack.ModalViewRequest {
 }
 
 func errorModal(err error, meta modalMeta) slack.ModalViewRequest {
-	return infoModal(":warning: "+alert.EscapeMrkdwn(alert.UserMessage(err)), meta)
+	return infoModal(":warning: "+escapeMrkdwn(alert.UserMessage(err)), meta)
 }
 
 func createdModal(l alert.IssueLink, meta modalMeta) slack.ModalViewRequest {
@@ -312,16 +312,16 @@ func linkedModal(l alert.IssueLink, meta modalMeta) slack.ModalViewRequest {
 }
 
 func issueSummary(l alert.IssueLink) string {
-	ident := alert.EscapeMrkdwn(l.Identifier)
+	ident := escapeMrkdwn(l.Identifier)
 	if u, ok := safeURL(l.URL); ok {
-		ident = alert.SlackLink(u, l.Identifier)
+		ident = slackLink(u, l.Identifier)
 	}
 	s := ident + ": " + mrkdwnWithin(l.Title, 500)
 	if l.StateName != "" {
-		s += "\n*Status:* " + alert.EscapeMrkdwn(l.StateName)
+		s += "\n*Status:* " + escapeMrkdwn(l.StateName)
 	}
 	if l.AssigneeName != "" {
-		s += " · *Assignee:* " + alert.EscapeMrkdwn(l.AssigneeName)
+		s += " · *Assignee:* " + escapeMrkdwn(l.AssigneeName)
 	}
 	return s
 }

@@ -72,17 +72,6 @@ func (b *Bot) shorterOnRefusal(ctx context.Context, a alert.Alert, method string
 	return err
 }
 
-// PostThread replies text (mrkdwn, already escaped by the core) in the
-// thread of threadTS.
-func (b *Bot) PostThread(ctx context.Context, channel, threadTS, text string) error {
-	_, _, err := b.api.PostMessageContext(ctx, channel,
-		slack.MsgOptionText(text, false), slack.MsgOptionTS(threadTS), slack.MsgOptionDisableLinkUnfurl())
-	if err != nil {
-		return classify(err, "chat.postMessage", channel)
-	}
-	return nil
-}
-
 // transientCodes are Slack error codes worth a retry
 // (https://api.slack.com/methods/chat.postMessage#errors).
 var transientCodes = map[string]bool{

@@ -68,7 +68,7 @@ func (b *Bot) reportCreate(ctx context.Context, sub alert.Submission, o alert.Ou
 	default:
 		msg := failureText(o)
 		view = b.retryForm(ctx, p.Meta, p.Values, o.Err, msg)
-		text = ":warning: The Linear issue was not created. " + alert.EscapeMrkdwn(msg)
+		text = ":warning: The Linear issue was not created. " + escapeMrkdwn(msg)
 	}
 	return b.showOutcome(ctx, sub, &view, text)
 }
@@ -97,7 +97,7 @@ func (b *Bot) reportLink(ctx context.Context, sub alert.Submission, o alert.Outc
 			msg = linkErrorText(o.Err, sub.Link.Ref)
 		}
 		view = b.linkRetryForm(ctx, p.Meta, linkInput{Text: p.Text}, msg)
-		text = ":warning: The issue was not linked. " + alert.EscapeMrkdwn(msg)
+		text = ":warning: The issue was not linked. " + escapeMrkdwn(msg)
 	}
 	return b.showOutcome(ctx, sub, &view, text)
 }
@@ -110,7 +110,7 @@ func (b *Bot) reportReopen(ctx context.Context, sub alert.Submission, o alert.Ou
 		}
 		return b.showOutcome(ctx, sub, nil, retryingText("reopen the issue", o))
 	case alert.OutcomeFailed:
-		return b.showOutcome(ctx, sub, nil, ":warning: Could not reopen the issue. "+alert.EscapeMrkdwn(failureText(o)))
+		return b.showOutcome(ctx, sub, nil, ":warning: Could not reopen the issue. "+escapeMrkdwn(failureText(o)))
 	}
 	return nil // reopened: the alert message and its thread show it.
 }

@@ -42,7 +42,7 @@ func (b *Bot) rulesCommand(ctx context.Context, team, user, text string) reply {
 		return b.rulesList(ctx, team)
 	}
 	if verb != "add" && verb != "remove" && verb != "move" {
-		return textReply("I don't know `rules " + alert.EscapeMrkdwn(alert.Truncate(strings.ReplaceAll(verb, "`", "'"), 40)) + "`. " + rulesUsage)
+		return textReply("I don't know `rules " + escapeMrkdwn(alert.Truncate(strings.ReplaceAll(verb, "`", "'"), 40)) + "`. " + rulesUsage)
 	}
 	if r, ok := b.permitted(ctx, team, user, doRules); !ok {
 		return r
@@ -58,7 +58,7 @@ func (b *Bot) rulesCommand(ctx context.Context, team, user, text string) reply {
 	case "add":
 		r, err := alert.ParseRule(arg)
 		if err != nil {
-			return textReply(":warning: The rule was not added: " + alert.EscapeMrkdwn(alert.RuleProblem(err)) + "\n" + rulesUsage)
+			return textReply(":warning: The rule was not added: " + escapeMrkdwn(alert.RuleProblem(err)) + "\n" + rulesUsage)
 		}
 		rules = append(rules, r)
 		done = fmt.Sprintf("Added rule %d", len(rules))
@@ -88,7 +88,7 @@ func (b *Bot) rulesCommand(ctx context.Context, team, user, text string) reply {
 	saved, err := b.svc.SaveRules(ctx, rules, set.Version)
 	if err != nil {
 		b.log.WarnContext(ctx, "save rules", "team", team, "user", user, "verb", verb, "err", err)
-		return textReply(":warning: The rules were not changed: " + alert.EscapeMrkdwn(alert.RuleProblem(err)))
+		return textReply(":warning: The rules were not changed: " + escapeMrkdwn(alert.RuleProblem(err)))
 	}
 	b.log.InfoContext(ctx, "rules changed from slack", "team", team, "user", user, "verb", verb, "rules", len(saved.Rules))
 	return textReply(done + ".\n" + b.rulesText(ctx, team, saved.Rules))
@@ -121,14 +121,14 @@ func (b *Bot) rulesText(ctx context.Context, team string, rules []alert.Rule) st
 	var sb strings.Builder
 	fallback := "the default team"
 	if key := b.defaultTeamKey(ctx, team); key != "" {
-		fallback += " `" + alert.EscapeMrkdwn(key) + "`"
+		fallback += " `" + escapeMrkdwn(key) + "`"
 	}
 	if len(rules) == 0 {
 		return "*Routing rules:* none yet; every alert goes to " + fallback + "."
 	}
 	fmt.Fprintf(&sb, "*Routing rules* (the first that matches an alert applies; the others go to %s):", fallback)
 	for i, r := range rules {
-		line := fmt.Sprintf("\n%d. `%s`", i+1, alert.EscapeMrkdwn(strings.ReplaceAll(alert.FormatRule(r), "`", "'")))
+		line := fmt.Sprintf("\n%d. `%s`", i+1, escapeMrkdwn(strings.ReplaceAll(alert.FormatRule(r), "`", "'")))
 		if sb.Len()+len(line) > maxText-20 {
 			sb.WriteString("\n…")
 			break

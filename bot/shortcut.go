@@ -84,7 +84,7 @@ func (b *Bot) shortcut(ctx context.Context, cb slack.InteractionCallback, link b
 	stored, err := b.svc.AlertForMessage(ctx, a)
 	if err != nil {
 		log.ErrorContext(ctx, "shortcut: alert for the message", "err", err)
-		b.openShortcutError(ctx, log, cb, ":warning: "+alert.EscapeMrkdwn(alert.UserMessage(err)))
+		b.openShortcutError(ctx, log, cb, ":warning: "+escapeMrkdwn(alert.UserMessage(err)))
 		return
 	}
 	log.InfoContext(ctx, "shortcut on a message", "alert_id", stored.ID, "error_id", stored.ErrorID)

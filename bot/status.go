@@ -18,7 +18,7 @@ func (b *Bot) PostStatus(ctx context.Context, a alert.Alert, link *alert.IssueLi
 	// The permalink of the bot's own message (a reply, when the alert
 	// lives under Proliferate's message) leads straight to the buttons.
 	if p, err := b.api.GetPermalinkContext(ctx, &slack.PermalinkParameters{Channel: a.Channel, Ts: a.MessageTS}); err == nil && p != "" {
-		where = alert.SlackLink(p, where)
+		where = slackLink(p, where)
 	} else if err != nil {
 		b.log.DebugContext(ctx, "chat.getPermalink for a status reply", "alert_id", a.ID, "err", err)
 	}
@@ -36,7 +36,7 @@ func trackedText(link *alert.IssueLink, where string) string {
 	if link == nil {
 		return ":eyes: This error already has an alert in this channel: create or link its Linear issue from " + where + "."
 	}
-	issue := alert.SlackLink(link.URL, link.Identifier)
+	issue := slackLink(link.URL, link.Identifier)
 	if link.Closed() {
 		verb := "completed"
 		if link.StateType == "canceled" {
@@ -44,12 +44,12 @@ func trackedText(link *alert.IssueLink, where string) string {
 		}
 		return ":repeat: " + issue + " was " + verb + "; the error is back. Reopen it or create a new issue from " + where + ".\n" + link.URL
 	}
-	s := ":link: Tracked in Linear: " + issue + ": " + alert.EscapeMrkdwn(link.Title)
+	s := ":link: Tracked in Linear: " + issue + ": " + escapeMrkdwn(link.Title)
 	if link.StateName != "" {
-		s += " · " + alert.EscapeMrkdwn(link.StateName)
+		s += " · " + escapeMrkdwn(link.StateName)
 	}
 	if link.AssigneeName != "" {
-		s += " · assigned to " + alert.EscapeMrkdwn(link.AssigneeName)
+		s += " · assigned to " + escapeMrkdwn(link.AssigneeName)
 	}
 	return s + "\n" + link.URL
 }

@@ -30,7 +30,7 @@ func TestTextPostgreSQLRefusesIsStored(t *testing.T) {
 		if again := accept(t, db, a); again.ID != got.ID || again.Occurrences != 2 {
 			t.Errorf("repeat = alert %d (%d occurrences), want %d folded", again.ID, again.Occurrences, got.ID)
 		}
-		if err := db.Enqueue(ctx, alert.NoteJob(got.ID, "note \x00"), alert.Job{Kind: "k", Payload: "{\"a\":\"\xff\"}"}); err != nil {
+		if err := db.Enqueue(ctx, alert.Job{Kind: alert.JobThreadNote, AlertID: got.ID, Text: "note \x00"}, alert.Job{Kind: "k", Payload: "{\"a\":\"\xff\"}"}); err != nil {
 			t.Fatalf("enqueue: %v", err)
 		}
 		link := alert.IssueLink{ErrorID: got.ErrorID, IssueID: "issue-1", Identifier: "ENG-1", Title: "Crash\x00", URL: "https://linear.app/a/issue/ENG-1"}

@@ -173,7 +173,7 @@ func TestCompleteCreation(t *testing.T) {
 
 		// A job for a missing alert fails the transaction: nothing of it
 		// may be left behind.
-		err := db.CompleteCreation(ctx, id, l, alert.NoteJob(a.ID, "created"), alert.RenderJob(999999))
+		err := db.CompleteCreation(ctx, id, l, alert.NoteJob(a.ID, alert.Note{Kind: alert.NoteText, Text: "created"}), alert.RenderJob(999999))
 		wantErr(t, "CompleteCreation with a bad job", err, alert.ErrNotFound)
 		if _, err := db.Link(ctx, "E-done"); !errors.Is(err, alert.ErrNotFound) {
 			t.Errorf("link after failed complete: %v, want ErrNotFound", err)
@@ -186,7 +186,7 @@ func TestCompleteCreation(t *testing.T) {
 		}
 
 		clk.Advance(time.Second)
-		if err := db.CompleteCreation(ctx, id, l, alert.NoteJob(a.ID, "created"), alert.RenderJob(a.ID)); err != nil {
+		if err := db.CompleteCreation(ctx, id, l, alert.NoteJob(a.ID, alert.Note{Kind: alert.NoteText, Text: "created"}), alert.RenderJob(a.ID)); err != nil {
 			t.Fatal(err)
 		}
 		got, err := db.Link(ctx, "E-done")
@@ -215,7 +215,7 @@ func TestCompleteCreation(t *testing.T) {
 			call func() error
 			want error
 		}{
-			{"completing again with the same issue is a no-op", func() error { return db.CompleteCreation(ctx, id, l, alert.NoteJob(a.ID, "again")) }, nil},
+			{"completing again with the same issue is a no-op", func() error { return db.CompleteCreation(ctx, id, l, alert.NoteJob(a.ID, alert.Note{Kind: alert.NoteText, Text: "again"})) }, nil},
 			{"completing with another issue conflicts", func() error { return db.CompleteCreation(ctx, id, link("E-done", "issue-2", "PRO-2")) }, alert.ErrConflict},
 			{"completing with another error's link is invalid", func() error { return db.CompleteCreation(ctx, id, link("E-other", "issue-1", "PRO-1")) }, alert.ErrInvalid},
 			{"completing an unknown creation", func() error { return db.CompleteCreation(ctx, uuid.NewString(), l) }, alert.ErrNotFound},

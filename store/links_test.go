@@ -40,7 +40,7 @@ func TestSaveLink(t *testing.T) {
 		}{
 			{name: "insert", save: linked, jobs: []alert.Job{alert.RenderJob(a.ID)}, want: linked, created: time.Minute, updated: time.Minute, wantJobs: 2},
 			{name: "a status update keeps created_at", save: done, jobs: []alert.Job{alert.RenderJob(a.ID)}, want: done, created: time.Minute, updated: 2 * time.Minute, wantJobs: 2},
-			{name: "a move to another issue replaces the link", save: moved, jobs: []alert.Job{alert.NoteJob(a.ID, "moved")}, want: moved, created: 3 * time.Minute, updated: 3 * time.Minute, wantJobs: 3},
+			{name: "a move to another issue replaces the link", save: moved, jobs: []alert.Job{alert.NoteJob(a.ID, alert.Note{Kind: alert.NoteText, Text: "moved"})}, want: moved, created: 3 * time.Minute, updated: 3 * time.Minute, wantJobs: 3},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -245,7 +245,7 @@ func TestAddLinkNeverOverwrites(t *testing.T) {
 		}
 		second := link("E-add", "issue-2", "PRO-2")
 		second.StateType = "backlog"
-		if err := db.AddLink(ctx, second, alert.NoteJob(a.ID, "never queued")); !errors.Is(err, alert.ErrConflict) {
+		if err := db.AddLink(ctx, second, alert.NoteJob(a.ID, alert.Note{Kind: alert.NoteText, Text: "never queued"})); !errors.Is(err, alert.ErrConflict) {
 			t.Fatalf("AddLink over an existing link = %v, want ErrConflict", err)
 		}
 		got, err := db.Link(ctx, "E-add")

@@ -36,7 +36,7 @@ func TestJobsCommand(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := db.Enqueue(ctx, alert.NoteJob(a.ID, "created ENG-1"), alert.Job{Kind: "linear_delivery", Payload: "{}"}); err != nil {
+			if err := db.Enqueue(ctx, alert.NoteJob(a.ID, alert.Note{Kind: alert.NoteText, Text: "created ENG-1"}), alert.Job{Kind: "linear_delivery", Payload: "{}"}); err != nil {
 				t.Fatal(err)
 			}
 			jobs, err := db.ListJobs(ctx, false, 10)
