@@ -215,7 +215,9 @@ func TestCompleteCreation(t *testing.T) {
 			call func() error
 			want error
 		}{
-			{"completing again with the same issue is a no-op", func() error { return db.CompleteCreation(ctx, id, l, alert.NoteJob(a.ID, alert.Note{Kind: alert.NoteText, Text: "again"})) }, nil},
+			{"completing again with the same issue is a no-op", func() error {
+				return db.CompleteCreation(ctx, id, l, alert.NoteJob(a.ID, alert.Note{Kind: alert.NoteText, Text: "again"}))
+			}, nil},
 			{"completing with another issue conflicts", func() error { return db.CompleteCreation(ctx, id, link("E-done", "issue-2", "PRO-2")) }, alert.ErrConflict},
 			{"completing with another error's link is invalid", func() error { return db.CompleteCreation(ctx, id, link("E-other", "issue-1", "PRO-1")) }, alert.ErrInvalid},
 			{"completing an unknown creation", func() error { return db.CompleteCreation(ctx, uuid.NewString(), l) }, alert.ErrNotFound},
