@@ -140,6 +140,10 @@ func UserMessage(err error) string {
 	case errors.Is(err, ErrTooComplex):
 		return "Linear refused the request as too complex. Please try again; if it keeps failing, tell your Slack admin."
 	case errors.Is(err, ErrInvalidInput):
+		if w := linearWords(err); w != "" && (strings.Contains(strings.ToLower(w), "label") || strings.Contains(strings.ToLower(w), "project")) {
+			// Linear names the label or project it refused.
+			return "Linear rejected the issue: " + w + " Pick labels and a project of the issue's team and try again."
+		}
 		return "Linear rejected the issue: the team or assignee is invalid (perhaps removed or archived). Pick another and try again."
 	case errors.Is(err, ErrRateLimited):
 		return "Linear's rate limit was reached. Please try again in a few minutes."

@@ -98,6 +98,10 @@ type IssueRequest struct {
 	Title       string
 	Description string // Markdown.
 	Priority    Priority
+	// LabelIDs are labels of the team or the workspace; ProjectID is a
+	// project of the team. Both optional: Linear refuses others.
+	LabelIDs  []string
+	ProjectID string
 	// CreateAsUser and DisplayIconURL show the issue in Linear as created
 	// by this person (the Slack user who asked) on behalf of the app. Linear
 	// accepts them only from OAuth apps in actor=app mode; other clients

@@ -203,10 +203,13 @@ func CheckRules(rules []Rule) error {
 	return nil
 }
 
-// Label is a Linear issue label.
+// Label is a Linear issue label an issue of a team may carry.
 type Label struct {
 	ID   string
 	Name string
+	// Workspace marks a workspace label (Linear's IssueLabel.team is
+	// null): every team may use it.
+	Workspace bool
 }
 
 // Project is a Linear project.
@@ -218,6 +221,8 @@ type Project struct {
 // TeamCatalog is what checking a rule needs of Linear beyond Tracker: a
 // team's labels and projects. linear.Client and linear.Cached implement it.
 type TeamCatalog interface {
+	// TeamLabels lists the labels the team's issues may carry: the team's
+	// own and the workspace's.
 	TeamLabels(ctx context.Context, teamID string) ([]Label, error)
 	TeamProjects(ctx context.Context, teamID string) ([]Project, error)
 }
@@ -347,17 +352,13 @@ func (c ruleChecker) check(ctx context.Context, teams []Team, r *Rule) error {
 			}
 			c.labels[team.ID] = ls
 		}
-		names := make([]string, len(ls))
-		for j, l := range ls {
-			names[j] = l.Name
-		}
 		fixed := make([]string, len(r.Labels))
 		for j, want := range r.Labels {
-			k := slices.IndexFunc(names, func(n string) bool { return strings.EqualFold(n, want) })
+			k := slices.IndexFunc(ls, func(l Label) bool { return strings.EqualFold(l.Name, want) })
 			if k < 0 {
-				return fmt.Errorf("team %s has no label %s (its labels: %s): %w", team.Key, want, wordList(names), ErrInvalid)
+				return fmt.Errorf("team %s has no label %s (%s): %w", team.Key, want, labelWords(ls), ErrInvalid)
 			}
-			fixed[j] = names[k]
+			fixed[j] = ls[k].Name
 		}
 		r.Labels = fixed
 	}
@@ -381,6 +382,24 @@ func (c ruleChecker) check(ctx context.Context, teams []Team, r *Rule) error {
 		r.LinearProject = names[k]
 	}
 	return nil
+}
+
+// labelWords lists the labels a team's issues may carry, the team's own
+// apart from the workspace's, for an error message.
+func labelWords(ls []Label) string {
+	var own, ws []string
+	for _, l := range ls {
+		if l.Workspace {
+			ws = append(ws, l.Name)
+		} else {
+			own = append(own, l.Name)
+		}
+	}
+	s := "its labels: " + wordList(own)
+	if len(ws) > 0 {
+		s += "; workspace labels: " + wordList(ws)
+	}
+	return s
 }
 
 // wordList joins names for an error message, at most 20 of them.

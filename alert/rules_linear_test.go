@@ -39,7 +39,7 @@ func TestSaveRulesCheckedAgainstLinear(t *testing.T) {
 
 			good := []alert.Rule{
 				mustRule(t, "env=production type=*TimeoutError -> team=eng priority=urgent labels=TIMEOUT,backend assignee=bob@acme.test"),
-				mustRule(t, `project=billing -> team=OPS project="on-call" assignee=cy auto`),
+				mustRule(t, `project=billing -> team=OPS project="on-call" assignee=cy labels=Customer-Reported auto`),
 				mustRule(t, "level=warning -> priority=low"),
 			}
 			set, err := svc.SaveRules(ctx, good, 0)
@@ -47,7 +47,7 @@ func TestSaveRulesCheckedAgainstLinear(t *testing.T) {
 				t.Fatalf("SaveRules: %v", err)
 			}
 			if set.Version != 1 || set.Rules[0].TeamKey != "ENG" || !reflect.DeepEqual(set.Rules[0].Labels, []string{"timeout", "backend"}) ||
-				set.Rules[1].LinearProject != "On-call" {
+				set.Rules[1].LinearProject != "On-call" || !reflect.DeepEqual(set.Rules[1].Labels, []string{"customer-reported"}) {
 				t.Fatalf("saved as Linear spells it? %+v", set)
 			}
 			stored, err := svc.Rules(ctx)
@@ -57,7 +57,7 @@ func TestSaveRulesCheckedAgainstLinear(t *testing.T) {
 
 			cases := []struct{ rule, want string }{
 				{"type=* -> team=ENGG", "rule 2: no Linear team has the key ENGG (team keys: ENG, OPS)"},
-				{"type=* -> team=ENG labels=bug,incident", "rule 2: team ENG has no label incident (its labels: backend, Bug, needs-investigation, timeout)"},
+				{"type=* -> team=ENG labels=bug,incident", "rule 2: team ENG has no label incident (its labels: backend, Bug, needs-investigation, timeout; workspace labels: customer-reported)"},
 				{"type=* -> team=OPS assignee=bob@acme.test", "rule 2: bob@acme.test is not a member of team OPS"},
 				{"type=* -> team=ENG assignee=dee", "rule 2: dee is not a member of team ENG"}, // deactivated.
 				{`type=* -> team=ENG project="On-call"`, "rule 2: team ENG has no project On-call (its projects: Q3 Reliability)"},

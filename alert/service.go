@@ -158,7 +158,11 @@ type CreateRequest struct {
 	Title       string
 	Description string
 	Priority    Priority
-	SlackUser   string // who asked; "api" for the REST API.
+	// LabelIDs (the team's or the workspace's labels) and ProjectID (a
+	// project of the team) are optional; Linear refuses others.
+	LabelIDs  []string `json:",omitempty"`
+	ProjectID string   `json:",omitempty"`
+	SlackUser string   // who asked; "api" for the REST API.
 	// ActorName and ActorIconURL are the asking user's name and avatar,
 	// shown in Linear as the issue's creator when the app acts as itself.
 	ActorName    string
@@ -255,6 +259,8 @@ func (s *Service) CreateIssue(ctx context.Context, req CreateRequest) (IssueLink
 		Title:          req.Title,
 		Description:    desc,
 		Priority:       req.Priority,
+		LabelIDs:       req.LabelIDs,
+		ProjectID:      req.ProjectID,
 		CreateAsUser:   req.ActorName,
 		DisplayIconURL: req.ActorIconURL,
 		Attachment:     s.attachment(a),

@@ -45,7 +45,7 @@ func TestRulesAPI(t *testing.T) {
 
 	refusals := []struct{ name, body, code, says string }{
 		{"unknown team", `{"rules": [{"error_type": "*", "team": "NOPE"}]}`, "invalid_rule", "rule 1: no Linear team has the key NOPE (team keys: ENG, OPS)"},
-		{"label of another team", `{"rules": [{"error_type": "*", "team": "OPS", "labels": ["backend"]}]}`, "invalid_rule", "rule 1: team OPS has no label backend (its labels: incident)"},
+		{"label of another team", `{"rules": [{"error_type": "*", "team": "OPS", "labels": ["backend"]}]}`, "invalid_rule", "rule 1: team OPS has no label backend (its labels: incident; workspace labels: customer-reported)"},
 		{"not a member", `{"rules": [{"error_type": "*", "team": "OPS", "assignee": "bob@acme.test"}]}`, "invalid_rule", "bob@acme.test is not a member of team OPS"},
 		{"project of another team", `{"rules": [{"error_type": "*", "team": "OPS", "linear_project": "Q3 Reliability"}]}`, "invalid_rule", "team OPS has no project Q3 Reliability"},
 		{"bad trigger", `{"rules": [{"trigger": "daily", "team": "ENG"}]}`, "invalid_rule", "rule 1: trigger"},

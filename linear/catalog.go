@@ -18,7 +18,10 @@ var (
 	_ alert.TeamCatalog = (*Cached)(nil)
 )
 
-// TeamLabels lists the team's issue labels, sorted by name.
+// TeamLabels lists the labels an issue of the team may carry, sorted by
+// name: the team's own and the workspace's (a label whose team is null).
+// Group labels, which only hold other labels and cannot be applied, are
+// left out.
 func (c *Client) TeamLabels(ctx context.Context, teamID string) ([]alert.Label, error) {
 	if strings.TrimSpace(teamID) == "" {
 		return nil, fmt.Errorf("linear team labels: empty team id: %w", alert.ErrInvalidInput)
@@ -34,9 +37,12 @@ func (c *Client) TeamLabels(ctx context.Context, teamID string) ([]alert.Label, 
 		if err != nil {
 			return nil, err
 		}
-		page := resp.Team.Labels
+		page := resp.IssueLabels
 		for _, l := range page.Nodes {
-			out = append(out, alert.Label{ID: l.Id, Name: l.Name})
+			if l.IsGroup {
+				continue
+			}
+			out = append(out, alert.Label{ID: l.Id, Name: l.Name, Workspace: l.Team.Id == ""})
 		}
 		if !page.PageInfo.HasNextPage || page.PageInfo.EndCursor == "" {
 			break

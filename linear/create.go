@@ -36,6 +36,8 @@ func (c *Client) CreateIssue(ctx context.Context, req alert.IssueRequest) (alert
 		Description: req.Description,
 		Priority:    int(req.Priority),
 		AssigneeId:  req.AssigneeID,
+		LabelIds:    req.LabelIDs,
+		ProjectId:   req.ProjectID,
 	}
 	if c.ActorApp {
 		in.CreateAsUser, in.DisplayIconUrl = req.CreateAsUser, req.DisplayIconURL

@@ -45,14 +45,16 @@ func (v *CommentCreateInput) GetIssueId() string { return v.IssueId }
 func (v *CommentCreateInput) GetBody() string { return v.Body }
 
 type IssueCreateInput struct {
-	Id             string `json:"id"`
-	TeamId         string `json:"teamId"`
-	Title          string `json:"title"`
-	Description    string `json:"description"`
-	Priority       int    `json:"priority"`
-	AssigneeId     string `json:"assigneeId,omitempty"`
-	CreateAsUser   string `json:"createAsUser,omitempty"`
-	DisplayIconUrl string `json:"displayIconUrl,omitempty"`
+	Id             string   `json:"id"`
+	TeamId         string   `json:"teamId"`
+	Title          string   `json:"title"`
+	Description    string   `json:"description"`
+	Priority       int      `json:"priority"`
+	AssigneeId     string   `json:"assigneeId,omitempty"`
+	LabelIds       []string `json:"labelIds,omitempty"`
+	ProjectId      string   `json:"projectId,omitempty"`
+	CreateAsUser   string   `json:"createAsUser,omitempty"`
+	DisplayIconUrl string   `json:"displayIconUrl,omitempty"`
 }
 
 // GetId returns IssueCreateInput.Id, and is useful for accessing the field via an interface.
@@ -72,6 +74,12 @@ func (v *IssueCreateInput) GetPriority() int { return v.Priority }
 
 // GetAssigneeId returns IssueCreateInput.AssigneeId, and is useful for accessing the field via an interface.
 func (v *IssueCreateInput) GetAssigneeId() string { return v.AssigneeId }
+
+// GetLabelIds returns IssueCreateInput.LabelIds, and is useful for accessing the field via an interface.
+func (v *IssueCreateInput) GetLabelIds() []string { return v.LabelIds }
+
+// GetProjectId returns IssueCreateInput.ProjectId, and is useful for accessing the field via an interface.
+func (v *IssueCreateInput) GetProjectId() string { return v.ProjectId }
 
 // GetCreateAsUser returns IssueCreateInput.CreateAsUser, and is useful for accessing the field via an interface.
 func (v *IssueCreateInput) GetCreateAsUser() string { return v.CreateAsUser }
@@ -1174,70 +1182,82 @@ type listRecentIssuesResponse struct {
 // GetIssues returns listRecentIssuesResponse.Issues, and is useful for accessing the field via an interface.
 func (v *listRecentIssuesResponse) GetIssues() listRecentIssuesIssuesIssueConnection { return v.Issues }
 
-// listTeamLabelsResponse is returned by listTeamLabels on success.
-type listTeamLabelsResponse struct {
-	Team listTeamLabelsTeam `json:"team"`
+// listTeamLabelsIssueLabelsIssueLabelConnection includes the requested fields of the GraphQL type IssueLabelConnection.
+type listTeamLabelsIssueLabelsIssueLabelConnection struct {
+	Nodes    []listTeamLabelsIssueLabelsIssueLabelConnectionNodesIssueLabel `json:"nodes"`
+	PageInfo listTeamLabelsIssueLabelsIssueLabelConnectionPageInfo          `json:"pageInfo"`
 }
 
-// GetTeam returns listTeamLabelsResponse.Team, and is useful for accessing the field via an interface.
-func (v *listTeamLabelsResponse) GetTeam() listTeamLabelsTeam { return v.Team }
-
-// listTeamLabelsTeam includes the requested fields of the GraphQL type Team.
-type listTeamLabelsTeam struct {
-	Id     string                                       `json:"id"`
-	Labels listTeamLabelsTeamLabelsIssueLabelConnection `json:"labels"`
-}
-
-// GetId returns listTeamLabelsTeam.Id, and is useful for accessing the field via an interface.
-func (v *listTeamLabelsTeam) GetId() string { return v.Id }
-
-// GetLabels returns listTeamLabelsTeam.Labels, and is useful for accessing the field via an interface.
-func (v *listTeamLabelsTeam) GetLabels() listTeamLabelsTeamLabelsIssueLabelConnection {
-	return v.Labels
-}
-
-// listTeamLabelsTeamLabelsIssueLabelConnection includes the requested fields of the GraphQL type IssueLabelConnection.
-type listTeamLabelsTeamLabelsIssueLabelConnection struct {
-	Nodes    []listTeamLabelsTeamLabelsIssueLabelConnectionNodesIssueLabel `json:"nodes"`
-	PageInfo listTeamLabelsTeamLabelsIssueLabelConnectionPageInfo          `json:"pageInfo"`
-}
-
-// GetNodes returns listTeamLabelsTeamLabelsIssueLabelConnection.Nodes, and is useful for accessing the field via an interface.
-func (v *listTeamLabelsTeamLabelsIssueLabelConnection) GetNodes() []listTeamLabelsTeamLabelsIssueLabelConnectionNodesIssueLabel {
+// GetNodes returns listTeamLabelsIssueLabelsIssueLabelConnection.Nodes, and is useful for accessing the field via an interface.
+func (v *listTeamLabelsIssueLabelsIssueLabelConnection) GetNodes() []listTeamLabelsIssueLabelsIssueLabelConnectionNodesIssueLabel {
 	return v.Nodes
 }
 
-// GetPageInfo returns listTeamLabelsTeamLabelsIssueLabelConnection.PageInfo, and is useful for accessing the field via an interface.
-func (v *listTeamLabelsTeamLabelsIssueLabelConnection) GetPageInfo() listTeamLabelsTeamLabelsIssueLabelConnectionPageInfo {
+// GetPageInfo returns listTeamLabelsIssueLabelsIssueLabelConnection.PageInfo, and is useful for accessing the field via an interface.
+func (v *listTeamLabelsIssueLabelsIssueLabelConnection) GetPageInfo() listTeamLabelsIssueLabelsIssueLabelConnectionPageInfo {
 	return v.PageInfo
 }
 
-// listTeamLabelsTeamLabelsIssueLabelConnectionNodesIssueLabel includes the requested fields of the GraphQL type IssueLabel.
-type listTeamLabelsTeamLabelsIssueLabelConnectionNodesIssueLabel struct {
-	Id   string `json:"id"`
-	Name string `json:"name"`
+// listTeamLabelsIssueLabelsIssueLabelConnectionNodesIssueLabel includes the requested fields of the GraphQL type IssueLabel.
+type listTeamLabelsIssueLabelsIssueLabelConnectionNodesIssueLabel struct {
+	Id      string                                                           `json:"id"`
+	Name    string                                                           `json:"name"`
+	IsGroup bool                                                             `json:"isGroup"`
+	Team    listTeamLabelsIssueLabelsIssueLabelConnectionNodesIssueLabelTeam `json:"team"`
 }
 
-// GetId returns listTeamLabelsTeamLabelsIssueLabelConnectionNodesIssueLabel.Id, and is useful for accessing the field via an interface.
-func (v *listTeamLabelsTeamLabelsIssueLabelConnectionNodesIssueLabel) GetId() string { return v.Id }
+// GetId returns listTeamLabelsIssueLabelsIssueLabelConnectionNodesIssueLabel.Id, and is useful for accessing the field via an interface.
+func (v *listTeamLabelsIssueLabelsIssueLabelConnectionNodesIssueLabel) GetId() string { return v.Id }
 
-// GetName returns listTeamLabelsTeamLabelsIssueLabelConnectionNodesIssueLabel.Name, and is useful for accessing the field via an interface.
-func (v *listTeamLabelsTeamLabelsIssueLabelConnectionNodesIssueLabel) GetName() string { return v.Name }
+// GetName returns listTeamLabelsIssueLabelsIssueLabelConnectionNodesIssueLabel.Name, and is useful for accessing the field via an interface.
+func (v *listTeamLabelsIssueLabelsIssueLabelConnectionNodesIssueLabel) GetName() string {
+	return v.Name
+}
 
-// listTeamLabelsTeamLabelsIssueLabelConnectionPageInfo includes the requested fields of the GraphQL type PageInfo.
-type listTeamLabelsTeamLabelsIssueLabelConnectionPageInfo struct {
+// GetIsGroup returns listTeamLabelsIssueLabelsIssueLabelConnectionNodesIssueLabel.IsGroup, and is useful for accessing the field via an interface.
+func (v *listTeamLabelsIssueLabelsIssueLabelConnectionNodesIssueLabel) GetIsGroup() bool {
+	return v.IsGroup
+}
+
+// GetTeam returns listTeamLabelsIssueLabelsIssueLabelConnectionNodesIssueLabel.Team, and is useful for accessing the field via an interface.
+func (v *listTeamLabelsIssueLabelsIssueLabelConnectionNodesIssueLabel) GetTeam() listTeamLabelsIssueLabelsIssueLabelConnectionNodesIssueLabelTeam {
+	return v.Team
+}
+
+// listTeamLabelsIssueLabelsIssueLabelConnectionNodesIssueLabelTeam includes the requested fields of the GraphQL type Team.
+type listTeamLabelsIssueLabelsIssueLabelConnectionNodesIssueLabelTeam struct {
+	Id string `json:"id"`
+}
+
+// GetId returns listTeamLabelsIssueLabelsIssueLabelConnectionNodesIssueLabelTeam.Id, and is useful for accessing the field via an interface.
+func (v *listTeamLabelsIssueLabelsIssueLabelConnectionNodesIssueLabelTeam) GetId() string {
+	return v.Id
+}
+
+// listTeamLabelsIssueLabelsIssueLabelConnectionPageInfo includes the requested fields of the GraphQL type PageInfo.
+type listTeamLabelsIssueLabelsIssueLabelConnectionPageInfo struct {
 	HasNextPage bool   `json:"hasNextPage"`
 	EndCursor   string `json:"endCursor"`
 }
 
-// GetHasNextPage returns listTeamLabelsTeamLabelsIssueLabelConnectionPageInfo.HasNextPage, and is useful for accessing the field via an interface.
-func (v *listTeamLabelsTeamLabelsIssueLabelConnectionPageInfo) GetHasNextPage() bool {
+// GetHasNextPage returns listTeamLabelsIssueLabelsIssueLabelConnectionPageInfo.HasNextPage, and is useful for accessing the field via an interface.
+func (v *listTeamLabelsIssueLabelsIssueLabelConnectionPageInfo) GetHasNextPage() bool {
 	return v.HasNextPage
 }
 
-// GetEndCursor returns listTeamLabelsTeamLabelsIssueLabelConnectionPageInfo.EndCursor, and is useful for accessing the field via an interface.
-func (v *listTeamLabelsTeamLabelsIssueLabelConnectionPageInfo) GetEndCursor() string {
+// GetEndCursor returns listTeamLabelsIssueLabelsIssueLabelConnectionPageInfo.EndCursor, and is useful for accessing the field via an interface.
+func (v *listTeamLabelsIssueLabelsIssueLabelConnectionPageInfo) GetEndCursor() string {
 	return v.EndCursor
+}
+
+// listTeamLabelsResponse is returned by listTeamLabels on success.
+type listTeamLabelsResponse struct {
+	IssueLabels listTeamLabelsIssueLabelsIssueLabelConnection `json:"issueLabels"`
+}
+
+// GetIssueLabels returns listTeamLabelsResponse.IssueLabels, and is useful for accessing the field via an interface.
+func (v *listTeamLabelsResponse) GetIssueLabels() listTeamLabelsIssueLabelsIssueLabelConnection {
+	return v.IssueLabels
 }
 
 // listTeamMembersResponse is returned by listTeamMembers on success.
@@ -1896,7 +1916,8 @@ fragment issueFields on Issue {
 // client-generated id also sent as IssueCreateInput.id. An unset assignee
 // must be left out: Linear rejects "" as an invalid UUID. createAsUser and
 // displayIconUrl (the Slack user who asked) are only for OAuth apps in
-// actor=app mode, so they are left out when empty.
+// actor=app mode, so they are left out when empty; so are labels and the
+// project when none was chosen.
 func createIssue(
 	ctx_ context.Context,
 	client_ graphql.Client,
@@ -2254,24 +2275,28 @@ func listRecentIssues(
 
 // The query executed by listTeamLabels.
 const listTeamLabels_Operation = `
-query listTeamLabels ($teamId: String!, $after: String) {
-	team(id: $teamId) {
-		id
-		labels(first: 250, after: $after) {
-			nodes {
+query listTeamLabels ($teamId: ID!, $after: String) {
+	issueLabels(first: 250, after: $after, filter: {or:[{team:{id:{eq:$teamId}}},{team:{null:true}}]}) {
+		nodes {
+			id
+			name
+			isGroup
+			team {
 				id
-				name
 			}
-			pageInfo {
-				hasNextPage
-				endCursor
-			}
+		}
+		pageInfo {
+			hasNextPage
+			endCursor
 		}
 	}
 }
 `
 
-// listTeamLabels lists a team's issue labels, to check a routing rule's labels.
+// listTeamLabels lists the labels an issue of the team may carry: the
+// team's own and the workspace's (IssueLabel.team null), for the create
+// modal and to check a routing rule's labels. Group labels come too
+// (isGroup): they only hold other labels, and the client leaves them out.
 func listTeamLabels(
 	ctx_ context.Context,
 	client_ graphql.Client,

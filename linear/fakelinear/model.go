@@ -41,12 +41,16 @@ type Issue struct {
 	Title       string
 	Description string
 	Priority    int
-	URL         string
-	TeamID      string
-	AssigneeID  string
-	State       WorkflowState
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// LabelIDs and ProjectID are what issueCreate was given (labelIds,
+	// projectId), checked as Linear checks them.
+	LabelIDs   []string
+	ProjectID  string
+	URL        string
+	TeamID     string
+	AssigneeID string
+	State      WorkflowState
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 	// CompletedAt and CanceledAt are set when the issue enters a
 	// completed or canceled state and cleared when it leaves, as Linear does.
 	CompletedAt time.Time
@@ -123,8 +127,9 @@ func DefaultStates() []WorkflowState {
 // Seed fills the server with a ready workspace: organization "Acme"
 // (urlKey "acme"), the viewer Ada, teams ENG "Engineering" and OPS
 // "Operations" with the default workflow states, a few members, labels
-// (ENG: Bug, backend, timeout, needs-investigation; OPS: incident) and
-// projects (ENG: Q3 Reliability; OPS: On-call).
+// (ENG: Bug, backend, timeout, needs-investigation; OPS: incident; the
+// workspace: customer-reported) and projects (ENG: Q3 Reliability; OPS:
+// On-call).
 func (s *Server) Seed() {
 	s.SetOrganization(OrgID, "Acme", "acme")
 	s.SetViewer(User{ID: UserAdaID, Name: "Ada Lovelace", DisplayName: "ada", Email: "ada@acme.test"})
@@ -141,6 +146,7 @@ func (s *Server) Seed() {
 		s.AddLabel(TeamEngID, l)
 	}
 	s.AddLabel(TeamOpsID, "incident")
+	s.AddWorkspaceLabel("customer-reported")
 	s.AddProject(TeamEngID, "Q3 Reliability")
 	s.AddProject(TeamOpsID, "On-call")
 }

@@ -56,6 +56,7 @@ func (s *Server) queryRoot() map[string]any {
 			}
 			return s.teamObj(t), nil
 		}),
+		"issueLabels": fieldFunc(s.resolveIssueLabels),
 		"teams": fieldFunc(func(args map[string]any) (any, error) {
 			list := make([]*teamRec, 0, len(s.teamOrder))
 			for _, id := range s.teamOrder {
@@ -119,12 +120,21 @@ func (s *Server) createIssue(in map[string]any) (*Issue, error) {
 			return nil, errNotFound("User")
 		}
 	}
+	labels, err := s.checkIssueLabels(t, in["labelIds"])
+	if err != nil {
+		return nil, err
+	}
+	project, err := s.checkIssueProject(t, str(in["projectId"]))
+	if err != nil {
+		return nil, err
+	}
 	t.seq++
 	ident := fmt.Sprintf("%s-%d", t.Key, t.seq)
 	now := s.now()
 	iss := &Issue{
 		ID: id, Identifier: ident, Number: t.seq, Title: title, Description: str(in["description"]),
 		Priority: prio, TeamID: t.ID, AssigneeID: assignee, State: defaultState(t.States),
+		LabelIDs: labels, ProjectID: project,
 		URL:       fmt.Sprintf("https://linear.app/%s/issue/%s/%s", str(s.org["urlKey"]), ident, slug(title)),
 		CreatedAt: now, UpdatedAt: now,
 	}
@@ -184,9 +194,6 @@ func (s *Server) teamObj(t *teamRec) map[string]any {
 			return connection(list, args, s.userObj)
 		}),
 		"states": fieldFunc(func(args map[string]any) (any, error) { return statesObj(t, args) }),
-		"labels": fieldFunc(func(args map[string]any) (any, error) {
-			return connection(slices.Clone(t.labels), args, namedObj)
-		}),
 		"projects": fieldFunc(func(args map[string]any) (any, error) {
 			return connection(slices.Clone(t.projects), args, namedObj)
 		}),

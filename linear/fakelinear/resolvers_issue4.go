@@ -2,6 +2,7 @@ package fakelinear
 
 import (
 	"cmp"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -95,7 +96,7 @@ func (s *Server) UpdateIssue(idOrIdentifier string, f func(*Issue)) error {
 // issueUpdated finishes a change to iss (previously before): closing
 // timestamps, updatedAt, and the webhook. The caller holds s.mu.
 func (s *Server) issueUpdated(iss *Issue, before Issue) {
-	if *iss == before {
+	if reflect.DeepEqual(*iss, before) {
 		return // nothing changed: Linear records no update and sends nothing.
 	}
 	now := s.now()

@@ -41,6 +41,7 @@ type Server struct {
 	teams       map[string]*teamRec
 	teamOrder   []string
 	issues      []*Issue
+	labels      []labelRec // every issue label, team and workspace, in the order added.
 	attachments []*Attachment
 	tokens      map[string]bool
 	requests    []Request
@@ -61,7 +62,6 @@ type teamRec struct {
 	Team
 	members  []string
 	seq      int
-	labels   []named // issue labels, in the order added.
 	projects []named // projects, in the order added.
 }
 
@@ -226,13 +226,29 @@ func (s *Server) AddMember(teamID, userID string) {
 func (s *Server) AddLabel(teamID, name string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, ok := s.teams[teamID]
-	if !ok {
+	if _, ok := s.teams[teamID]; !ok {
 		return ""
 	}
-	n := named{ID: uuid.NewString(), Name: name}
-	t.labels = append(t.labels, n)
-	return n.ID
+	return s.addLabel(labelRec{TeamID: teamID, Name: name})
+}
+
+// AddWorkspaceLabel adds a workspace label (no team: every team's issues
+// may carry it) and returns its ID.
+func (s *Server) AddWorkspaceLabel(name string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addLabel(labelRec{Name: name})
+}
+
+// AddLabelGroup adds a group label to a team ("" for the workspace): it
+// holds other labels and cannot be applied to an issue itself.
+func (s *Server) AddLabelGroup(teamID, name string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.teams[teamID]; !ok && teamID != "" {
+		return ""
+	}
+	return s.addLabel(labelRec{TeamID: teamID, Name: name, IsGroup: true})
 }
 
 // AddProject adds a project to a team and returns its ID ("" if there is
@@ -255,7 +271,9 @@ func (s *Server) Issues() []Issue {
 	defer s.mu.Unlock()
 	out := make([]Issue, 0, len(s.issues))
 	for _, i := range s.issues {
-		out = append(out, *i)
+		c := *i
+		c.LabelIDs = slices.Clone(i.LabelIDs)
+		out = append(out, c)
 	}
 	return out
 }
@@ -265,7 +283,9 @@ func (s *Server) Issue(idOrIdentifier string) (Issue, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if i := s.findIssue(idOrIdentifier); i != nil {
-		return *i, true
+		c := *i
+		c.LabelIDs = slices.Clone(i.LabelIDs)
+		return c, true
 	}
 	return Issue{}, false
 }
