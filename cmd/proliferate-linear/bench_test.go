@@ -108,7 +108,7 @@ func BenchmarkClickBurst(b *testing.B) {
 			for i := range b.N {
 				b.StopTimer()
 				w.Linear.SetLatency(0)
-				views, tss, err := prepareLoad(ctx, w, creates, fmt.Sprintf("%s%d", name, i))
+				views, msgs, err := prepareLoad(ctx, w, creates, fmt.Sprintf("%s%d", name, i))
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -122,7 +122,7 @@ func BenchmarkClickBurst(b *testing.B) {
 					}
 				}
 				b.StartTimer()
-				lat, ack, err := clickBurstAcks(ctx, w, tss, clicks)
+				lat, ack, err := clickBurstAcks(ctx, w, msgs, clicks)
 				if err != nil {
 					b.Fatal(err)
 				}

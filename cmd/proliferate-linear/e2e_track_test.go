@@ -61,13 +61,6 @@ func postAlert(t *testing.T, ctx context.Context, w *world, payload map[string]a
 	return ts
 }
 
-func alertFor(errorID string) map[string]any {
-	p := demoAlert()
-	p["issue_id"] = errorID
-	p["url"] = "https://app.proliferate.dev/acme/web/issues/" + errorID
-	return p
-}
-
 // seedLinearIssue files an issue straight in the fake Linear, as someone
 // working in Linear would.
 func seedLinearIssue(t *testing.T, w *world, title string) alert.Issue {

@@ -28,7 +28,7 @@ func TestHelpHasNoSideEffects(t *testing.T) {
 		"PROLIFERATE_WEBHOOK_SECRET": "0123456789abcdef0123",
 		"HTTP_ADDR":                  "127.0.0.1:0",
 	}
-	for _, cmd := range []string{"serve", "migrate", "reseal", "demo", "version"} {
+	for _, cmd := range []string{"serve", "migrate", "reseal", "demo", "bench", "version"} {
 		for _, flag := range []string{"-h", "--help", "-help"} {
 			t.Run(cmd+" "+flag, func(t *testing.T) {
 				ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
@@ -58,7 +58,7 @@ func TestHelpHasNoSideEffects(t *testing.T) {
 func TestStrayArguments(t *testing.T) {
 	dir := t.TempDir()
 	env := map[string]string{"DATABASE_URL": "sqlite:" + filepath.Join(dir, "x.db")}
-	for _, args := range [][]string{{"migrate", "now"}, {"migrate", "-force"}, {"reseal", "x"}, {"serve", "--port=1"}, {"demo", "extra"}} {
+	for _, args := range [][]string{{"migrate", "now"}, {"migrate", "-force"}, {"reseal", "x"}, {"serve", "--port=1"}, {"demo", "extra"}, {"bench", "extra"}} {
 		_, err := runCmd(t, env, args...)
 		if !errors.Is(err, errUsage) {
 			t.Errorf("%q = %v, want a usage error", args, err)

@@ -6,6 +6,7 @@
 //	proliferate-linear reseal    re-encrypt stored tokens under the current key
 //	proliferate-linear jobs      list, retry and drop queued and dead jobs
 //	proliferate-linear demo      run the whole loop against built-in fakes of Slack and Linear
+//	proliferate-linear bench     measure it against the fakes, beside references measured in the same run
 //	proliferate-linear version   print the version
 //
 // Configuration comes from the environment; see README.md.
@@ -45,6 +46,8 @@ commands:
             (jobs list [--dead], jobs retry ID, jobs drop ID; jobs --help)
   demo      walk one alert through the whole loop against built-in fakes
             of Slack and Linear, on a temporary embedded database
+  bench     measure the bot against the fakes and print each figure beside
+            a reference measured in the same run (bench -h)
   version   print the version
 
 Every command takes -h (or --help) and then only prints its help.
@@ -105,6 +108,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return jobsCmd(ctx, args, getenv, stdout, stderr)
 	case "demo":
 		return runDemo(ctx, args, stdout, stderr)
+	case "bench":
+		return runBench(ctx, args, getenv, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "proliferate-linear", version)
 		return nil
