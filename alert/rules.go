@@ -227,6 +227,33 @@ type TeamCatalog interface {
 	TeamProjects(ctx context.Context, teamID string) ([]Project, error)
 }
 
+// TeamLabels lists the labels an issue of the team may carry (its own and
+// the workspace's), for the create modal; none when the Linear client
+// cannot list them.
+func (s *Service) TeamLabels(ctx context.Context, teamID string) ([]Label, error) {
+	if s.tracker == nil {
+		return nil, ErrNotConnected
+	}
+	cat, ok := s.tracker.(TeamCatalog)
+	if !ok {
+		return nil, nil
+	}
+	return cat.TeamLabels(ctx, teamID)
+}
+
+// TeamProjects lists the team's projects, for the create modal; none when
+// the Linear client cannot list them.
+func (s *Service) TeamProjects(ctx context.Context, teamID string) ([]Project, error) {
+	if s.tracker == nil {
+		return nil, ErrNotConnected
+	}
+	cat, ok := s.tracker.(TeamCatalog)
+	if !ok {
+		return nil, nil
+	}
+	return cat.TeamProjects(ctx, teamID)
+}
+
 // RuleStore keeps the rule list; store.DB implements it on both dialects,
 // shared by every replica.
 type RuleStore interface {

@@ -82,6 +82,8 @@ type Bot struct {
 	minProgress time.Duration
 	teams       *cache[string, []alert.Team]
 	members     *cache[string, []alert.User]
+	labels      *cache[string, []alert.Label]
+	projects    *cache[string, []alert.Project]
 
 	connector   alert.Connector // nil: OAuth is not configured.
 	apiKeyInUse bool
@@ -164,6 +166,8 @@ func New(cfg Config, svc *alert.Service) (*Bot, error) {
 		minProgress:  500 * time.Millisecond,
 		teams:        newCache[string, []alert.Team](teamsTTL),
 		members:      newCache[string, []alert.User](teamsTTL),
+		labels:       newCache[string, []alert.Label](teamsTTL),
+		projects:     newCache[string, []alert.Project](teamsTTL),
 		linkBudget:   defaultAckBudget,
 		searchBudget: defaultAckBudget,
 		search:       newSearcher(),

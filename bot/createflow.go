@@ -69,7 +69,8 @@ func (b *Bot) openCreateWith(ctx context.Context, cb slack.InteractionCallback, 
 	form.Teams = teams
 	form.TeamID = defaultTeamID(teams, defaultKey)
 	if form.TeamID != "" {
-		form.Members, cached = b.members.get(form.TeamID)
+		d, cached := b.cachedDetails(form.TeamID)
+		form.withDetails(d)
 		form.MembersLoading = !cached
 	}
 	view := b.openView(ctx, log, cb.TriggerID, createModal(form, meta))
@@ -91,8 +92,8 @@ func (b *Bot) fillLater(ctx context.Context, log *slog.Logger, view *slack.View,
 }
 
 // fillCreate completes the create modal from Linear: the team list when
-// teams is empty (team then follows defaultKey), and the members of the
-// chosen team. It runs in the slow lane.
+// teams is empty (team then follows defaultKey), and the members, labels
+// and projects of the chosen team. It runs in the slow lane.
 func (b *Bot) fillCreate(ctx context.Context, log *slog.Logger, view *slack.View, meta modalMeta, form createForm, defaultKey, team string) {
 	var err error
 	if form.Teams == nil {
@@ -104,8 +105,8 @@ func (b *Bot) fillCreate(ctx context.Context, log *slog.Logger, view *slack.View
 		form.TeamID = defaultTeamID(form.Teams, defaultKey)
 		team = form.TeamID
 		if team != "" {
-			var cached bool
-			form.Members, cached = b.members.get(team)
+			d, cached := b.cachedDetails(team)
+			form.withDetails(d)
 			form.MembersLoading = !cached
 		}
 		if view = b.updateView(ctx, log, view, createModal(form, meta)); view == nil || !form.MembersLoading {
@@ -116,17 +117,20 @@ func (b *Bot) fillCreate(ctx context.Context, log *slog.Logger, view *slack.View
 		return
 	}
 	form.MembersLoading = false
-	if form.Members, err = b.memberList(ctx, team); err != nil {
-		log.WarnContext(ctx, "create modal: members", "team_id", team, "err", err)
+	d, err := b.loadDetails(ctx, team)
+	form.withDetails(d)
+	if err != nil {
+		log.WarnContext(ctx, "create modal: team details", "team_id", team, "err", err)
 		form.Error = alert.UserMessage(err)
 	}
 	b.updateView(ctx, log, view, createModal(form, meta))
 }
 
-// teamChanged rebuilds the modal for a newly picked team: its members in a
-// fresh assignee element. Typed values survive because their block_ids
-// stay the same. It runs in the fast lane; members not cached are shown
-// loading and filled in from the slow lane.
+// teamChanged rebuilds the modal for a newly picked team: its members,
+// labels and projects in fresh elements (their block_ids carry the team).
+// Typed values survive because their block_ids stay the same. It runs in
+// the fast lane; details not cached are shown loading and filled in from
+// the slow lane.
 func (b *Bot) teamChanged(ctx context.Context, cb slack.InteractionCallback, teamID string) {
 	log := b.log.With("view_id", cb.View.ID, "team_id", teamID, "user", cb.User.ID)
 	meta, err := decodeMeta(cb.View.PrivateMetadata)
@@ -155,7 +159,8 @@ func (b *Bot) teamChanged(ctx context.Context, cb slack.InteractionCallback, tea
 		return
 	}
 	form.Teams = teams
-	form.Members, cached = b.members.get(teamID)
+	d, cached := b.cachedDetails(teamID)
+	form.withDetails(d)
 	form.MembersLoading = !cached
 	view := b.updateView(ctx, log, &cb.View, createModal(form, meta))
 	if view != nil && form.MembersLoading {
@@ -177,11 +182,13 @@ func (b *Bot) retryForm(ctx context.Context, meta modalMeta, sub submission, cau
 	if terr != nil {
 		return b.failModal(cause, meta)
 	}
-	members, _ := b.memberList(ctx, sub.TeamID) // without them the form still works, unassigned.
-	return createModal(createForm{
-		Alert: a, Link: link, Force: meta.Force, Teams: teams, TeamID: sub.TeamID, Members: members,
+	d, _ := b.loadDetails(ctx, sub.TeamID) // without them the form still works, unassigned and unlabelled.
+	f := createForm{
+		Alert: a, Link: link, Force: meta.Force, Teams: teams, TeamID: sub.TeamID,
 		Error: msg, Connect: b.offerConnect(cause), Values: sub,
-	}, meta)
+	}
+	f.withDetails(d)
+	return createModal(f, meta)
 }
 
 // failModal is errorModal with a Connect Linear button when connecting

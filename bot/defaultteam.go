@@ -28,6 +28,8 @@ func (b *Bot) AskDefaultTeam(ctx context.Context, c alert.Connection) error {
 	// A new connection may be to another workspace than the cached lists.
 	b.teams.clear()
 	b.members.clear()
+	b.labels.clear()
+	b.projects.clear()
 	b.workspaces.clear()
 	var teams []alert.Team
 	if b.svc != nil {

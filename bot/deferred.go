@@ -56,7 +56,7 @@ func (b *Bot) routeDeferred(evt socketmode.Event) *deferredAck {
 	case cb.Type == slack.InteractionTypeBlockSuggestion && cb.ActionID == actionIssueSearch:
 		return b.suggestAck(cb)
 	case cb.Type == slack.InteractionTypeBlockSuggestion && cb.View.CallbackID == callbackCreate &&
-		(cb.ActionID == actionTeam || cb.ActionID == actionAssignee):
+		(cb.ActionID == actionTeam || cb.ActionID == actionAssignee || cb.ActionID == actionLabels || cb.ActionID == actionProject):
 		return b.listSuggestAck(cb)
 	case cb.Type == slack.InteractionTypeViewSubmission && cb.View.CallbackID == callbackLink:
 		return b.linkSubmitAck(cb)

@@ -92,7 +92,11 @@ type createForm struct {
 	Teams   []alert.Team
 	TeamID  string       // selected team; "" for none yet.
 	Members []alert.User // of TeamID.
-	// MembersLoading shows a placeholder while members come from Linear.
+	// Labels and Projects are TeamID's (its labels include the workspace's).
+	Labels   []alert.Label
+	Projects []alert.Project
+	// MembersLoading shows a placeholder while the team's members, labels
+	// and projects come from Linear.
 	MembersLoading bool
 	// Error, when set, is shown above the form (a failed submission).
 	Error string
@@ -106,7 +110,8 @@ type createForm struct {
 	// fields take the alert's pre-filled values.
 	Values submission
 	// Route is the routing rule that applied to the alert (N 0: none); the
-	// form says so and pre-selects its assignee once members are known.
+	// form says so and pre-selects its assignee, labels and project once
+	// the team's details are known.
 	Route alert.Route
 }
 
@@ -123,7 +128,7 @@ func createModal(f createForm, meta modalMeta) slack.ModalViewRequest {
 	blocks = append(blocks, slack.NewContextBlock("alert", mrkdwn(mrkdwnWithin(f.Alert.Title(), 500))))
 	if f.Route.N > 0 {
 		blocks = append(blocks, slack.NewContextBlock("rule", mrkdwn(routeLine(f.Route))))
-		f = f.withRuleAssignee()
+		f = f.withRuleDefaults()
 	}
 	switch {
 	case f.Link != nil && f.Link.Closed():
@@ -151,6 +156,12 @@ func createModal(f createForm, meta modalMeta) slack.ModalViewRequest {
 	teamBlock.DispatchAction = true // a pick fires block_actions, so the assignee list can follow the team.
 	blocks = append(blocks, teamBlock)
 	blocks = append(blocks, assigneeBlock(f))
+	if lb := labelsBlock(f); lb != nil {
+		blocks = append(blocks, lb)
+	}
+	if pb := projectBlock(f); pb != nil {
+		blocks = append(blocks, pb)
+	}
 
 	title := slack.NewPlainTextInputBlockElement(nil, actionTitle)
 	title.InitialValue = alert.Truncate(or(f.Values.Title, f.Alert.Title()), maxTitleInput)
@@ -256,7 +267,7 @@ func assigneeBlock(f createForm) slack.Block {
 	case f.TeamID == "":
 		return note("Pick a team to choose an assignee.")
 	case f.MembersLoading:
-		return note(":hourglass_flowing_sand: Loading team members from Linear…")
+		return note(":hourglass_flowing_sand: Loading team members, labels and projects from Linear…")
 	}
 	opts, sel := memberOptions(f.Members, f.Values.AssigneeID)
 	if len(opts) == 0 {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -157,21 +156,4 @@ func (b *Bot) applyRoute(ctx context.Context, log *slog.Logger, form *createForm
 // routeLine says which rule chose the form's defaults.
 func routeLine(r alert.Route) string {
 	return mrkdwnWithin(fmt.Sprintf("Routing rule %d applied: %s", r.N, alert.FormatRule(r.Rule)), 500)
-}
-
-// withRuleAssignee pre-selects the rule's assignee when the team shown is
-// the rule's and its members are known; a choice already made stays.
-func (f createForm) withRuleAssignee() createForm {
-	who := f.Route.Rule.Assignee
-	if who == "" || f.Values.AssigneeID != "" || f.TeamID == "" {
-		return f
-	}
-	i := slices.IndexFunc(f.Teams, func(t alert.Team) bool { return t.ID == f.TeamID })
-	if i < 0 || !strings.EqualFold(f.Teams[i].Key, f.Route.Rule.TeamKey) {
-		return f
-	}
-	if j := slices.IndexFunc(f.Members, func(u alert.User) bool { return u.Is(who) }); j >= 0 {
-		f.Values.AssigneeID = f.Members[j].ID
-	}
-	return f
 }

@@ -3,6 +3,8 @@ package bot
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +21,8 @@ type submission struct {
 	Title       string
 	Description string
 	Priority    alert.Priority
+	LabelIDs    []string `json:",omitempty"`
+	ProjectID   string   `json:",omitempty"`
 }
 
 // parseSubmission reads the create modal's state. An assignee picked under
@@ -44,6 +48,17 @@ func parseSubmission(v slack.View) submission {
 	if strings.HasPrefix(s.AssigneeID, noticePrefix) {
 		s.AssigneeID = ""
 	}
+	if s.TeamID != "" {
+		for _, o := range vals[blockLabelsPrefix+s.TeamID][actionLabels].SelectedOptions {
+			if o.Value != "" && !strings.HasPrefix(o.Value, noticePrefix) && !slices.Contains(s.LabelIDs, o.Value) {
+				s.LabelIDs = append(s.LabelIDs, o.Value)
+			}
+		}
+		s.ProjectID = vals[blockProjectPrefix+s.TeamID][actionProject].SelectedOption.Value
+	}
+	if strings.HasPrefix(s.ProjectID, noticePrefix) {
+		s.ProjectID = ""
+	}
 	return s
 }
 
@@ -65,6 +80,9 @@ func (s submission) validate() map[string]string {
 	}
 	if s.Title == "" {
 		errs[blockTitle] = "The title cannot be empty."
+	}
+	if len(s.LabelIDs) > maxIssueLabels {
+		errs[blockLabelsPrefix+s.TeamID] = fmt.Sprintf("Pick at most %d labels.", maxIssueLabels)
 	}
 	if len(errs) == 0 {
 		return nil
@@ -89,6 +107,8 @@ func (s submission) request(meta modalMeta, slackUser string) alert.CreateReques
 		Title:       s.Title,
 		Description: desc,
 		Priority:    s.Priority,
+		LabelIDs:    s.LabelIDs,
+		ProjectID:   s.ProjectID,
 		SlackUser:   slackUser,
 		Force:       meta.Force,
 	}

@@ -274,7 +274,9 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 // budget when not cached) filtered by what the user typed, at most 100.
 func (b *Bot) listSuggestAck(cb slack.InteractionCallback) *deferredAck {
 	query, actionID := cb.Value, cb.ActionID
-	team := strings.TrimPrefix(cb.BlockID, blockAssigneePrefix)
+	// The block_id carries the team (block_suggestion has no other
+	// input's state).
+	_, team, _ := strings.Cut(cb.BlockID, ":")
 	return &deferredAck{
 		kind: "block_suggestion",
 		busy: suggestionResponse{Options: []*slack.OptionBlockObject{noticeOption(noticeBusy)}},
@@ -283,12 +285,23 @@ func (b *Bot) listSuggestAck(cb slack.InteractionCallback) *deferredAck {
 			defer cancel()
 			var opts []*slack.OptionBlockObject
 			var err error
-			if actionID == actionTeam {
+			switch actionID {
+			case actionTeam:
 				var teams []alert.Team
 				if teams, err = b.teamList(ctx); err == nil {
 					opts, _ = teamOptions(matchTeams(teams, query), "")
 				}
-			} else {
+			case actionLabels:
+				var labels []alert.Label
+				if labels, err = b.labelList(ctx, team); err == nil {
+					opts, _ = labelOptions(matchLabels(labels, query), nil)
+				}
+			case actionProject:
+				var projects []alert.Project
+				if projects, err = b.projectList(ctx, team); err == nil {
+					opts, _ = projectOptions(matchProjects(projects, query), "")
+				}
+			default:
 				var members []alert.User
 				if members, err = b.memberList(ctx, team); err == nil {
 					opts, _ = memberOptions(matchMembers(members, query), "")

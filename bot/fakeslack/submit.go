@@ -50,7 +50,7 @@ func requiredInputs(v *view) error {
 			return true
 		}
 		sv := v.View.State[e.blockID][e.actionID()]
-		if sv.Value == nil && sv.Selected == nil || sv.Value != nil && *sv.Value == "" {
+		if sv.Value == nil && sv.Selected == nil && len(sv.Many) == 0 || sv.Value != nil && *sv.Value == "" {
 			missing = fmt.Errorf("%w: block %q", ErrRequiredInput, e.blockID)
 			return false
 		}

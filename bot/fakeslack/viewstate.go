@@ -3,6 +3,7 @@ package fakeslack
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 )
@@ -19,6 +20,9 @@ type StateValue struct {
 	Value *string
 	// Selected is a select menu's chosen option; nil when none.
 	Selected *Option
+	// Many are a multi-select menu's chosen options (multi_static_select,
+	// multi_external_select), in the order chosen.
+	Many []Option
 }
 
 // MarshalJSON writes the value the way Slack does in state.values, with an
@@ -33,6 +37,9 @@ func (v StateValue) MarshalJSON() ([]byte, error) {
 		} else {
 			out[key] = *v.Selected
 		}
+	case "selected_options":
+		// Slack sends an empty list, not null, when nothing is chosen.
+		out[key] = append([]Option{}, v.Many...)
 	default:
 		if v.Value == nil {
 			out[key] = nil
@@ -50,6 +57,8 @@ func valueKey(typ string) string {
 		return "value"
 	case "static_select", "external_select":
 		return "selected_option"
+	case "multi_static_select", "multi_external_select":
+		return "selected_options"
 	case "users_select":
 		return "selected_user"
 	case "conversations_select":
@@ -66,7 +75,8 @@ func valueKey(typ string) string {
 
 // initialKey is the element field holding the initial value for valueKey.
 var initialKey = map[string]string{
-	"value": "initial_value", "selected_option": "initial_option", "selected_user": "initial_user",
+	"value": "initial_value", "selected_option": "initial_option", "selected_options": "initial_options",
+	"selected_user":         "initial_user",
 	"selected_conversation": "initial_conversation", "selected_channel": "initial_channel",
 	"selected_date": "initial_date", "selected_time": "initial_time",
 }
@@ -77,6 +87,13 @@ func initialValue(e obj) StateValue {
 	switch init := e[initialKey[key]]; {
 	case key == "selected_option":
 		v.Selected = optionObj(init)
+	case key == "selected_options":
+		list, _ := init.([]any)
+		for _, o := range list {
+			if opt := optionObj(o); opt != nil {
+				v.Many = append(v.Many, *opt)
+			}
+		}
 	case init != nil:
 		if s, ok := init.(string); ok {
 			v.Value = &s
@@ -125,6 +142,7 @@ func (st State) clone() State {
 				o := *v.Selected
 				v.Selected = &o
 			}
+			v.Many = append([]Option(nil), v.Many...)
 			out[b][a] = v
 		}
 	}
@@ -136,6 +154,9 @@ func (st State) clone() State {
 // of the user, conversation or channel, or the date, to choose.
 type InputValue struct {
 	Value string
+	// Values are the options to choose in a multi-select menu (Value is
+	// ignored there); none clears it.
+	Values []string
 }
 
 // valueFor checks v against the element the way Slack's client would and
@@ -161,6 +182,30 @@ func (s *Server) valueFor(viewID string, e elemRef, v InputValue) (StateValue, e
 			}
 		}
 		return out, fmt.Errorf("%w: %q is not an option of %q", ErrInvalidValue, v.Value, e.actionID())
+	case "selected_options":
+		opts := optionsOf(e.elem)
+		if typ == "multi_external_select" {
+			opts = s.st.suggestions[viewID+"/"+e.actionID()]
+			if list, ok := e.elem["initial_options"].([]any); ok {
+				for _, o := range list {
+					if opt := optionObj(o); opt != nil {
+						opts = append(opts, *opt)
+					}
+				}
+			}
+		}
+		if hi, ok := intField(e.elem, "max_selected_items"); ok && len(v.Values) > hi {
+			return out, fmt.Errorf("%w: %d options exceed max_selected_items %d", ErrInvalidValue, len(v.Values), hi)
+		}
+		out.Many = []Option{}
+		for _, want := range v.Values {
+			i := slices.IndexFunc(opts, func(o Option) bool { return o.Value == want })
+			if i < 0 {
+				return out, fmt.Errorf("%w: %q is not an option of %q", ErrInvalidValue, want, e.actionID())
+			}
+			out.Many = append(out.Many, opts[i])
+		}
+		return out, nil
 	case "selected_user":
 		if _, ok := s.st.users[v.Value]; !ok {
 			return out, fmt.Errorf("%w: user %q", ErrNotFound, v.Value)

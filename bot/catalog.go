@@ -1,0 +1,250 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/slack-go/slack"
+
+	"github.com/proliferate/proliferate-linear/alert"
+)
+
+// The create modal's Labels and Project: the chosen team's labels (its own
+// and the workspace's) in a multi-select, its projects in an optional
+// select. Like the assignee, both live in blocks whose block_id carries the
+// team, so picking another team gives fresh elements (Slack drops the old
+// team's choices) and a submission never reads another team's labels.
+const (
+	blockLabelsPrefix  = "labels:"
+	actionLabels       = "labels"
+	blockProjectPrefix = "project:"
+	actionProject      = "project"
+	// maxIssueLabels bounds the labels picked in the modal; a rule adds at
+	// most as many (alert's maxRuleLabels).
+	maxIssueLabels = 20
+)
+
+// teamDetails is what the modal shows for a team beyond its name: members,
+// labels and projects.
+type teamDetails struct {
+	Members  []alert.User
+	Labels   []alert.Label
+	Projects []alert.Project
+}
+
+// cachedDetails returns the team's details from the caches; ok is false
+// unless all three are there.
+func (b *Bot) cachedDetails(teamID string) (teamDetails, bool) {
+	var d teamDetails
+	var okM, okL, okP bool
+	d.Members, okM = b.members.get(teamID)
+	d.Labels, okL = b.labels.get(teamID)
+	d.Projects, okP = b.projects.get(teamID)
+	return d, okM && okL && okP
+}
+
+// loadDetails reads what the caches lack of the team's details from Linear.
+// The first failure is returned with what could be read.
+func (b *Bot) loadDetails(ctx context.Context, teamID string) (teamDetails, error) {
+	var d teamDetails
+	var err error
+	if d.Members, err = b.memberList(ctx, teamID); err != nil {
+		return d, err
+	}
+	if d.Labels, err = b.labelList(ctx, teamID); err != nil {
+		return d, err
+	}
+	d.Projects, err = b.projectList(ctx, teamID)
+	return d, err
+}
+
+func (b *Bot) labelList(ctx context.Context, teamID string) ([]alert.Label, error) {
+	if l, ok := b.labels.get(teamID); ok {
+		return l, nil
+	}
+	l, err := b.svc.TeamLabels(ctx, teamID)
+	if err != nil {
+		return nil, err
+	}
+	b.labels.put(teamID, l)
+	return l, nil
+}
+
+func (b *Bot) projectList(ctx context.Context, teamID string) ([]alert.Project, error) {
+	if p, ok := b.projects.get(teamID); ok {
+		return p, nil
+	}
+	p, err := b.svc.TeamProjects(ctx, teamID)
+	if err != nil {
+		return nil, err
+	}
+	b.projects.put(teamID, p)
+	return p, nil
+}
+
+// withDetails puts d in the form.
+func (f *createForm) withDetails(d teamDetails) {
+	f.Members, f.Labels, f.Projects = d.Members, d.Labels, d.Projects
+}
+
+// labelOptions lists at most 100 labels and returns the options of
+// selected (found among all of them), in the order of selected.
+func labelOptions(labels []alert.Label, selected []string) ([]*slack.OptionBlockObject, []*slack.OptionBlockObject) {
+	opts := make([]*slack.OptionBlockObject, 0, min(len(labels), maxOptions))
+	sel := make([]*slack.OptionBlockObject, len(selected))
+	for _, l := range labels {
+		if l.ID == "" || len(l.ID) > maxOptionValue {
+			continue
+		}
+		text := l.Name
+		if l.Workspace {
+			text += " (workspace)"
+		}
+		o := slack.NewOptionBlockObject(l.ID, plain(alert.Truncate(text, maxButtonText)), nil)
+		if len(opts) < maxOptions {
+			opts = append(opts, o)
+		}
+		if i := slices.Index(selected, l.ID); i >= 0 {
+			sel[i] = o
+		}
+	}
+	return opts, slices.DeleteFunc(sel, func(o *slack.OptionBlockObject) bool { return o == nil })
+}
+
+// projectOptions lists at most 100 projects and returns the option of
+// selected.
+func projectOptions(projects []alert.Project, selected string) ([]*slack.OptionBlockObject, *slack.OptionBlockObject) {
+	opts := make([]*slack.OptionBlockObject, 0, min(len(projects), maxOptions))
+	var sel *slack.OptionBlockObject
+	for _, p := range projects {
+		if p.ID == "" || len(p.ID) > maxOptionValue {
+			continue
+		}
+		o := slack.NewOptionBlockObject(p.ID, plain(alert.Truncate(p.Name, maxButtonText)), nil)
+		if len(opts) < maxOptions {
+			opts = append(opts, o)
+		}
+		if p.ID == selected {
+			sel = o
+		}
+	}
+	return opts, sel
+}
+
+// labelsBlock is the optional Labels multi-select of the chosen team, nil
+// while there is no team, its details are loading, or it has no labels.
+// Past Slack's 100 options it becomes a search box.
+func labelsBlock(f createForm) slack.Block {
+	if f.TeamID == "" || f.MembersLoading {
+		return nil
+	}
+	opts, sel := labelOptions(f.Labels, f.Values.LabelIDs)
+	if len(opts) == 0 {
+		return nil
+	}
+	var el *slack.MultiSelectBlockElement
+	var hint *slack.TextBlockObject
+	if len(f.Labels) > maxOptions {
+		el = slack.NewOptionsMultiSelectBlockElement(slack.MultiOptTypeExternal, plain("Type to search labels"), actionLabels)
+		el.MinQueryLength = ptr(0)
+		hint = plain(fmt.Sprintf("%d labels: type part of a label's name.", len(f.Labels)))
+	} else {
+		el = slack.NewOptionsMultiSelectBlockElement(slack.MultiOptTypeStatic, plain("No labels"), actionLabels, opts...)
+	}
+	if len(sel) > 0 {
+		el.InitialOptions = sel
+	}
+	el.MaxSelectedItems = ptr(maxIssueLabels)
+	b := slack.NewInputBlock(blockLabelsPrefix+f.TeamID, plain("Labels"), hint, el)
+	b.Optional = true
+	return b
+}
+
+// projectBlock is the optional Project select of the chosen team, nil when
+// there is nothing to choose from.
+func projectBlock(f createForm) slack.Block {
+	if f.TeamID == "" || f.MembersLoading {
+		return nil
+	}
+	opts, sel := projectOptions(f.Projects, f.Values.ProjectID)
+	if len(opts) == 0 {
+		return nil
+	}
+	var el *slack.SelectBlockElement
+	var hint *slack.TextBlockObject
+	if len(f.Projects) > maxOptions {
+		el = slack.NewOptionsSelectBlockElement(slack.OptTypeExternal, plain("Type to search projects"), actionProject)
+		el.MinQueryLength = ptr(0)
+		hint = plain(fmt.Sprintf("%d projects: type part of a project's name.", len(f.Projects)))
+	} else {
+		el = slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("No project"), actionProject, opts...)
+	}
+	el.InitialOption = sel
+	b := slack.NewInputBlock(blockProjectPrefix+f.TeamID, plain("Project"), hint, el)
+	b.Optional = true
+	return b
+}
+
+// matchLabels are the labels whose name contains q; all for an empty q.
+func matchLabels(labels []alert.Label, q string) []alert.Label {
+	q = searchKey(q)
+	if q == "" {
+		return labels
+	}
+	var out []alert.Label
+	for _, l := range labels {
+		if strings.Contains(searchKey(l.Name), q) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// matchProjects are the projects whose name contains q.
+func matchProjects(projects []alert.Project, q string) []alert.Project {
+	q = searchKey(q)
+	if q == "" {
+		return projects
+	}
+	var out []alert.Project
+	for _, p := range projects {
+		if strings.Contains(searchKey(p.Name), q) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// withRuleDefaults pre-selects the matching rule's assignee, labels and
+// project when the team shown is the rule's and its details are known; a
+// choice already made stays.
+func (f createForm) withRuleDefaults() createForm {
+	r := f.Route.Rule
+	if f.TeamID == "" || f.MembersLoading {
+		return f
+	}
+	i := slices.IndexFunc(f.Teams, func(t alert.Team) bool { return t.ID == f.TeamID })
+	if i < 0 || !strings.EqualFold(f.Teams[i].Key, r.TeamKey) {
+		return f
+	}
+	if r.Assignee != "" && f.Values.AssigneeID == "" {
+		if j := slices.IndexFunc(f.Members, func(u alert.User) bool { return u.Is(r.Assignee) }); j >= 0 {
+			f.Values.AssigneeID = f.Members[j].ID
+		}
+	}
+	if len(r.Labels) > 0 && len(f.Values.LabelIDs) == 0 {
+		for _, name := range r.Labels {
+			if j := slices.IndexFunc(f.Labels, func(l alert.Label) bool { return strings.EqualFold(l.Name, name) }); j >= 0 {
+				f.Values.LabelIDs = append(f.Values.LabelIDs, f.Labels[j].ID)
+			}
+		}
+	}
+	if r.LinearProject != "" && f.Values.ProjectID == "" {
+		if j := slices.IndexFunc(f.Projects, func(p alert.Project) bool { return strings.EqualFold(p.Name, r.LinearProject) }); j >= 0 {
+			f.Values.ProjectID = f.Projects[j].ID
+		}
+	}
+	return f
+}
