@@ -56,6 +56,9 @@ func (d *Dispatcher) renderAlert(ctx context.Context, j Job) error {
 		// may post a second message: a duplicate beats a lost alert.
 		return fmt.Errorf("record message ts %s: %w", ts, err)
 	}
+	if d.OnAlertPosted != nil && !a.CreatedAt.IsZero() {
+		d.OnAlertPosted(d.now().Sub(a.CreatedAt))
+	}
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
@@ -89,6 +90,13 @@ type Dispatcher struct {
 	// to the queue, due when the channel is.
 	MaxChannelWait time.Duration
 
+	// OnJobEnd, when set, is told how each run of a job ended (metrics):
+	// its kind, the outcome and how long the handler ran. Set it before Run.
+	OnJobEnd func(kind JobKind, outcome JobOutcome, ran time.Duration)
+	// OnAlertPosted, when set, is told, each time an alert's message is
+	// first posted, how long after the alert was accepted that was.
+	OnAlertPosted func(sinceAccepted time.Duration)
+
 	owner    string
 	handlers map[JobKind]JobHandler
 	wake     chan struct{}
@@ -106,6 +114,21 @@ const (
 	// postponeAfterNote is how soon a thread note looks again for its
 	// alert's message.
 	noteRetry = 2 * time.Second
+)
+
+// JobOutcome is how one run of a job ended, for OnJobEnd.
+type JobOutcome string
+
+// Job outcomes: done (deleted), retried (an attempt counted), postponed
+// (no attempt counted: its turn has not come), dead (buried for an
+// operator), handed back at shutdown, or lost to another worker.
+const (
+	JobDone       JobOutcome = "done"
+	JobRetried    JobOutcome = "retried"
+	JobPostponed  JobOutcome = "postponed"
+	JobBuried     JobOutcome = "dead"
+	JobHandedBack JobOutcome = "handed_back"
+	JobLeaseLost  JobOutcome = "lease_lost"
 )
 
 // errLeaseLost: another worker holds the job now; leave it alone.
@@ -141,6 +164,18 @@ func (d *Dispatcher) Handle(kind JobKind, h JobHandler) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.handlers[kind] = h
+}
+
+// Kinds returns the job kinds with a handler, sorted.
+func (d *Dispatcher) Kinds() []JobKind {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	kinds := make([]JobKind, 0, len(d.handlers))
+	for k := range d.handlers {
+		kinds = append(kinds, k)
+	}
+	slices.Sort(kinds)
+	return kinds
 }
 
 // Wake tells the dispatcher new jobs are queued. It never blocks.
@@ -334,17 +369,23 @@ func (d *Dispatcher) runJob(ctx context.Context, j Job) {
 	h := d.handlers[j.Kind]
 	d.mu.Unlock()
 	var err error
+	start := d.now()
 	if h == nil {
 		err = Permanent(fmt.Errorf("no handler for job kind %q", j.Kind))
 	} else {
 		err = d.call(ctx, h, j)
 	}
+	ran := d.now().Sub(start)
 	// Settle with a context of its own: a job cancelled at shutdown must
 	// still be handed back.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if serr := d.settle(sctx, ctx, log, j, err); serr != nil {
+	outcome, serr := d.settle(sctx, ctx, log, j, err)
+	if serr != nil {
 		log.ErrorContext(sctx, "settle job", "err", serr)
+	}
+	if d.OnJobEnd != nil {
+		d.OnJobEnd(j.Kind, outcome, ran)
 	}
 }
 
@@ -359,8 +400,9 @@ func (d *Dispatcher) call(ctx context.Context, h JobHandler, j Job) (err error) 
 	return h(ctx, j)
 }
 
-// settle is the retry policy, once for every kind.
-func (d *Dispatcher) settle(ctx, jobCtx context.Context, log *slog.Logger, j Job, err error) error {
+// settle is the retry policy, once for every kind. It says how the run
+// ended and whether recording that failed.
+func (d *Dispatcher) settle(ctx, jobCtx context.Context, log *slog.Logger, j Job, err error) (JobOutcome, error) {
 	var (
 		perm  *PermanentError
 		post  *PostponedError
@@ -369,23 +411,23 @@ func (d *Dispatcher) settle(ctx, jobCtx context.Context, log *slog.Logger, j Job
 	)
 	switch {
 	case errors.Is(context.Cause(jobCtx), errLeaseLost):
-		return nil // another worker has it now.
+		return JobLeaseLost, nil // another worker has it now.
 	case err == nil:
-		return d.store.FinishJob(ctx, j.ID)
+		return JobDone, d.store.FinishJob(ctx, j.ID)
 	case errors.Is(err, errStopping) || (jobCtx.Err() != nil && ctx.Err() == nil):
 		// Shutdown: hand the job back, due now, no attempt counted.
 		log.InfoContext(ctx, "job handed back at shutdown", "err", err)
-		return d.store.PostponeJob(ctx, j.ID, d.now(), "handed back at shutdown")
+		return JobHandedBack, d.store.PostponeJob(ctx, j.ID, d.now(), "handed back at shutdown")
 	case errors.As(err, &perm):
 		log.ErrorContext(ctx, "job failed for good", "err", err)
-		return d.store.BuryJob(ctx, j.ID, err.Error())
+		return JobBuried, d.store.BuryJob(ctx, j.ID, err.Error())
 	case errors.As(err, &post):
 		if age := d.now().Sub(j.CreatedAt); age > d.MaxAge {
 			log.ErrorContext(ctx, "job postponed too long", "err", err, "age", age)
-			return d.store.BuryJob(ctx, j.ID, fmt.Sprintf("still waiting after %s: %v", age.Round(time.Second), err))
+			return JobBuried, d.store.BuryJob(ctx, j.ID, fmt.Sprintf("still waiting after %s: %v", age.Round(time.Second), err))
 		}
 		log.DebugContext(ctx, "job postponed", "reason", err, "in", post.After)
-		return d.store.PostponeJob(ctx, j.ID, d.now().Add(post.After), err.Error())
+		return JobPostponed, d.store.PostponeJob(ctx, j.ID, d.now().Add(post.After), err.Error())
 	case errors.As(err, &tmp) && tmp.After > 0:
 		after = tmp.After
 	default:
@@ -393,10 +435,10 @@ func (d *Dispatcher) settle(ctx, jobCtx context.Context, log *slog.Logger, j Job
 	}
 	if j.Attempts+1 >= d.MaxAttempts {
 		log.ErrorContext(ctx, "job failed for good", "err", err)
-		return d.store.BuryJob(ctx, j.ID, fmt.Sprintf("gave up after %d attempts: %v", j.Attempts+1, err))
+		return JobBuried, d.store.BuryJob(ctx, j.ID, fmt.Sprintf("gave up after %d attempts: %v", j.Attempts+1, err))
 	}
 	log.WarnContext(ctx, "job will be retried", "err", err, "in", after)
-	return d.store.RetryJob(ctx, j.ID, d.now().Add(after), err.Error())
+	return JobRetried, d.store.RetryJob(ctx, j.ID, d.now().Add(after), err.Error())
 }
 
 // backoff is 1s, 2s, 4s … capped at 5 minutes, with ±20% jitter so a burst

@@ -63,6 +63,20 @@ type Config struct {
 	HTTPClient *http.Client
 	// Log receives identifiers (channel, alert, view, user), never tokens.
 	Log *slog.Logger
+	// Observer, when set, is told about the Socket Mode connection
+	// (metrics; cmd wires it).
+	Observer Observer
+}
+
+// Observer is told what the Socket Mode side does. Its methods must be
+// quick and safe for concurrent use.
+type Observer interface {
+	// EnvelopeAcked: the ack of an envelope of type kind (events_api,
+	// interactive, slash_commands) was written, took since the frame was read.
+	EnvelopeAcked(kind string, took time.Duration)
+	// SocketReconnecting: a connection is being replaced, because Slack
+	// sent a disconnect frame (reason "disconnect") or it ended ("lost").
+	SocketReconnecting(reason string)
 }
 
 // Bot is the Slack adapter. It implements alert.Poster; Run serves Socket
@@ -112,6 +126,7 @@ type Bot struct {
 	proliferateBots []string
 	issueLinks      *issueLinker
 	selfBotID       string
+	observer        Observer // nil: nobody listens.
 }
 
 // Compile-time proof that *Bot is the core's Poster.
@@ -154,7 +169,8 @@ func New(cfg Config, svc *alert.Service) (*Bot, error) {
 		fast:         newLane("fast", fastWorkers, fastQueue),
 		slow:         newLane("slow", cfg.Workers, cfg.Workers*slowQueuePerWorker),
 		overflow:     make(chan struct{}, maxOverflowAnswers),
-		socket:       newSocketClient(api, cfg.Log),
+		socket:       newSocketClient(api, cfg.Log, cfg.Observer),
+		observer:     cfg.Observer,
 		svc:          svc,
 		log:          cfg.Log,
 		http:         cfg.HTTPClient,
@@ -232,7 +248,11 @@ func (b *Bot) Run(ctx context.Context) error {
 			b.log.ErrorContext(ctx, "slack refused the app token", "err", err)
 			return fmt.Errorf("slack socket mode: %w", err)
 		case in := <-events:
-			b.handleEvent(ctx, in.conn, in.evt)
+			conn := in.conn
+			if b.observer != nil {
+				conn = timedAcker{acker: conn, read: in.read, kind: string(in.evt.Type), obs: b.observer}
+			}
+			b.handleEvent(ctx, conn, in.evt)
 		}
 	}
 }

@@ -56,10 +56,28 @@ type acker interface {
 	ack(ctx context.Context, envelopeID string, payload any) error
 }
 
-// inbound is an envelope and the connection it came on.
+// inbound is an envelope, the connection it came on and when its frame
+// was read.
 type inbound struct {
 	evt  socketmode.Event
 	conn acker
+	read time.Time
+}
+
+// timedAcker tells the Observer how long an envelope waited for its ack.
+type timedAcker struct {
+	acker
+	read time.Time
+	kind string
+	obs  Observer
+}
+
+func (t timedAcker) ack(ctx context.Context, envelopeID string, payload any) error {
+	err := t.acker.ack(ctx, envelopeID, payload)
+	if err == nil {
+		t.obs.EnvelopeAcked(t.kind, time.Since(t.read))
+	}
+	return err
 }
 
 // socketConn is one Socket Mode websocket.
@@ -126,6 +144,7 @@ func (c *socketConn) ack(ctx context.Context, envelopeID string, payload any) er
 type socketClient struct {
 	api    *slack.Client
 	log    *slog.Logger
+	obs    Observer // nil: nobody listens.
 	dialer *websocket.Dialer
 	// Tunables; tests shorten them.
 	readTimeout, drainGrace, minBackoff, maxBackoff time.Duration
@@ -135,9 +154,9 @@ type socketClient struct {
 	hellos atomic.Int64
 }
 
-func newSocketClient(api *slack.Client, log *slog.Logger) *socketClient {
+func newSocketClient(api *slack.Client, log *slog.Logger, obs Observer) *socketClient {
 	return &socketClient{
-		api: api, log: log,
+		api: api, log: log, obs: obs,
 		dialer:      &websocket.Dialer{Proxy: http.ProxyFromEnvironment, HandshakeTimeout: socketDialTimeout},
 		readTimeout: socketReadTimeout, drainGrace: socketDrainGrace,
 		minBackoff: socketMinBackoff, maxBackoff: socketMaxBackoff,
@@ -207,12 +226,22 @@ func (s *socketClient) run(ctx context.Context, out chan<- inbound) error {
 			// closes it or the grace runs out; new envelopes come on the
 			// next one.
 			s.log.InfoContext(ctx, "slack socket mode reconnecting", "conn", c.id, "reason", "slack sent disconnect: "+reason)
+			s.reconnecting("disconnect")
 		case <-c.done:
-			s.log.WarnContext(ctx, "slack socket mode connection lost; reconnecting", "conn", c.id, "reason", c.why)
+			if ctx.Err() == nil {
+				s.log.WarnContext(ctx, "slack socket mode connection lost; reconnecting", "conn", c.id, "reason", c.why)
+				s.reconnecting("lost")
+			}
 		case <-ctx.Done():
 		}
 	}
 	return nil
+}
+
+func (s *socketClient) reconnecting(reason string) {
+	if s.obs != nil {
+		s.obs.SocketReconnecting(reason)
+	}
 }
 
 // backoff is the wait before reconnect attempt n (1-based), with jitter so
@@ -287,6 +316,7 @@ func (s *socketClient) serve(ctx context.Context, c *socketConn, out chan<- inbo
 			c.end(readEndReason(err))
 			return
 		}
+		read := time.Now()
 		extend()
 		var req socketmode.Request
 		if err := json.Unmarshal(data, &req); err != nil {
@@ -323,7 +353,7 @@ func (s *socketClient) serve(ctx context.Context, c *socketConn, out chan<- inbo
 			evt = socketmode.Event{Type: socketmode.EventType(req.Type), Request: &req}
 		}
 		select {
-		case out <- inbound{evt: evt, conn: c}:
+		case out <- inbound{evt: evt, conn: c, read: read}:
 		case <-c.done:
 			return
 		}

@@ -61,7 +61,7 @@ func New(endpoint string, hc *http.Client, log *slog.Logger) *Client {
 
 // call runs one generated operation and maps its error.
 func (c *Client) call(ctx context.Context, op string, f func(context.Context) error) error {
-	ctx, m := withMeta(ctx)
+	ctx, m := withMeta(withOperation(ctx, op))
 	start := c.now()
 	err := f(ctx)
 	crashpoint.HitOp(crashpoint.LinearAnswered, op) // fault tests: Linear answered, the bot has not acted.

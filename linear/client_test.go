@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -375,3 +376,38 @@ func TestCreateAsUserOnlyForActorApp(t *testing.T) {
 		})
 	}
 }
+
+// TestOperationInRequestContext: a RoundTripper under the client sees
+// which GraphQL operation each request is, the name Linear gets as
+// operationName (metrics label requests with it).
+func TestOperationInRequestContext(t *testing.T) {
+	srv := fakelinear.Seeded()
+	defer srv.Close()
+	var seen []string
+	hc := &http.Client{Transport: &linear.APIKeyTransport{Key: fakelinear.APIKey, Base: roundTrip(func(r *http.Request) (*http.Response, error) {
+		seen = append(seen, linear.Operation(r.Context()))
+		return http.DefaultTransport.RoundTrip(r)
+	})}}
+	c := linear.New(srv.URL(), hc, nil)
+	ctx := context.Background()
+	if _, err := c.Teams(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateIssue(ctx, request("Boom")); err != nil {
+		t.Fatal(err)
+	}
+	var sent []string
+	for _, r := range srv.Requests() {
+		sent = append(sent, r.OperationName)
+	}
+	if !slices.Equal(seen, sent) || !slices.Equal(seen, []string{"listTeams", "createIssue"}) {
+		t.Errorf("operations in the request contexts = %q, Linear got %q, want listTeams, createIssue", seen, sent)
+	}
+	if op := linear.Operation(ctx); op != "" {
+		t.Errorf("Operation of a plain context = %q, want none", op)
+	}
+}
+
+type roundTrip func(*http.Request) (*http.Response, error)
+
+func (f roundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

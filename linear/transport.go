@@ -62,3 +62,19 @@ func withMeta(ctx context.Context) (context.Context, *respMeta) {
 	m := &respMeta{}
 	return context.WithValue(ctx, metaKey{}, m), m
 }
+
+type opKey struct{}
+
+// withOperation names the GraphQL operation a request's context carries.
+func withOperation(ctx context.Context, op string) context.Context {
+	return context.WithValue(ctx, opKey{}, op)
+}
+
+// Operation is the name of the GraphQL operation (createIssue,
+// issuesForURL, …) whose HTTP request carries ctx, or "" for a request
+// this package did not make. An instrumented http.RoundTripper reads it
+// from the request's context to label what it counts.
+func Operation(ctx context.Context) string {
+	op, _ := ctx.Value(opKey{}).(string)
+	return op
+}

@@ -297,27 +297,45 @@ type QueueStats struct {
 	// OldestDue is the due time of the oldest queued job, zero if none. A
 	// growing age means the dispatcher is stuck or Slack is refusing us.
 	OldestDue time.Time
+	// ByKind splits the counts by job kind and state (only the pairs that
+	// have jobs), ordered by kind then state.
+	ByKind []KindCount
 }
 
-// QueueStats reports the queue's size by state.
+// KindCount is how many jobs of one kind are in one state.
+type KindCount struct {
+	Kind  alert.JobKind
+	State alert.JobStatus
+	Jobs  int64
+	// Attempts is the attempts those jobs have made so far, summed.
+	Attempts int64
+}
+
+// QueueStats reports the queue's size by kind and state: one GROUP BY over
+// the jobs table (done jobs are deleted, so it holds only the live ones and
+// the dead), and one indexed read of the oldest due time when jobs wait.
 func (db *DB) QueueStats(ctx context.Context) (QueueStats, error) {
 	var counts []struct {
-		Status string `db:"status"`
-		N      int64  `db:"n"`
+		Kind     string `db:"kind"`
+		Status   string `db:"status"`
+		N        int64  `db:"n"`
+		Attempts int64  `db:"attempts"`
 	}
-	if err := db.x.SelectContext(ctx, &counts, `SELECT status, COUNT(*) AS n FROM jobs GROUP BY status`); err != nil {
+	if err := db.x.SelectContext(ctx, &counts, `SELECT kind, status, COUNT(*) AS n, COALESCE(SUM(attempts), 0) AS attempts
+		FROM jobs GROUP BY kind, status ORDER BY kind, status`); err != nil {
 		return QueueStats{}, wrap(err, "queue stats")
 	}
 	var s QueueStats
 	for _, c := range counts {
 		switch c.Status {
 		case jobQueued:
-			s.Queued = c.N
+			s.Queued += c.N
 		case jobRunning:
-			s.Running = c.N
+			s.Running += c.N
 		case jobDead:
-			s.Dead = c.N
+			s.Dead += c.N
 		}
+		s.ByKind = append(s.ByKind, KindCount{Kind: alert.JobKind(c.Kind), State: alert.JobStatus(c.Status), Jobs: c.N, Attempts: c.Attempts})
 	}
 	if s.Queued > 0 {
 		// ORDER BY rather than MIN(): SQLite returns MIN's result as

@@ -104,7 +104,45 @@ func TestJobLifecycle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if diff := cmp.Diff(store.QueueStats{Running: 1, Dead: 1}, stats); diff != "" {
+		wantStats := store.QueueStats{Running: 1, Dead: 1, ByKind: []store.KindCount{
+			{Kind: "linear_delivery", State: alert.JobDead, Jobs: 1, Attempts: 2},
+			{Kind: alert.JobThreadNote, State: alert.JobRunning, Jobs: 1},
+		}}
+		if diff := cmp.Diff(wantStats, stats); diff != "" {
+			t.Errorf("QueueStats (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// TestQueueStatsByKind: the scrape-time counts split by kind and state,
+// the retried job's attempts summed, and the oldest due time among the
+// queued jobs of every kind.
+func TestQueueStatsByKind(t *testing.T) {
+	each(t, func(t *testing.T, db *store.DB, clk *fakeClock) {
+		ctx := context.Background()
+		a := accept(t, db, newAlert("E-stats-1", "C1"))
+		clk.Advance(time.Second)
+		accept(t, db, newAlert("E-stats-2", "C1"))
+		if err := db.Enqueue(ctx, alert.Job{Kind: alert.JobThreadNote, AlertID: a.ID, Text: "soon", RunAt: t0.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		// The first render job fails once and is retried in a minute.
+		jobs, err := db.ClaimJobs(ctx, "test", 1, time.Minute)
+		if err != nil || len(jobs) != 1 {
+			t.Fatalf("claim = %v, %v", jobs, err)
+		}
+		if err := db.RetryJob(ctx, jobs[0].ID, clk.Now().Add(time.Minute), "slack 500"); err != nil {
+			t.Fatal(err)
+		}
+		stats, err := db.QueueStats(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := store.QueueStats{Queued: 3, OldestDue: ms(t0.Add(time.Second)), ByKind: []store.KindCount{
+			{Kind: alert.JobRenderAlert, State: alert.JobQueued, Jobs: 2, Attempts: 1},
+			{Kind: alert.JobThreadNote, State: alert.JobQueued, Jobs: 1},
+		}}
+		if diff := cmp.Diff(want, stats); diff != "" {
 			t.Errorf("QueueStats (-want +got):\n%s", diff)
 		}
 	})
@@ -147,7 +185,8 @@ func TestRetryFoldsIntoNewerQueuedJob(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if diff := cmp.Diff(store.QueueStats{Queued: 1, OldestDue: ms(t0)}, stats); diff != "" {
+		if diff := cmp.Diff(store.QueueStats{Queued: 1, OldestDue: ms(t0),
+			ByKind: []store.KindCount{{Kind: alert.JobRenderAlert, State: alert.JobQueued, Jobs: 1}}}, stats); diff != "" {
 			t.Errorf("QueueStats (-want +got):\n%s", diff)
 		}
 		clk.Advance(time.Second)

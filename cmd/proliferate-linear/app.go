@@ -106,6 +106,7 @@ func (m *Main) Open(ctx context.Context) error {
 				TokenURL:     m.Config.LinearOAuthTokenURL,
 				RevokeURL:    m.Config.LinearOAuthRevokeURL,
 				HTTPClient:   &http.Client{Timeout: 15 * time.Second},
+				OnRefresh:    m.metrics.oauthRefreshed,
 			},
 			PublicURL:    m.Config.PublicURL,
 			LinearAPIURL: m.Config.LinearAPIURL,
@@ -149,12 +150,14 @@ func (m *Main) Open(ctx context.Context) error {
 		ProliferateBotIDs: m.Config.ProliferateSlackBotIDs,
 		ProliferateURL:    m.Config.ProliferateURL,
 		SelfBotID:         selfBotID,
+		Observer:          m.metrics,
 	}, m.Service)
 	if err != nil {
 		return fmt.Errorf("slack bot: %w", err)
 	}
 	m.metrics.bot.Store(m.Bot)
 	m.Dispatcher = alert.NewDispatcher(db, m.Bot, m.Log)
+	m.Dispatcher.OnJobEnd, m.Dispatcher.OnAlertPosted = m.metrics.jobEnded, m.metrics.alertPosted
 	m.Service.Notify = m.Dispatcher.Wake
 	// Submissions (create, link, reopen) are stored before their ack and
 	// finished by the engine on any replica; the bot shows the outcome.

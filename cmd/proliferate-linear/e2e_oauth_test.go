@@ -198,6 +198,12 @@ func TestE2EOAuthLifecycle(t *testing.T) {
 			if _, err := w.Main.Service.Workspace(ctx); err != nil {
 				t.Errorf("workspace on the refreshed token: %v", err)
 			}
+			// /metrics: every refresh Linear answered, the connection healthy.
+			check(t, scrape(t, ctx, w), []expect{
+				{"proliferate_linear_linear_oauth_refreshes_total", l("outcome", "ok"), float64(w.Linear.CountTokenRequests("refresh_token"))},
+				{"proliferate_linear_linear_oauth_refreshes_total", l("outcome", "refused"), 0},
+				{"proliferate_linear_linear_oauth_needs_reconnect", nil, 0},
+			})
 
 			// Revoked in Linear: the reconnect message, marked once, and no
 			// retry storm against the token endpoint.
@@ -217,6 +223,14 @@ func TestE2EOAuthLifecycle(t *testing.T) {
 			if r := slash(t, ctx, w, demoUser, "status"); !strings.Contains(strings.ToLower(replyText(r)), "reconnect") {
 				t.Errorf("status = %q, want it to say a reconnect is needed", replyText(r))
 			}
+			// /metrics: Linear still refreshed (the grant's access tokens
+			// were revoked, and then the fresh one too), and the connection
+			// is marked.
+			check(t, scrape(t, ctx, w), []expect{
+				{"proliferate_linear_linear_oauth_refreshes_total", l("outcome", "ok"), float64(w.Linear.CountTokenRequests("refresh_token"))},
+				{"proliferate_linear_linear_oauth_refreshes_total", l("outcome", "refused"), 0},
+				{"proliferate_linear_linear_oauth_needs_reconnect", nil, 1},
+			})
 
 			// Disconnect through the REST API: tokens gone, links kept.
 			req, _ := http.NewRequestWithContext(ctx, http.MethodDelete, "http://"+w.Main.Addr()+"/api/v1/integrations/linear/disconnect", nil)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"runtime"
@@ -16,7 +17,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/proliferate/proliferate-linear/alert"
 	"github.com/proliferate/proliferate-linear/bot"
+	"github.com/proliferate/proliferate-linear/linear"
+	"github.com/proliferate/proliferate-linear/linear/oauth"
 	"github.com/proliferate/proliferate-linear/store"
 )
 
@@ -35,14 +39,24 @@ type metrics struct {
 	// webhook serves while Slack is still being reached).
 	bot atomic.Pointer[bot.Bot]
 
-	httpRequests *prometheus.CounterVec
-	httpDuration *prometheus.HistogramVec
-	alerts       *prometheus.CounterVec
-	slackCalls   *prometheus.CounterVec
-	slack429s    *prometheus.CounterVec
-	linearReqs   *prometheus.CounterVec
-	linearLimit  *prometheus.GaugeVec
+	httpRequests   *prometheus.CounterVec
+	httpDuration   *prometheus.HistogramVec
+	alerts         *prometheus.CounterVec
+	jobRuns        *prometheus.CounterVec
+	jobDuration    *prometheus.HistogramVec
+	postDelay      prometheus.Histogram
+	reconnects     *prometheus.CounterVec
+	ackDuration    *prometheus.HistogramVec
+	slackCalls     *prometheus.CounterVec
+	slack429s      *prometheus.CounterVec
+	linearReqs     *prometheus.CounterVec
+	linearDuration *prometheus.HistogramVec
+	linearLimit    *prometheus.GaugeVec
+	oauthRefreshes *prometheus.CounterVec
 }
+
+// latencyBuckets suit calls that take milliseconds to seconds.
+var latencyBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
 
 func newMetrics(m *Main) *metrics {
 	const ns = "proliferate_linear"
@@ -59,8 +73,24 @@ func newMetrics(m *Main) *metrics {
 			Help: "Slack Web API calls by method and HTTP status code (0: no answer)."}, []string{"method", "code"}),
 		slack429s: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "slack_rate_limited_total",
 			Help: "Slack Web API calls answered 429, by method."}, []string{"method"}),
+		jobRuns: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "job_runs_total",
+			Help: "Runs (attempts) of durable jobs by kind and outcome: done, retried, postponed (no attempt counted), dead, handed_back (shutdown), lease_lost."}, []string{"kind", "outcome"}),
+		jobDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "job_run_duration_seconds",
+			Help: "How long a job's handler ran, by kind.", Buckets: latencyBuckets}, []string{"kind"}),
+		postDelay: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "alert_post_delay_seconds",
+			Help:    "From an alert's acceptance (webhook 202 or Slack message) to its message posted in Slack.",
+			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300}}),
+		reconnects: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "socket_mode_reconnects_total",
+			Help: "Socket Mode connections replaced: disconnect (Slack asked) or lost (the connection ended)."}, []string{"reason"}),
+		ackDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "socket_mode_ack_duration_seconds",
+			Help:    "From reading a Socket Mode envelope to writing its ack (Slack allows 3 s), by envelope type.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 3}}, []string{"type"}),
 		linearReqs: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "linear_requests_total",
-			Help: "Linear GraphQL requests by outcome: ok, or the error class (Linear's extensions.code in lower case, http_<status>, transport)."}, []string{"class"}),
+			Help: "Linear GraphQL requests by operation and outcome: ok, or the error class (Linear's extensions.code in lower case, http_<status>, transport)."}, []string{"operation", "class"}),
+		linearDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "linear_request_duration_seconds",
+			Help: "Linear GraphQL request latency by operation.", Buckets: latencyBuckets}, []string{"operation"}),
+		oauthRefreshes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "linear_oauth_refreshes_total",
+			Help: "Linear OAuth token refreshes by outcome: ok, failed (tried again later), refused (the grant is dead: reconnect)."}, []string{"outcome"}),
 		linearLimit: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "linear_ratelimit_remaining",
 			Help: "What Linear last said remains of its rate limits (X-RateLimit-{Requests,Complexity}-Remaining)."}, []string{"kind"}),
 	}
@@ -81,44 +111,99 @@ func newMetrics(m *Main) *metrics {
 		}
 		return 0
 	})
-	mt.reg.MustRegister(connections, mt.httpRequests, mt.httpDuration, mt.alerts, mt.slackCalls, mt.slack429s,
-		mt.linearReqs, mt.linearLimit, build, connected, &queueCollector{m: m},
+	// Series that should read 0 before anything happened.
+	for _, r := range []string{"disconnect", "lost"} {
+		mt.reconnects.WithLabelValues(r)
+	}
+	for _, o := range []string{oauth.RefreshOK, oauth.RefreshFailed, oauth.RefreshRefused} {
+		mt.oauthRefreshes.WithLabelValues(o)
+	}
+	mt.reg.MustRegister(connections, mt.httpRequests, mt.httpDuration, mt.alerts, mt.jobRuns, mt.jobDuration, mt.postDelay,
+		mt.reconnects, mt.ackDuration, mt.slackCalls, mt.slack429s, mt.linearReqs, mt.linearDuration, mt.linearLimit,
+		mt.oauthRefreshes, build, connected, &stateCollector{m: m},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return mt
 }
 
-// queueCollector reads the durable queue's state at scrape time.
-type queueCollector struct{ m *Main }
+// stateCollector reads, at scrape time, the durable queue (one GROUP BY,
+// never a count kept per job) and the Linear OAuth connection's health.
+type stateCollector struct{ m *Main }
 
 var (
-	jobsDesc = prometheus.NewDesc("proliferate_linear_jobs", "Jobs in the durable queue by state (queued, running, dead: buried for an operator).", []string{"state"}, nil)
-	ageDesc  = prometheus.NewDesc("proliferate_linear_oldest_job_age_seconds", "How long the oldest queued job has been due (0 if none is).", nil, nil)
-	upDesc   = prometheus.NewDesc("proliferate_linear_queue_stats_up", "1 if the queue could be read at this scrape.", nil, nil)
+	jobsDesc = prometheus.NewDesc("proliferate_linear_jobs",
+		"Jobs in the durable queue by kind and state (queued, running, dead: buried for an operator).", []string{"kind", "state"}, nil)
+	attemptsDesc = prometheus.NewDesc("proliferate_linear_jobs_attempts",
+		"Attempts made so far by the jobs in the queue, by kind and state.", []string{"kind", "state"}, nil)
+	ageDesc       = prometheus.NewDesc("proliferate_linear_oldest_job_age_seconds", "How long the oldest queued job has been due (0 if none is).", nil, nil)
+	upDesc        = prometheus.NewDesc("proliferate_linear_queue_stats_up", "1 if the queue could be read at this scrape.", nil, nil)
+	reconnectDesc = prometheus.NewDesc("proliferate_linear_linear_oauth_needs_reconnect",
+		"1 while the Linear OAuth connection is marked as needing a reconnect (/proliferate-linear connect); only with OAuth.", nil, nil)
 )
 
-func (q *queueCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- jobsDesc
-	ch <- ageDesc
-	ch <- upDesc
+func (q *stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{jobsDesc, attemptsDesc, ageDesc, upDesc, reconnectDesc} {
+		ch <- d
+	}
 }
 
-func (q *queueCollector) Collect(ch chan<- prometheus.Metric) {
+// jobStates are the states a stored job can be in.
+var jobStates = []alert.JobStatus{alert.JobQueued, alert.JobRunning, alert.JobDead}
+
+func (q *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	q.collectOAuth(ctx, ch)
 	if q.m.DB == nil {
 		ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, 0)
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
 	s, err := q.m.DB.QueueStats(ctx)
 	if err != nil {
 		ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, 0)
 		return
 	}
 	ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, 1)
-	ch <- prometheus.MustNewConstMetric(jobsDesc, prometheus.GaugeValue, float64(s.Queued), "queued")
-	ch <- prometheus.MustNewConstMetric(jobsDesc, prometheus.GaugeValue, float64(s.Running), "running")
-	ch <- prometheus.MustNewConstMetric(jobsDesc, prometheus.GaugeValue, float64(s.Dead), "dead")
+	// Every kind the dispatcher runs reads 0 in every state when it has no
+	// jobs, so a series never vanishes; kinds only the store knows (an
+	// older or newer replica's) appear as they are.
+	type key struct {
+		kind  alert.JobKind
+		state alert.JobStatus
+	}
+	counts := map[key]store.KindCount{}
+	for _, c := range s.ByKind {
+		counts[key{c.Kind, c.State}] = c
+	}
+	if d := q.m.Dispatcher; d != nil {
+		for _, k := range d.Kinds() {
+			for _, st := range jobStates {
+				if _, ok := counts[key{k, st}]; !ok {
+					counts[key{k, st}] = store.KindCount{Kind: k, State: st}
+				}
+			}
+		}
+	}
+	for k, c := range counts {
+		ch <- prometheus.MustNewConstMetric(jobsDesc, prometheus.GaugeValue, float64(c.Jobs), string(k.kind), string(k.state))
+		ch <- prometheus.MustNewConstMetric(attemptsDesc, prometheus.GaugeValue, float64(c.Attempts), string(k.kind), string(k.state))
+	}
 	ch <- prometheus.MustNewConstMetric(ageDesc, prometheus.GaugeValue, oldestAge(s, time.Now()))
+}
+
+// collectOAuth reports whether the OAuth connection needs a reconnect.
+func (q *stateCollector) collectOAuth(ctx context.Context, ch chan<- prometheus.Metric) {
+	if q.m.Manager == nil {
+		return
+	}
+	v := 0.0
+	c, err := q.m.Manager.Connection(ctx, q.m.SlackTeamID)
+	switch {
+	case err == nil && c.Status == alert.ConnectionNeedsReconnect:
+		v = 1
+	case err != nil && !errors.Is(err, alert.ErrNotConnected):
+		return // unknown: no sample rather than a wrong one.
+	}
+	ch <- prometheus.MustNewConstMetric(reconnectDesc, prometheus.GaugeValue, v)
 }
 
 // oldestAge is how long the oldest queued job has been due, in seconds.
@@ -241,9 +326,15 @@ func (mt *metrics) slackTransport(base http.RoundTripper) http.RoundTripper {
 // array, so the class comes from the body's first extensions.code.
 func (mt *metrics) linearTransport(base http.RoundTripper) http.RoundTripper {
 	return roundTripper(func(r *http.Request) (*http.Response, error) {
+		op := linear.Operation(r.Context())
+		if op == "" {
+			op = "other"
+		}
+		start := time.Now()
 		resp, err := base.RoundTrip(r)
+		mt.linearDuration.WithLabelValues(op).Observe(time.Since(start).Seconds())
 		if err != nil {
-			mt.linearReqs.WithLabelValues("transport").Inc()
+			mt.linearReqs.WithLabelValues(op, "transport").Inc()
 			return resp, err
 		}
 		for kind, h := range map[string]string{"requests": "X-RateLimit-Requests-Remaining", "complexity": "X-RateLimit-Complexity-Remaining"} {
@@ -255,10 +346,10 @@ func (mt *metrics) linearTransport(base http.RoundTripper) http.RoundTripper {
 		resp.Body.Close()
 		resp.Body = io.NopCloser(bytes.NewReader(body))
 		if rerr != nil {
-			mt.linearReqs.WithLabelValues("transport").Inc()
+			mt.linearReqs.WithLabelValues(op, "transport").Inc()
 			return resp, nil // the client meets the short body and reports it
 		}
-		mt.linearReqs.WithLabelValues(linearClass(resp.StatusCode, body)).Inc()
+		mt.linearReqs.WithLabelValues(op, linearClass(resp.StatusCode, body)).Inc()
 		return resp, nil
 	})
 }
@@ -283,6 +374,28 @@ func linearClass(code int, body []byte) string {
 	}
 	return "ok"
 }
+
+// EnvelopeAcked implements bot.Observer.
+func (mt *metrics) EnvelopeAcked(kind string, took time.Duration) {
+	mt.ackDuration.WithLabelValues(kind).Observe(took.Seconds())
+}
+
+// SocketReconnecting implements bot.Observer.
+func (mt *metrics) SocketReconnecting(reason string) { mt.reconnects.WithLabelValues(reason).Inc() }
+
+// jobEnded is the Dispatcher's OnJobEnd.
+func (mt *metrics) jobEnded(kind alert.JobKind, outcome alert.JobOutcome, ran time.Duration) {
+	mt.jobRuns.WithLabelValues(string(kind), string(outcome)).Inc()
+	mt.jobDuration.WithLabelValues(string(kind)).Observe(ran.Seconds())
+}
+
+// alertPosted is the Dispatcher's OnAlertPosted.
+func (mt *metrics) alertPosted(since time.Duration) { mt.postDelay.Observe(since.Seconds()) }
+
+// oauthRefreshed is the OAuth token sources' OnRefresh.
+func (mt *metrics) oauthRefreshed(outcome string) { mt.oauthRefreshes.WithLabelValues(outcome).Inc() }
+
+var _ bot.Observer = (*metrics)(nil)
 
 type roundTripper func(*http.Request) (*http.Response, error)
 

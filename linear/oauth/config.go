@@ -64,6 +64,23 @@ type Config struct {
 	// RefreshBefore is how long before its expiry a token source refreshes
 	// a token; zero means DefaultRefreshBefore.
 	RefreshBefore time.Duration
+	// OnRefresh, when set, is told the outcome of every refresh a token
+	// source asked Linear for (metrics): RefreshOK, RefreshFailed (it will
+	// be tried again) or RefreshRefused (the grant is dead: reconnect).
+	OnRefresh func(outcome string)
+}
+
+// Refresh outcomes, for Config.OnRefresh.
+const (
+	RefreshOK      = "ok"
+	RefreshFailed  = "failed"
+	RefreshRefused = "refused"
+)
+
+func (c Config) refreshed(outcome string) {
+	if c.OnRefresh != nil {
+		c.OnRefresh(outcome)
+	}
 }
 
 // String keeps the client secret out of %v and %+v.

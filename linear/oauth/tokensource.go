@@ -204,8 +204,14 @@ func (s *TokenSource) slow(ctx context.Context) (*oauth2.Token, error) {
 		nt, err := s.cfg.oauth2().TokenSource(s.cfg.ctx(ctx), &oauth2.Token{RefreshToken: cur.RefreshToken}).Token()
 		if err != nil {
 			fnErr = err
+			if refusedGrant(err) {
+				s.cfg.refreshed(RefreshRefused)
+			} else {
+				s.cfg.refreshed(RefreshFailed)
+			}
 			return nil, err
 		}
+		s.cfg.refreshed(RefreshOK)
 		s.learnLifetime(nt)
 		return nt, nil
 	})
@@ -234,7 +240,7 @@ func (s *TokenSource) refreshError(ctx context.Context, err error, refreshToken 
 	var re *oauth2.RetrieveError
 	switch {
 	case errors.As(err, &oe):
-	case errors.As(err, &re) && (re.ErrorCode == "invalid_grant" || re.Response != nil && re.Response.StatusCode == http.StatusUnauthorized):
+	case errors.As(err, &re) && refusedGrant(err):
 		oe = &Error{Op: "refresh", Code: re.ErrorCode, Kind: alert.ErrUnauthorized}
 		if re.Response != nil {
 			oe.StatusCode = re.Response.StatusCode
@@ -252,6 +258,13 @@ func (s *TokenSource) refreshError(ctx context.Context, err error, refreshToken 
 	}
 	s.fail(ctx, oe, refreshToken, reason)
 	return oe
+}
+
+// refusedGrant says Linear refused the refresh token itself (invalid_grant
+// or HTTP 401): no retry helps, the workspace must reconnect.
+func refusedGrant(err error) bool {
+	var re *oauth2.RetrieveError
+	return errors.As(err, &re) && (re.ErrorCode == "invalid_grant" || re.Response != nil && re.Response.StatusCode == http.StatusUnauthorized)
 }
 
 // fail records a dead grant; when reason is not empty it also marks the

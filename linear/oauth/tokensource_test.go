@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -50,6 +51,7 @@ func TestTokenSourceRefreshesAheadOfExpiry(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t)
 			f.cfg.RefreshBefore = tt.before
+			outcomes := recordRefreshes(&f.cfg)
 			old := f.connect()
 			f.tokens.expireIn(workspace, tt.left)
 			tok, err := f.source().Token()
@@ -57,6 +59,9 @@ func TestTokenSourceRefreshesAheadOfExpiry(t *testing.T) {
 				t.Fatal(f.record(err))
 			}
 			n := f.srv.CountTokenRequests("refresh_token")
+			if got := outcomes(); len(got) != n || n == 1 && got[0] != oauth.RefreshOK {
+				t.Errorf("OnRefresh told %q for %d refreshes, want one %q each", got, n, oauth.RefreshOK)
+			}
 			if got := n == 1; got != tt.wantRefresh || n > 1 {
 				t.Fatalf("refresh requests = %d, want refresh %t", n, tt.wantRefresh)
 			}
@@ -151,6 +156,7 @@ func TestTokenSourceRevokedRefreshToken(t *testing.T) {
 	f.connect()
 	f.srv.RevokeAll()
 	f.tokens.expireIn(workspace, time.Minute)
+	outcomes := recordRefreshes(&f.cfg)
 	ts := f.source()
 	for i := range 5 {
 		_, err := ts.Token()
@@ -168,6 +174,9 @@ func TestTokenSourceRevokedRefreshToken(t *testing.T) {
 	}
 	if got := f.tokens.marked(workspace); len(got) != 1 || got[0] != "invalid_grant" {
 		t.Errorf("MarkNeedsReconnect calls = %q, want one invalid_grant", got)
+	}
+	if got := outcomes(); !slices.Equal(got, []string{oauth.RefreshRefused}) {
+		t.Errorf("OnRefresh told %q, want one %q", got, oauth.RefreshRefused)
 	}
 
 	// A reconnect stores a new pair; the source picks it up by itself.
@@ -197,6 +206,7 @@ func TestTokenSourceNetworkError(t *testing.T) {
 	f.connect()
 	f.tokens.expireIn(workspace, time.Minute)
 	f.cfg.TokenURL = "http://127.0.0.1:1/oauth/token" // nothing listens on port 1
+	outcomes := recordRefreshes(&f.cfg)
 	_, err := f.source().Token()
 	var temp *alert.TemporaryError
 	if !errors.As(f.record(err), &temp) || !errors.Is(err, alert.ErrUnavailable) {
@@ -204,6 +214,25 @@ func TestTokenSourceNetworkError(t *testing.T) {
 	}
 	if got := f.tokens.marked(workspace); len(got) != 0 {
 		t.Errorf("a network error marked the connection: %q", got)
+	}
+	if got := outcomes(); !slices.Equal(got, []string{oauth.RefreshFailed}) {
+		t.Errorf("OnRefresh told %q, want one %q", got, oauth.RefreshFailed)
+	}
+}
+
+// recordRefreshes sets cfg.OnRefresh and returns what it was told so far.
+func recordRefreshes(cfg *oauth.Config) func() []string {
+	var mu sync.Mutex
+	var got []string
+	cfg.OnRefresh = func(outcome string) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, outcome)
+	}
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(got)
 	}
 }
 
