@@ -62,6 +62,8 @@ func (b *Bot) routeDeferred(evt socketmode.Event) *deferredAck {
 		return b.linkSubmitAck(cb)
 	case cb.Type == slack.InteractionTypeViewSubmission && cb.View.CallbackID == callbackCreate:
 		return b.createSubmitAck(cb)
+	case cb.Type == slack.InteractionTypeViewSubmission && (cb.View.CallbackID == callbackRuleEdit || cb.View.CallbackID == callbackRuleRemove):
+		return b.ruleSubmitAck(cb)
 	case cb.Type == slack.InteractionTypeBlockActions:
 		// Submissions are stored before their ack (see submit.go).
 		for _, act := range cb.ActionCallback.BlockActions {

@@ -110,6 +110,19 @@ func (b *Bot) routeAction(cb slack.InteractionCallback, act slack.BlockAction) j
 	case act.ActionID == actionTeam && cb.View.CallbackID == callbackCreate && !strings.HasPrefix(act.SelectedOption.Value, noticePrefix):
 		team := act.SelectedOption.Value
 		return func(ctx context.Context) { b.teamChanged(ctx, cb, team) }
+	case act.ActionID == actionRuleAdd && fromHome(cb) && cb.TriggerID != "":
+		version, err := strconv.ParseInt(act.Value, 10, 64)
+		if err != nil {
+			return nil
+		}
+		return func(ctx context.Context) { b.openRuleModal(ctx, cb, "add", 0, version) }
+	case strings.HasPrefix(act.ActionID, actionRuleMenuPrefix) && fromHome(cb) && cb.TriggerID != "":
+		n, err := strconv.Atoi(strings.TrimPrefix(act.ActionID, actionRuleMenuPrefix))
+		if err != nil || n < 1 {
+			return nil
+		}
+		pick := act.SelectedOption.Value
+		return func(ctx context.Context) { b.ruleMenu(ctx, cb, n, pick) }
 	case act.ActionID == actionConnect:
 		return func(ctx context.Context) { b.connectClicked(ctx, cb) }
 	case act.ActionID == actionDisconnect && act.Value != "":

@@ -128,6 +128,7 @@ func (b *Bot) homeStored(ctx context.Context, log *slog.Logger, team, user strin
 	if t, ok := b.teams.get(""); ok {
 		st.Teams = t
 	}
+	b.homeRulesState(ctx, log, &st)
 	if b.home != nil {
 		if st.Channels, err = b.home.AlertChannels(ctx, homeChannels); err != nil {
 			log.WarnContext(ctx, "home: alert channels", "err", err)

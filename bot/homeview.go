@@ -54,6 +54,12 @@ type homeState struct {
 	Restricted string
 	// Notice answers the viewer's last click in the Home.
 	Notice *reply
+	// Rules are the routing rules at RulesVersion; RulesErr is why they
+	// could not be read. RulesRestricted tells members who may change them.
+	Rules           []alert.Rule
+	RulesVersion    int64
+	RulesErr        error
+	RulesRestricted string
 }
 
 // homeView renders st as a home tab.
@@ -65,6 +71,8 @@ func homeView(st homeState) slack.HomeTabViewRequest {
 	}
 	blocks = append(blocks, homeConnection(st)...)
 	blocks = append(blocks, homeDefaultTeam(st))
+	blocks = append(blocks, slack.NewDividerBlock())
+	blocks = append(blocks, homeRules(st)...)
 	blocks = append(blocks, slack.NewDividerBlock(), homeChannelList(st.Channels), slack.NewDividerBlock())
 	blocks = append(blocks, homeIssueList(st.Links)...)
 	switch {

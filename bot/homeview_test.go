@@ -31,9 +31,16 @@ func homeChannelsSample() []alert.AlertChannel {
 func connectedHome(admin bool) homeState {
 	c := sampleConnection()
 	c.DefaultTeamKey = "ENG"
+	rules := []alert.Rule{
+		{Environment: "production", ErrorType: "*TimeoutError", TeamKey: "ENG", HasPriority: true, Priority: alert.PriorityUrgent, Labels: []string{"timeout", "backend"}},
+		{ErrorType: "<!channel>`*`", Channel: "C0123ABCD"}, // escaped, and no way out of the code span.
+	}
 	return homeState{
 		Admin: admin, OAuth: true, Conn: &c, Teams: sampleTeams(), Channels: homeChannelsSample(), Links: homeLinks(),
-		Restricted: "Only Slack workspace admins and owners can " + doChangeConnection + ".",
+		Restricted:      "Only Slack workspace admins and owners can " + doChangeConnection + ".",
+		Rules:           rules,
+		RulesVersion:    7,
+		RulesRestricted: "Only Slack workspace admins and owners can " + doRules + ".",
 	}
 }
 

@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -127,6 +128,14 @@ func (b *Bot) laneFor(evt socketmode.Event) *lane {
 			if cb.View.CallbackID == callbackCreate {
 				return b.fast
 			}
+		case actionRuleAdd:
+			// Opens a modal from the store (and users.info, cached).
+			if cb.TriggerID != "" {
+				return b.fast
+			}
+		}
+		if strings.HasPrefix(act.ActionID, actionRuleMenuPrefix) && cb.TriggerID != "" {
+			return b.fast
 		}
 	}
 	return b.slow

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -166,7 +167,8 @@ func (s *Server) viewElement(userID, viewID, actionID string) (User, *view, elem
 }
 
 // SelectOption picks value in the select menu (or other stateful element)
-// with actionID, updating the view's state.values. Slack then sends
+// with actionID, updating the view's state.values; in an overflow menu it
+// picks the option and sends block_actions with it. Slack then sends
 // block_actions, except for an element of an input block without
 // dispatch_action: then nothing is sent and the zero Ack is returned.
 func (s *Server) SelectOption(ctx context.Context, userID, viewID, actionID, value string) (Ack, error) {
@@ -175,6 +177,19 @@ func (s *Server) SelectOption(ctx context.Context, userID, viewID, actionID, val
 	if err != nil {
 		s.mu.Unlock()
 		return Ack{}, err
+	}
+	if e.typ() == "overflow" {
+		// An overflow menu holds no state: the pick is only in the
+		// block_actions it sends, as selected_option.
+		i := slices.IndexFunc(optionsOf(e.elem), func(o Option) bool { return o.Value == value })
+		if i < 0 {
+			s.mu.Unlock()
+			return Ack{}, fmt.Errorf("%w: %q is not an option of %q", ErrInvalidValue, value, actionID)
+		}
+		p, trig := s.viewAction(u, v, e, nil)
+		p["actions"].([]any)[0].(map[string]any)["selected_option"] = optionsOf(e.elem)[i]
+		s.mu.Unlock()
+		return s.deliver(ctx, "interactive", p, trig, userID, nil)
 	}
 	sv, err := s.valueFor(viewID, e, InputValue{Value: value})
 	if err != nil {
