@@ -33,6 +33,9 @@ type Service struct {
 	// Reporter, when set, tells people how their submissions stand (see
 	// RunSubmission).
 	Reporter Reporter
+	// Revoker, when set, forgets a workspace's token when Linear reports
+	// the app removed (see ApplyDelivery); nil without OAuth.
+	Revoker Revoker
 	// Patience is how long a submission retries while Linear is
 	// unavailable (DefaultPatience when 0); MaxAttempts is the work
 	// engine's bound (Dispatcher.MaxAttempts; 10 when 0), so the last

@@ -14,7 +14,6 @@ package httpapi
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -22,6 +21,7 @@ import (
 	"time"
 
 	"github.com/proliferate/proliferate-linear/alert"
+	"github.com/proliferate/proliferate-linear/linear/webhook"
 )
 
 // AlertAccepter stores an alert durably, folding a repeat into the existing
@@ -43,13 +43,6 @@ type Config struct {
 	// (LINEAR_WEBHOOK_SECRET). When empty, POST /webhooks/linear answers
 	// 503: nothing can be verified.
 	LinearWebhookSecret string
-	// LinearWebhookWorkers is how many goroutines apply verified Linear
-	// deliveries; DefaultLinearWorkers when zero.
-	LinearWebhookWorkers int
-	// LinearWebhookQueue bounds the deliveries accepted but not yet
-	// applied; DefaultLinearQueue when zero. When it is full the endpoint
-	// answers 503 and Linear retries.
-	LinearWebhookQueue int
 	// APIToken is the bearer token of the REST API (API_TOKEN). When empty,
 	// the API answers 503.
 	APIToken string
@@ -70,15 +63,10 @@ type Deps struct {
 	// Ready, when set, is called by GET /readyz (e.g. a database ping);
 	// an error makes the replica unready.
 	Ready func(ctx context.Context) error
-	// Deliveries dedupes Linear deliveries and keeps each verified body
-	// until it is applied, so Recover can replay one a crash interrupted.
-	// Required, with Issues, for POST /webhooks/linear.
-	Deliveries DeliveryRecorder
-	// Issues applies Linear issue changes (*alert.Service).
-	Issues IssueChanger
-	// Revoked, when set, is told that a Linear workspace removed the app
-	// (OAuthApp revoked); when nil those deliveries are ignored.
-	Revoked Revoker
+	// Deliveries stores verified Linear deliveries as jobs of the work
+	// engine (*alert.Service), which applies them after the answer.
+	// Required for POST /webhooks/linear.
+	Deliveries DeliveryAccepter
 	// Organization, when set, names the connected Linear organization:
 	// Issue deliveries of any other one are refused (403
 	// other_organization), nothing applied.
@@ -127,8 +115,8 @@ type server struct {
 	integ    *integration
 }
 
-// Handler is the HTTP handler with every route. It owns the workers that
-// apply Linear deliveries after the 200; Close drains them on shutdown.
+// Handler is the HTTP handler with every route. Close waits for the work
+// it started after an answer (OnConnected calls).
 type Handler struct {
 	h http.Handler
 	s *server
@@ -137,20 +125,12 @@ type Handler struct {
 // ServeHTTP serves a request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.h.ServeHTTP(w, r) }
 
-// Close stops taking Linear deliveries (they are answered 503, so Linear
-// retries them later, against this or another replica) and waits until
-// every accepted one is applied (and every OnConnected call has returned)
-// or ctx is done. Call it after
-// http.Server.Shutdown, so no request is still being handled. It returns
-// an error when ctx ended first: the deliveries still queued stay stored
-// unapplied, and Recover (on any replica) replays them. Close is idempotent.
+// Close waits until every OnConnected call under way has returned (each
+// is bounded to 30 s), or ctx is done. Call it after
+// http.Server.Shutdown, so no request is still being handled. Linear
+// deliveries need no draining: each is a stored job before its 200.
 func (h *Handler) Close(ctx context.Context) error {
-	var err error
-	if h.s.linear != nil {
-		err = h.s.linear.close(ctx)
-	}
-	// OnConnected calls under way (each bounded to 30 s) finish too.
-	return errors.Join(err, h.s.integ.wait(ctx))
+	return h.s.integ.wait(ctx)
 }
 
 // New returns the HTTP handler with every route, wrapped in request
@@ -159,8 +139,7 @@ func (h *Handler) Close(ctx context.Context) error {
 func New(cfg Config, deps Deps) http.Handler { return NewHandler(cfg, deps) }
 
 // NewHandler returns the HTTP handler with every route, wrapped in request
-// logging and panic recovery. When the Linear webhook is configured it
-// starts the workers that apply deliveries; call Close to stop them.
+// logging and panic recovery.
 func NewHandler(cfg Config, deps Deps) *Handler {
 	s := &server{
 		secret:         []byte(cfg.WebhookSecret),
@@ -180,12 +159,16 @@ func NewHandler(cfg Config, deps Deps) *Handler {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	switch {
-	case cfg.LinearWebhookSecret != "" && deps.Deliveries != nil && deps.Issues != nil:
-		s.linear = newLinearHook(cfg, deps, s.now, s.log)
+	case cfg.LinearWebhookSecret != "" && deps.Deliveries != nil:
+		s.linear = &linearHook{
+			verifier:   webhook.Verifier{Secret: []byte(cfg.LinearWebhookSecret), Now: s.now},
+			deliveries: deps.Deliveries,
+			org:        deps.Organization,
+		}
 	case cfg.LinearWebhookSecret != "":
-		// A secret without the collaborators is a wiring mistake; say so
+		// A secret without the collaborator is a wiring mistake; say so
 		// at startup rather than on the first delivery.
-		s.log.Error("Linear webhook secret set but Deliveries or Issues missing: POST /webhooks/linear will answer 503")
+		s.log.Error("Linear webhook secret set but Deliveries missing: POST /webhooks/linear will answer 503")
 	}
 
 	mux := http.NewServeMux()

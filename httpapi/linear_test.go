@@ -78,19 +78,16 @@ func TestLinearWebhookApplied(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			lh := newLinearHarness(t, nil, nil)
+			lh := newLinearHarness(t, nil)
 			resp := lh.postSignedLinear(t, issueDelivery(t, issueUUID, tt.state, testNow, tt.edit), deliveryID(1))
 			if diff := cmp.Diff(map[string]any{"status": "accepted"}, resp.body); resp.status != http.StatusOK || diff != "" {
 				t.Fatalf("status %d, body (-want +got):\n%s", resp.status, diff)
 			}
-			lh.drain(t)
 			want := base
 			tt.want(&want)
-			if diff := cmp.Diff([]alert.Issue{want}, lh.issues.Applied()); diff != "" {
-				t.Errorf("applied (-want +got):\n%s", diff)
-			}
-			if !lh.deliveries.Seen(deliveryID(1)) {
-				t.Errorf("delivery %s not recorded", deliveryID(1))
+			wantD := []alert.LinearDelivery{{ID: deliveryID(1), Issue: &want}}
+			if diff := cmp.Diff(wantD, lh.deliveries.Accepted()); diff != "" {
+				t.Errorf("stored (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -184,7 +181,7 @@ func TestLinearWebhookRejected(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			lh := newLinearHarness(t, nil, nil)
+			lh := newLinearHarness(t, nil)
 			body := tt.body(t)
 			resp := lh.postLinear(t, body, tt.header(body))
 			if resp.status != tt.wantStatus || resp.body["code"] != tt.wantCode {
@@ -193,12 +190,8 @@ func TestLinearWebhookRejected(t *testing.T) {
 			if msg, _ := resp.body["error"].(string); msg == "" || strings.Contains(msg, linearSecret) {
 				t.Errorf("error message %q: empty or leaks the secret", msg)
 			}
-			lh.drain(t)
 			if n := lh.deliveries.Calls(); n != 0 {
-				t.Errorf("RecordDelivery called %d times, want 0", n)
-			}
-			if got := lh.issues.Applied(); len(got) != 0 {
-				t.Errorf("IssueChanged applied %v, want nothing", got)
+				t.Errorf("AcceptDelivery called %d times, want 0", n)
 			}
 			if strings.Contains(lh.logs.String(), linearSecret) {
 				t.Error("log leaks the secret")
@@ -208,7 +201,7 @@ func TestLinearWebhookRejected(t *testing.T) {
 }
 
 func TestLinearWebhookReplayedDelivery(t *testing.T) {
-	lh := newLinearHarness(t, nil, nil)
+	lh := newLinearHarness(t, nil)
 	body := issueDelivery(t, issueUUID, "completed", testNow, nil)
 	wants := []string{"accepted", "duplicate", "duplicate"}
 	for i, want := range wants {
@@ -217,9 +210,8 @@ func TestLinearWebhookReplayedDelivery(t *testing.T) {
 			t.Fatalf("post %d: %d %v, want 200 %q", i+1, resp.status, resp.body, want)
 		}
 	}
-	lh.drain(t)
-	if got := lh.issues.Applied(); len(got) != 1 {
-		t.Errorf("applied %d times, want once", len(got))
+	if got := lh.deliveries.Accepted(); len(got) != 1 {
+		t.Errorf("stored %d times, want once", len(got))
 	}
 }
 
@@ -228,29 +220,31 @@ func TestLinearWebhookIgnored(t *testing.T) {
 	tests := []struct {
 		name string
 		body map[string]any
+		// asked: the core was asked (it ignores a revocation without OAuth).
+		asked int
 	}{
-		{"comment", map[string]any{"action": "create", "type": "Comment", "webhookTimestamp": at, "data": map[string]any{"id": "c1", "body": "hi"}}},
-		{"issue removed", map[string]any{"action": "remove", "type": "Issue", "webhookTimestamp": at, "data": map[string]any{"id": issueUUID, "trashed": true}}},
-		{"revoked without a Revoker", map[string]any{"action": "revoked", "type": "OAuthApp", "webhookTimestamp": at, "organizationId": "org-acme"}},
+		{"comment", map[string]any{"action": "create", "type": "Comment", "webhookTimestamp": at, "data": map[string]any{"id": "c1", "body": "hi"}}, 0},
+		{"issue removed", map[string]any{"action": "remove", "type": "Issue", "webhookTimestamp": at, "data": map[string]any{"id": issueUUID, "trashed": true}}, 0},
+		{"revoked without an organization", map[string]any{"action": "revoked", "type": "OAuthApp", "webhookTimestamp": at}, 0},
+		{"revoked without OAuth", map[string]any{"action": "revoked", "type": "OAuthApp", "webhookTimestamp": at, "organizationId": "org-acme"}, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			lh := newLinearHarness(t, nil, nil)
+			lh := newLinearHarness(t, nil)
 			resp := lh.postSignedLinear(t, mustJSON(t, tt.body), deliveryID(1))
 			if resp.status != http.StatusOK || resp.body["status"] != "ignored" {
 				t.Fatalf("got %d %v, want 200 ignored", resp.status, resp.body)
 			}
-			lh.drain(t)
-			if n, got := lh.deliveries.Calls(), lh.issues.Applied(); n != 0 || len(got) != 0 {
-				t.Errorf("recorded %d, applied %v; want nothing", n, got)
+			if n, got := lh.deliveries.Calls(), lh.deliveries.Accepted(); n != tt.asked || len(got) != 0 {
+				t.Errorf("asked %d times (want %d), stored %v; want nothing stored", n, tt.asked, got)
 			}
 		})
 	}
 }
 
 func TestLinearWebhookRevoked(t *testing.T) {
-	rev := &fakeRevoker{}
-	lh := newLinearHarness(t, nil, func(_ *Config, d *Deps) { d.Revoked = rev })
+	lh := newLinearHarness(t, nil)
+	lh.deliveries.revocations = true
 	body := mustJSON(t, map[string]any{
 		"action": "revoked", "type": "OAuthApp", "webhookTimestamp": testNow.UnixMilli(),
 		"organizationId": "org-acme", "oauthClientId": "client-1",
@@ -259,9 +253,8 @@ func TestLinearWebhookRevoked(t *testing.T) {
 	if resp.status != http.StatusOK || resp.body["status"] != "accepted" {
 		t.Fatalf("got %d %v", resp.status, resp.body)
 	}
-	lh.drain(t)
-	if diff := cmp.Diff([]string{"org-acme"}, rev.Orgs()); diff != "" {
-		t.Errorf("revoked (-want +got):\n%s", diff)
+	if diff := cmp.Diff([]alert.LinearDelivery{{ID: deliveryID(1), RevokedOrg: "org-acme"}}, lh.deliveries.Accepted()); diff != "" {
+		t.Errorf("stored (-want +got):\n%s", diff)
 	}
 }
 
@@ -271,12 +264,11 @@ func TestLinearWebhookNotConfigured(t *testing.T) {
 		edit func(*Config, *Deps)
 	}{
 		{"no secret", func(c *Config, _ *Deps) { c.LinearWebhookSecret = "" }},
-		{"no delivery recorder", func(_ *Config, d *Deps) { d.Deliveries = nil }},
-		{"no issue changer", func(_ *Config, d *Deps) { d.Issues = nil }},
+		{"no delivery store", func(_ *Config, d *Deps) { d.Deliveries = nil }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			lh := newLinearHarness(t, nil, tt.edit)
+			lh := newLinearHarness(t, tt.edit)
 			resp := lh.postSignedLinear(t, issueDelivery(t, issueUUID, "completed", testNow, nil), deliveryID(1))
 			want := map[string]any{"error": "Linear webhooks are not configured", "code": "not_configured"}
 			if diff := cmp.Diff(want, resp.body); resp.status != http.StatusServiceUnavailable || diff != "" {
@@ -287,7 +279,7 @@ func TestLinearWebhookNotConfigured(t *testing.T) {
 }
 
 func TestLinearWebhookRecordFails(t *testing.T) {
-	lh := newLinearHarness(t, nil, func(c *Config, _ *Deps) { c.LinearWebhookWorkers, c.LinearWebhookQueue = 1, 1 })
+	lh := newLinearHarness(t, nil)
 	body := issueDelivery(t, issueUUID, "completed", testNow, nil)
 	lh.deliveries.err = errDB
 	resp := lh.postSignedLinear(t, body, deliveryID(1))
@@ -297,21 +289,20 @@ func TestLinearWebhookRecordFails(t *testing.T) {
 	if strings.Contains(resp.body["error"].(string), errDB.Error()) {
 		t.Errorf("error %q leaks internal detail", resp.body["error"])
 	}
-	// Linear retries; the queue slot was given back, so the retry is taken.
+	// Linear retries; nothing was stored, so the retry is fresh.
 	lh.deliveries.mu.Lock()
 	lh.deliveries.err = nil
 	lh.deliveries.mu.Unlock()
 	if resp := lh.postSignedLinear(t, body, deliveryID(1)); resp.status != http.StatusOK || resp.body["status"] != "accepted" {
 		t.Fatalf("retry: got %d %v, want 200 accepted", resp.status, resp.body)
 	}
-	lh.drain(t)
-	if got := lh.issues.Applied(); len(got) != 1 {
-		t.Errorf("applied %d times, want once", len(got))
+	if got := lh.deliveries.Accepted(); len(got) != 1 {
+		t.Errorf("stored %d times, want once", len(got))
 	}
 }
 
-// The core's service is what the lead wires as Deps.Issues.
-var _ IssueChanger = (*alert.Service)(nil)
+// The core's service is what main wires as Deps.Deliveries.
+var _ DeliveryAccepter = (*alert.Service)(nil)
 
 // orgSource is a fixed OrganizationSource.
 type orgSource struct {
@@ -340,7 +331,7 @@ func TestLinearWebhookOrganization(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			lh := newLinearHarness(t, nil, func(_ *Config, d *Deps) { d.Organization = tt.src })
+			lh := newLinearHarness(t, func(_ *Config, d *Deps) { d.Organization = tt.src })
 			resp := lh.postSignedLinear(t, issueDelivery(t, issueUUID, "started", testNow, nil), deliveryID(1))
 			if resp.status != tt.wantStatus {
 				t.Fatalf("status %d, want %d (%v)", resp.status, tt.wantStatus, resp.body)
@@ -351,12 +342,8 @@ func TestLinearWebhookOrganization(t *testing.T) {
 			if tt.wantStat != "" && resp.body["status"] != tt.wantStat {
 				t.Errorf("status = %v, want %s", resp.body["status"], tt.wantStat)
 			}
-			lh.drain(t)
-			if n := len(lh.issues.Applied()); n != tt.applied {
-				t.Errorf("%d changes applied, want %d", n, tt.applied)
-			}
-			if seen := lh.deliveries.Seen(deliveryID(1)); seen != (tt.applied > 0) {
-				t.Errorf("delivery recorded = %v, want %v", seen, tt.applied > 0)
+			if n := len(lh.deliveries.Accepted()); n != tt.applied {
+				t.Errorf("%d deliveries stored, want %d", n, tt.applied)
 			}
 		})
 	}

@@ -8,18 +8,58 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
 
 	"github.com/proliferate/proliferate-linear/alert"
-	"github.com/proliferate/proliferate-linear/linear/webhook"
 	"github.com/proliferate/proliferate-linear/store"
 	"github.com/proliferate/proliferate-linear/store/storetest"
 )
 
-// delivery is a verified Issue delivery with id id received at at.
-func delivery(id string, at time.Time) store.Delivery {
-	return store.Delivery{ID: id, Subject: "issue:" + id, ReceivedAt: at,
-		Body: []byte(`{"type":"Issue","action":"update","webhookTimestamp":1767225600000,"data":{"id":"` + id + `"}}`)}
+// deliveryJob is the job of delivery id moving issue to stateType, as the
+// core builds it.
+func deliveryJob(t testing.TB, id, issue, stateType string) alert.Job {
+	t.Helper()
+	j, err := alert.DeliveryJob(alert.LinearDelivery{ID: id, Issue: &alert.Issue{ID: issue, Identifier: "ENG-1", StateType: stateType}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+// deliveryJobs lists the stored jobs of kind linear_delivery.
+func deliveryJobs(t *testing.T, db *store.DB) []alert.Job {
+	t.Helper()
+	jobs, err := db.ListJobs(context.Background(), false, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []alert.Job
+	for _, j := range jobs {
+		if j.Kind == alert.JobLinearDelivery {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
+// deliveryState is a delivery job's delivery id, issue state and status.
+func deliveryState(t *testing.T, j alert.Job) string {
+	t.Helper()
+	d, err := alert.JobDelivery(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.ID + "/" + d.Issue.StateType + "/" + string(j.Status)
+}
+
+func deliveryStates(t *testing.T, db *store.DB) []string {
+	t.Helper()
+	var out []string
+	for _, j := range deliveryJobs(t, db) {
+		out = append(out, deliveryState(t, j))
+	}
+	return out
 }
 
 func TestRecordDelivery(t *testing.T) {
@@ -27,7 +67,7 @@ func TestRecordDelivery(t *testing.T) {
 	tests := []struct {
 		name      string
 		id        string
-		body      []byte // the default body when nil.
+		job       func(t testing.TB) alert.Job // the default job when nil.
 		wantFresh bool
 		wantErr   error
 	}{
@@ -39,16 +79,18 @@ func TestRecordDelivery(t *testing.T) {
 		{name: "empty is invalid", id: "", wantErr: alert.ErrInvalid},
 		{name: "blank is invalid", id: "  ", wantErr: alert.ErrInvalid},
 		{name: "a huge id is invalid", id: strings.Repeat("x", 201), wantErr: alert.ErrInvalid},
-		{name: "a body over webhook.MaxBody is invalid", id: uuid.NewString(), body: make([]byte, webhook.MaxBody+1), wantErr: alert.ErrInvalid},
+		{name: "a job without a dedupe key is invalid", id: uuid.NewString(), wantErr: alert.ErrInvalid,
+			job: func(t testing.TB) alert.Job { return alert.Job{Kind: alert.JobLinearDelivery, Payload: "{}"} }},
 	}
 	each(t, func(t *testing.T, db *store.DB, _ *fakeClock) {
-		for _, tt := range tests {
+		for i, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				d := delivery(tt.id, t0)
-				if tt.body != nil {
-					d.Body = tt.body
+				// A job per issue, so no two fold.
+				j := deliveryJob(t, tt.id, "issue-"+string(rune('a'+i)), "started")
+				if tt.job != nil {
+					j = tt.job(t)
 				}
-				fresh, err := db.RecordDelivery(context.Background(), d)
+				fresh, err := db.RecordDelivery(context.Background(), tt.id, j)
 				wantErr(t, "RecordDelivery", err, tt.wantErr)
 				if fresh != tt.wantFresh {
 					t.Errorf("RecordDelivery(%q) fresh = %v, want %v", tt.id, fresh, tt.wantFresh)
@@ -58,12 +100,16 @@ func TestRecordDelivery(t *testing.T) {
 		if got := store.QueryString(t, db, "SELECT COUNT(*) FROM webhook_deliveries"); got != "3" {
 			t.Errorf("%s deliveries stored, want 3", got)
 		}
+		// One job per fresh delivery, none for a repeat or a refusal.
+		if got := len(deliveryJobs(t, db)); got != 3 {
+			t.Errorf("%d jobs queued, want 3", got)
+		}
 	})
 }
 
 // TestRecordDeliveryConcurrent has one delivery arrive at 10 goroutines
 // spread over two replicas (two DBs on one database) at once, over many
-// rounds: each round exactly one of them gets fresh.
+// rounds: each round exactly one of them gets fresh, and one job is queued.
 func TestRecordDeliveryConcurrent(t *testing.T) {
 	const goroutines, rounds = 10, 20
 	for _, dc := range storetest.Dialects(t) {
@@ -81,7 +127,7 @@ func TestRecordDeliveryConcurrent(t *testing.T) {
 					db := replicas[g%len(replicas)]
 					wg.Go(func() {
 						<-start
-						ok, err := db.RecordDelivery(ctx, delivery(id, time.Now()))
+						ok, err := db.RecordDelivery(ctx, id, deliveryJob(t, id, "issue-"+id, "started"))
 						if err != nil {
 							t.Errorf("round %d: RecordDelivery: %v", round, err)
 							return
@@ -97,25 +143,90 @@ func TestRecordDeliveryConcurrent(t *testing.T) {
 					t.Fatalf("round %d: %d of %d calls got fresh, want exactly 1", round, n, goroutines)
 				}
 			}
+			if got := len(deliveryJobs(t, replicas[0])); got != rounds {
+				t.Errorf("%d jobs queued, want %d (one per delivery)", got, rounds)
+			}
 		})
 	}
+}
+
+// TestRecordDeliveryNewerStateWins: deliveries of one issue carry its whole
+// state, so a newer one takes the place of an older one still queued
+// (also one waiting out a backoff: it is due now, attempts afresh), waits
+// behind one running, and comes after a dead one.
+func TestRecordDeliveryNewerStateWins(t *testing.T) {
+	each(t, func(t *testing.T, db *store.DB, clk *fakeClock) {
+		ctx := context.Background()
+		record := func(t *testing.T, id, state string) {
+			t.Helper()
+			if fresh, err := db.RecordDelivery(ctx, id, deliveryJob(t, id, "issue-1", state)); err != nil || !fresh {
+				t.Fatalf("RecordDelivery(%s) = %v, %v", id, fresh, err)
+			}
+		}
+		record(t, "d1", "started")
+		// d1 fails once and waits out a backoff.
+		claimed, err := db.ClaimJobs(ctx, "w", 10, time.Minute)
+		if err != nil || len(claimed) != 1 {
+			t.Fatalf("ClaimJobs = %v, %v", claimed, err)
+		}
+		if err := db.RetryJob(ctx, claimed[0].ID, clk.Now().Add(time.Hour), "database is locked"); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(time.Second)
+		record(t, "d2", "completed")
+		jobs := deliveryJobs(t, db)
+		if diff := cmp.Diff([]string{"d2/completed/queued"}, deliveryStates(t, db)); diff != "" {
+			t.Fatalf("after d2 (-want +got):\n%s", diff)
+		}
+		if j := jobs[0]; j.ID != claimed[0].ID || j.Attempts != 0 || j.LastError != "" || !j.RunAt.Equal(clk.Now().Truncate(time.Microsecond)) {
+			t.Errorf("replaced job = %+v, want job %d due now (%v) with no attempts", j, claimed[0].ID, clk.Now())
+		}
+
+		// d2 runs; d3 arrives meanwhile and waits for it.
+		running, err := db.ClaimJobs(ctx, "w", 10, time.Minute)
+		if err != nil || len(running) != 1 {
+			t.Fatalf("ClaimJobs = %v, %v", running, err)
+		}
+		record(t, "d3", "canceled")
+		if got, err := db.ClaimJobs(ctx, "w", 10, time.Minute); err != nil || len(got) != 0 {
+			t.Fatalf("claimed %v beside the running job of its issue (err %v)", got, err)
+		}
+		// d2 fails: its retry folds into d3, the newer state.
+		if err := db.RetryJob(ctx, running[0].ID, clk.Now(), "database is locked"); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]string{"d3/canceled/queued"}, deliveryStates(t, db)); diff != "" {
+			t.Fatalf("after d2's retry (-want +got):\n%s", diff)
+		}
+
+		// d3 dies; d4 is a job of its own.
+		running, err = db.ClaimJobs(ctx, "w", 10, time.Minute)
+		if err != nil || len(running) != 1 {
+			t.Fatalf("ClaimJobs = %v, %v", running, err)
+		}
+		if err := db.BuryJob(ctx, running[0].ID, "gave up"); err != nil {
+			t.Fatal(err)
+		}
+		record(t, "d4", "started")
+		if diff := cmp.Diff([]string{"d3/canceled/dead", "d4/started/queued"}, deliveryStates(t, db)); diff != "" {
+			t.Errorf("after d4 (-want +got):\n%s", diff)
+		}
+	})
 }
 
 func TestPruneDeliveries(t *testing.T) {
 	each(t, func(t *testing.T, db *store.DB, clk *fakeClock) {
 		ctx := context.Background()
-		cutoff := t0.Add(-store.DeliveryRetention)
-		ages := map[string]time.Time{
-			"old":       cutoff.Add(-time.Hour),
-			"older":     cutoff.Add(-30 * 24 * time.Hour),
-			"at-cutoff": cutoff, // kept: before is strict.
-			"recent":    t0.Add(-time.Hour),
-		}
-		for id, at := range ages {
-			if fresh, err := db.RecordDelivery(ctx, delivery(id, at)); err != nil || !fresh {
+		// Received 30 days, 8 days, exactly 7 days and 1 hour before t0+30d.
+		offsets := map[string]time.Duration{"older": 0, "old": 22 * 24 * time.Hour, "at-cutoff": 23 * 24 * time.Hour, "recent": 30*24*time.Hour - time.Hour}
+		for _, id := range []string{"older", "old", "at-cutoff", "recent"} {
+			clk.Advance(offsets[id] - clk.Now().Sub(t0))
+			if fresh, err := db.RecordDelivery(ctx, id, deliveryJob(t, id, "issue-"+id, "started")); err != nil || !fresh {
 				t.Fatalf("RecordDelivery(%s) = %v, %v", id, fresh, err)
 			}
 		}
+		now := t0.Truncate(time.Microsecond).Add(30 * 24 * time.Hour)
+		cutoff := now.Add(-store.DeliveryRetention)
 		steps := []struct {
 			name   string
 			before time.Time
@@ -124,7 +235,7 @@ func TestPruneDeliveries(t *testing.T) {
 		}{
 			{name: "deletes what is older than the cutoff", before: cutoff, want: 2, left: "2"},
 			{name: "again deletes nothing", before: cutoff, want: 0, left: "2"},
-			{name: "a later cutoff takes the rest", before: t0, want: 2, left: "0"},
+			{name: "a later cutoff takes the rest", before: now, want: 2, left: "0"},
 		}
 		for _, st := range steps {
 			t.Run(st.name, func(t *testing.T) {
@@ -141,49 +252,8 @@ func TestPruneDeliveries(t *testing.T) {
 			})
 		}
 		t.Run("a pruned id is fresh again", func(t *testing.T) {
-			if fresh, err := db.RecordDelivery(ctx, delivery("old", time.Time{})); err != nil || !fresh {
+			if fresh, err := db.RecordDelivery(ctx, "old", deliveryJob(t, "old", "issue-x", "started")); err != nil || !fresh {
 				t.Fatalf("RecordDelivery(old) = %v, %v; want fresh", fresh, err)
-			}
-			// A zero receivedAt is the store's now.
-			if got := store.QueryString(t, db, "SELECT COUNT(*) FROM webhook_deliveries WHERE received_at < ?", store.TimeArg(db, clk.Now())); got != "0" {
-				t.Errorf("the zero receivedAt was not stored as now")
-			}
-		})
-	})
-}
-
-func TestForgetDelivery(t *testing.T) {
-	each(t, func(t *testing.T, db *store.DB, _ *fakeClock) {
-		ctx := context.Background()
-		steps := []struct {
-			name      string
-			forget    bool
-			wantFresh bool
-		}{
-			{name: "record", wantFresh: true},
-			{name: "repeat", wantFresh: false},
-			{name: "forget, then the retry is fresh", forget: true, wantFresh: true},
-			{name: "and a repeat of the retry is not", wantFresh: false},
-		}
-		for _, st := range steps {
-			t.Run(st.name, func(t *testing.T) {
-				if st.forget {
-					if err := db.ForgetDelivery(ctx, "d-1"); err != nil {
-						t.Fatal(err)
-					}
-				}
-				fresh, err := db.RecordDelivery(ctx, delivery("d-1", t0))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if fresh != st.wantFresh {
-					t.Errorf("fresh = %v, want %v", fresh, st.wantFresh)
-				}
-			})
-		}
-		t.Run("forgetting an unknown id is fine", func(t *testing.T) {
-			if err := db.ForgetDelivery(ctx, "never-seen"); err != nil {
-				t.Errorf("ForgetDelivery: %v", err)
 			}
 		})
 	})

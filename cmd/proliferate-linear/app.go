@@ -129,7 +129,7 @@ func (m *Main) Open(ctx context.Context) error {
 	var (
 		connector   alert.Connector
 		integration httpapi.Integration
-		revoker     httpapi.Revoker
+		revoker     alert.Revoker
 	)
 	if m.Manager != nil {
 		connector, integration, revoker = m.Manager, m.Manager, m.Manager
@@ -166,6 +166,10 @@ func (m *Main) Open(ctx context.Context) error {
 	for _, kind := range alert.SubmissionKinds {
 		m.Dispatcher.Handle(kind, m.Service.RunSubmission)
 	}
+	// Linear webhook deliveries are stored as jobs before their 200 and
+	// applied by the engine; a revocation forgets the OAuth token.
+	m.Service.Revoker = revoker
+	m.Dispatcher.Handle(alert.JobLinearDelivery, m.Service.ApplyDelivery)
 
 	m.handler = httpapi.NewHandler(httpapi.Config{
 		WebhookSecret:       m.Config.WebhookSecret.Value(),
@@ -177,12 +181,10 @@ func (m *Main) Open(ctx context.Context) error {
 	}, httpapi.Deps{
 		Alerts:      m.Service,
 		Ready:       m.ready,
-		Deliveries:  db,
-		Issues:      m.Service,
+		Deliveries:  m.Service,
 		Links:       db,
 		API:         m.Service,
 		Integration: integration,
-		Revoked:     revoker,
 		OnConnected: m.onConnected,
 		// Issue deliveries of another Linear workspace are refused.
 		Organization: newConnectedOrg(m.Service.Workspace),
@@ -212,11 +214,6 @@ func (m *Main) Run(ctx context.Context) error {
 	start("slack", m.Bot.Run)
 	start("queue", m.Dispatcher.Run)
 	start("poller", m.poll)
-	start("webhook recovery", func(ctx context.Context) error {
-		// Replays Linear deliveries answered 200 but not applied (a crash).
-		m.handler.RunRecovery(ctx, time.Minute)
-		return nil
-	})
 	start("housekeeping", m.housekeep)
 	start("creations", m.reconcileCreations)
 	start("http", m.serveHTTP)
@@ -232,9 +229,9 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.http.Shutdown(shutdown); err != nil {
 		m.Log.Warn("http shutdown", "err", err)
 	}
-	// Apply the Linear webhooks already answered 200 before exiting.
+	// OnConnected calls under way (asking for the default team) finish.
 	if err := m.handler.Close(shutdown); err != nil {
-		m.Log.Warn("linear webhook queue", "err", err)
+		m.Log.Warn("http handler close", "err", err)
 	}
 	wg.Wait()
 	m.Service.Wait() // background Linear lookups (at most 30 s each)

@@ -71,8 +71,13 @@ type IssueData struct {
 	Team                *TeamData  `json:"team"`
 	PreviousIdentifiers []string   `json:"previousIdentifiers"`
 	UpdatedAt           string     `json:"updatedAt"`
-	ArchivedAt          string     `json:"archivedAt"`
-	Trashed             bool       `json:"trashed"`
+	// CompletedAt and CanceledAt are kept raw: AlertIssue reads the one
+	// the state type calls for, and an unreadable one is no reason to
+	// refuse the delivery.
+	CompletedAt json.RawMessage `json:"completedAt"`
+	CanceledAt  json.RawMessage `json:"canceledAt"`
+	ArchivedAt  string          `json:"archivedAt"`
+	Trashed     bool            `json:"trashed"`
 }
 
 // StateData is an issue's workflow state.
@@ -96,7 +101,10 @@ type TeamData struct {
 	Name string `json:"name"`
 }
 
-// AlertIssue is the issue as the core knows it, to refresh a stored link.
+// AlertIssue is the issue as the core knows it, to refresh a stored link,
+// with ClosedAt taken from completedAt or canceledAt to match the state
+// type. An unreadable time leaves ClosedAt zero; the core then uses the
+// time the change is applied.
 func (d *IssueData) AlertIssue() alert.Issue {
 	is := alert.Issue{
 		ID: d.ID, Identifier: d.Identifier, Title: d.Title, URL: d.URL,
@@ -115,6 +123,20 @@ func (d *IssueData) AlertIssue() alert.Issue {
 		is.AssigneeName = d.Assignee.Name
 		if is.AssigneeID == "" {
 			is.AssigneeID = d.Assignee.ID
+		}
+	}
+	raw := d.CompletedAt
+	switch is.StateType {
+	case "canceled":
+		raw = d.CanceledAt
+	case "completed":
+	default:
+		return is
+	}
+	var at string
+	if err := json.Unmarshal(raw, &at); err == nil {
+		if t, err := time.Parse(time.RFC3339Nano, at); err == nil {
+			is.ClosedAt = t.UTC()
 		}
 	}
 	return is

@@ -120,6 +120,8 @@ func TestIssueUpdateWithStateChange(t *testing.T) {
 		StateName: "Done", StateType: "completed",
 		TeamID: "7c1e0b2a-0000-4000-8000-000000000001", TeamKey: "ENG",
 		AssigneeID: "6a1d9c0e-8f7b-4b2a-9e55-3c2f1d0a9b8c", AssigneeName: "Ada Lovelace",
+		// completedAt of a completed issue.
+		ClosedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
 	}
 	if diff := cmp.Diff(want, ev.Issue.AlertIssue()); diff != "" {
 		t.Errorf("AlertIssue mismatch (-want +got):\n%s", diff)
