@@ -202,14 +202,11 @@ type envelope struct {
 // 10000, so converting it and subtracting it from now cannot overflow.
 const maxTimestampMillis = 253402300800000
 
-// Parse decodes a delivery body whose signature was already verified: a
-// body stored when it was accepted and replayed later (see Delivery). It
-// checks the size and the JSON shape, as Verify does, but neither the
-// signature nor the timestamp: a replayed body is old by design, and it
-// was authenticated when it arrived. Never call it on a body that has not
-// passed Verify. The Event's DeliveryID is empty (the id is a header, not
-// part of the body); set it from the stored Delivery.ID. Errors wrap
-// ErrMalformed.
+// Parse decodes a delivery body whose signature was already verified
+// (Verify calls it once the signature matches). It checks the size and the
+// JSON shape, but neither the signature nor the timestamp: never call it on
+// a body that has not passed Verify. The Event's DeliveryID is empty (the
+// id is a header, not part of the body). Errors wrap ErrMalformed.
 func Parse(body []byte) (Event, error) {
 	if len(body) > MaxBody {
 		return Event{}, fmt.Errorf("body of %d bytes exceeds %d: %w", len(body), MaxBody, ErrMalformed)

@@ -12,12 +12,11 @@
 //     401; on ErrStale or ErrMalformed answer 400. Never log the body or the
 //     secret; the error text carries neither.
 //  3. Check ev.OrganizationID is the connected workspace; ignore others.
-//  4. Dedupe on ev.DeliveryID (a unique constraint in the store), storing
-//     the body with it, then answer 200 at once and do the work
-//     afterwards: Linear waits 5 s for the 200 and otherwise retries the
-//     delivery. Linear never resends a delivery it got a 200 for, so a
-//     delivery whose work did not finish (the process died) is read back
-//     as a Delivery and decoded again with Parse.
+//  4. Dedupe on ev.DeliveryID (a unique constraint in the store) and store
+//     the work the delivery calls for in the same transaction, then answer
+//     200 at once and do the work afterwards: Linear waits 5 s for the 200
+//     and otherwise retries the delivery, and never resends a delivery it
+//     got a 200 for, so the work must survive the process.
 package webhook
 
 import (

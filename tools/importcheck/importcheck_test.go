@@ -50,8 +50,8 @@ var fakes = map[string]bool{
 //   - linear/webhook: exception. It lives under linear, but it is the pure
 //     decoding and HMAC verification of Linear's webhook wire format, with
 //     no I/O and no import but alert. httpapi receives deliveries with it
-//     and store persists webhook.Delivery for replay; neither touches the
-//     Linear GraphQL client.
+//     and store's tests read Linear's payloads with it; neither touches
+//     the Linear GraphQL client.
 var leaves = map[string]bool{
 	"crashpoint":     true,
 	"secret":         true,
