@@ -71,4 +71,22 @@ func TestFindAlertMessage(t *testing.T) {
 	if _, err := b.FindAlertMessage(ctx, a); err == nil || !strings.Contains(err.Error(), "invite it") {
 		t.Errorf("not_in_channel: err = %v, want the hint", err)
 	}
+
+	// A missing scope is named as Slack names it: the history scopes for
+	// a history read (in the channel or a thread), chat:write for a post.
+	for _, method := range []string{"conversations.history", "conversations.replies"} {
+		fs.FailNext(method, 1, "missing_scope")
+		alertOf := a
+		if method == "conversations.replies" {
+			alertOf = th
+		}
+		_, err := b.FindAlertMessage(ctx, alertOf)
+		if err == nil || !strings.Contains(err.Error(), "channels:history or groups:history") || strings.Contains(err.Error(), "chat:write") {
+			t.Errorf("%s missing_scope: err = %v, want the history scopes named", method, err)
+		}
+	}
+	fs.FailNext("chat.postMessage", 1, "missing_scope")
+	if _, err := b.PostAlert(ctx, a, nil); err == nil || !strings.Contains(err.Error(), "(Slack asks for chat:write)") {
+		t.Errorf("chat.postMessage missing_scope: err = %v, want chat:write named", err)
+	}
 }

@@ -148,17 +148,12 @@ const busyText = "Too much is happening at once and this could not start. Please
 const maxOverflowAnswers = 32
 
 // busyAck is the ack of an envelope whose lane is full, when the ack can
-// say so itself: a slash command's ephemeral reply, or the create modal's
-// inline error (the user's input stays). Otherwise it is ack unchanged and
-// answerBusy speaks after the ack.
+// say so itself: a slash command's ephemeral reply. Otherwise it is ack
+// unchanged and answerBusy speaks after the ack. (Modal submissions never
+// wait for a lane: they are stored before their ack, see deferred.go.)
 func (b *Bot) busyAck(evt socketmode.Event, ack any) any {
-	switch d := evt.Data.(type) {
-	case slack.SlashCommand:
+	if _, ok := evt.Data.(slack.SlashCommand); ok {
 		return map[string]string{"response_type": slack.ResponseTypeEphemeral, "text": busyText}
-	case slack.InteractionCallback:
-		if d.Type == slack.InteractionTypeViewSubmission && d.View.CallbackID == callbackCreate {
-			return slack.NewErrorsViewSubmissionResponse(map[string]string{blockTitle: busyText})
-		}
 	}
 	return ack
 }

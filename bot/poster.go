@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/slack-go/slack"
 
@@ -92,7 +93,17 @@ var permanentHints = map[string]string{
 	"not_authed":          "no Slack bot token was sent",
 	"token_revoked":       "the Slack bot token was revoked",
 	"account_inactive":    "the Slack bot token belongs to a deactivated account",
-	"missing_scope":       "the Slack app lacks a scope (chat:write)",
+	"missing_scope":       "the Slack app lacks a scope this call needs: compare its scopes with manifest.yml and reinstall it",
+}
+
+// scopeHint words a missing_scope refusal with the scopes Slack says the
+// call needs (its "needed": any one of them will do), when it says.
+func scopeHint(needed string) string {
+	if needed == "" {
+		return permanentHints["missing_scope"]
+	}
+	return fmt.Sprintf("the Slack app lacks the scope this call needs (Slack asks for %s): add it under OAuth & Permissions and reinstall the app",
+		strings.ReplaceAll(needed, ",", " or "))
 }
 
 // classify maps a Web API error to the core's vocabulary: rate limits,
@@ -114,6 +125,9 @@ func classify(err error, method, channel string) error {
 	if errors.As(err, &se) {
 		if transientCodes[se.Err] {
 			return alert.Temporary(fmt.Errorf("slack %s in %s: %w", method, channel, err), 0)
+		}
+		if se.Err == "missing_scope" {
+			return fmt.Errorf("slack %s in %s: %s: %w", method, channel, scopeHint(se.Needed), err)
 		}
 		if hint, ok := permanentHints[se.Err]; ok {
 			return fmt.Errorf("slack %s in %s: %s: %w", method, channel, hint, err)

@@ -142,7 +142,13 @@ func (s *Server) handleAPI(w http.ResponseWriter, hr *http.Request) {
 		return
 	}
 	if code, failed := s.takeFailure(name); failed {
-		s.finish(w, &call, http.StatusOK, map[string]any{}, code)
+		resp := map[string]any{}
+		if code == "missing_scope" {
+			// Slack names the scopes the method needs and those the
+			// token has (https://docs.slack.dev/reference/methods).
+			resp["needed"], resp["provided"] = methodScopes[name], ProvidedScopes
+		}
+		s.finish(w, &call, http.StatusOK, resp, code)
 		return
 	}
 	resp, code := m.fn(req)
@@ -276,9 +282,25 @@ func (s *Server) takeRateLimit(method string) (time.Duration, bool) {
 	return rl.after, true
 }
 
+// ProvidedScopes is what a missing_scope answer reports the bot token
+// has: the manifest's scopes without the history ones, as an app installed
+// before they were added.
+const ProvidedScopes = "chat:write,chat:write.public,commands,users:read"
+
+// methodScopes is what a missing_scope answer reports a method needs, in
+// Slack's words: any one of them will do.
+var methodScopes = map[string]string{
+	"chat.postMessage":      "chat:write",
+	"chat.update":           "chat:write",
+	"chat.postEphemeral":    "chat:write",
+	"conversations.history": "channels:history,groups:history,mpim:history,im:history",
+	"conversations.replies": "channels:history,groups:history,mpim:history,im:history",
+	"users.info":            "users:read",
+}
+
 // FailNext makes the next n calls of method answer {"ok":false,"error":
 // code} without doing anything, for errors the fake does not produce by
-// itself.
+// itself. A missing_scope answer carries Slack's needed and provided.
 func (s *Server) FailNext(method string, n int, code string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
