@@ -51,6 +51,16 @@ func linearWords(err error) string {
 	return ""
 }
 
+// LabelsRefused reports whether err is Linear refusing an issue's labels or
+// project (another team's, or gone), as its own words for users say.
+func LabelsRefused(err error) bool {
+	if !errors.Is(err, ErrInvalidInput) {
+		return false
+	}
+	w := strings.ToLower(linearWords(err))
+	return strings.Contains(w, "label") || strings.Contains(w, "project")
+}
+
 // AlreadyLinkedError is returned when a create is asked for an error that is
 // already tracked by an issue.
 type AlreadyLinkedError struct{ Link IssueLink }
@@ -139,11 +149,10 @@ func UserMessage(err error) string {
 		return "Linear refused: your Linear plan or its usage limits do not allow this. Ask a Linear admin to check the workspace's plan."
 	case errors.Is(err, ErrTooComplex):
 		return "Linear refused the request as too complex. Please try again; if it keeps failing, tell your Slack admin."
+	case LabelsRefused(err):
+		// Linear names the label or project it refused.
+		return "Linear rejected the issue: " + linearWords(err) + " Pick labels and a project of the issue's team and try again."
 	case errors.Is(err, ErrInvalidInput):
-		if w := linearWords(err); w != "" && (strings.Contains(strings.ToLower(w), "label") || strings.Contains(strings.ToLower(w), "project")) {
-			// Linear names the label or project it refused.
-			return "Linear rejected the issue: " + w + " Pick labels and a project of the issue's team and try again."
-		}
 		return "Linear rejected the issue: the team or assignee is invalid (perhaps removed or archived). Pick another and try again."
 	case errors.Is(err, ErrRateLimited):
 		return "Linear's rate limit was reached. Please try again in a few minutes."

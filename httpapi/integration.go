@@ -52,6 +52,8 @@ type LinearAPI interface {
 	Workspace(ctx context.Context) (alert.Workspace, error)
 	Teams(ctx context.Context) ([]alert.Team, error)
 	TeamMembers(ctx context.Context, teamID string) ([]alert.User, error)
+	TeamLabels(ctx context.Context, teamID string) ([]alert.Label, error)
+	TeamProjects(ctx context.Context, teamID string) ([]alert.Project, error)
 	Accept(ctx context.Context, a alert.Alert) (alert.Alert, error)
 	Alert(ctx context.Context, id int64) (alert.Alert, error)
 	CreateIssue(ctx context.Context, req alert.CreateRequest) (alert.IssueLink, error)
@@ -96,6 +98,8 @@ func (s *server) integrationRoutes(r router) {
 	r.handle(http.MethodGet, integrationBase+"/test", http.HandlerFunc(s.getTest))
 	r.handle(http.MethodGet, integrationBase+"/teams", http.HandlerFunc(s.getTeams))
 	r.handle(http.MethodGet, integrationBase+"/teams/{id}/members", http.HandlerFunc(s.getMembers))
+	r.handle(http.MethodGet, integrationBase+"/teams/{id}/labels", http.HandlerFunc(s.getLabels))
+	r.handle(http.MethodGet, integrationBase+"/teams/{id}/projects", http.HandlerFunc(s.getProjects))
 	r.handle(http.MethodPost, integrationBase+"/issues", http.HandlerFunc(s.postIssue))
 	r.handle(http.MethodDelete, integrationBase+"/disconnect", http.HandlerFunc(s.deleteConnection))
 	r.handle(http.MethodGet, RulesPath, http.HandlerFunc(s.getRules))
@@ -164,6 +168,8 @@ func (s *server) linearFailure(w http.ResponseWriter, r *http.Request, what stri
 		writeErrorCode(w, http.StatusForbidden, "plan_limit", alert.UserMessage(err))
 	case errors.Is(err, alert.ErrTooComplex):
 		writeErrorCode(w, http.StatusBadRequest, "too_complex", "Linear refused the request as too complex")
+	case alert.LabelsRefused(err):
+		writeErrorCode(w, http.StatusBadRequest, "invalid_labels_or_project", alert.UserMessage(err))
 	case errors.Is(err, alert.ErrInvalidInput):
 		writeErrorCode(w, http.StatusBadRequest, "invalid_team_or_assignee",
 			"Linear rejected the team or assignee (unknown, removed or archived)")

@@ -134,10 +134,16 @@ type linearFixture struct {
 
 func newLinearFixture(t *testing.T) *linearFixture {
 	t.Helper()
+	return newLinearFixtureOn(t, storetest.SQLite(t))
+}
+
+// newLinearFixtureOn is newLinearFixture on the store db.
+func newLinearFixtureOn(t *testing.T, db alert.Store) *linearFixture {
+	t.Helper()
 	fl := fakelinear.Seeded()
 	t.Cleanup(fl.Close)
 	hc := &http.Client{Transport: &linear.APIKeyTransport{Key: fakelinear.APIKey}, Timeout: 5 * time.Second}
-	svc := alert.NewService(storetest.SQLite(t), linear.New(fl.URL(), hc, nil), nil)
+	svc := alert.NewService(db, linear.New(fl.URL(), hc, nil), nil)
 	f := &linearFixture{fl: fl, svc: svc, integ: newFakeIntegration()}
 	f.harness = newHarness(t,
 		Config{WebhookSecret: testSecret, DefaultChannel: "C0DEFAULT", APIToken: apiToken, SlackTeamID: testTeam},

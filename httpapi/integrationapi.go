@@ -46,6 +46,22 @@ type (
 		DisplayName string `json:"display_name"`
 		Email       string `json:"email"`
 	}
+	labelsResponse struct {
+		Labels []labelJSON `json:"labels"`
+	}
+	labelJSON struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+		// Workspace marks a workspace label (no team; every team's).
+		Workspace bool `json:"workspace"`
+	}
+	projectsResponse struct {
+		Projects []projectJSON `json:"projects"`
+	}
+	projectJSON struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+	}
 	statusResponse struct {
 		Status string `json:"status"`
 	}
@@ -159,6 +175,52 @@ func (s *server) getMembers(w http.ResponseWriter, r *http.Request) {
 	resp := membersResponse{Members: make([]memberJSON, 0, len(users))}
 	for _, u := range users {
 		resp.Members = append(resp.Members, memberJSON{ID: u.ID, Name: u.Name, DisplayName: u.DisplayName, Email: u.Email})
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// getLabels handles GET teams/{id}/labels: the labels an issue of the
+// team may carry (the team's and the workspace's), for label_ids.
+func (s *server) getLabels(w http.ResponseWriter, r *http.Request) {
+	if !s.apiReady(w, r, false, true, false) {
+		return
+	}
+	id := r.PathValue("id")
+	if !linearIDRe.MatchString(id) {
+		writeErrorCode(w, http.StatusBadRequest, "invalid_request", "id: must be a Linear team id")
+		return
+	}
+	labels, err := s.integ.api.TeamLabels(r.Context(), id)
+	if err != nil {
+		s.linearFailure(w, r, fmt.Sprintf("labels of team %s", id), err)
+		return
+	}
+	resp := labelsResponse{Labels: make([]labelJSON, 0, len(labels))}
+	for _, l := range labels {
+		resp.Labels = append(resp.Labels, labelJSON{ID: l.ID, Name: l.Name, Workspace: l.Workspace})
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// getProjects handles GET teams/{id}/projects: the team's projects, for
+// project_id.
+func (s *server) getProjects(w http.ResponseWriter, r *http.Request) {
+	if !s.apiReady(w, r, false, true, false) {
+		return
+	}
+	id := r.PathValue("id")
+	if !linearIDRe.MatchString(id) {
+		writeErrorCode(w, http.StatusBadRequest, "invalid_request", "id: must be a Linear team id")
+		return
+	}
+	projects, err := s.integ.api.TeamProjects(r.Context(), id)
+	if err != nil {
+		s.linearFailure(w, r, fmt.Sprintf("projects of team %s", id), err)
+		return
+	}
+	resp := projectsResponse{Projects: make([]projectJSON, 0, len(projects))}
+	for _, p := range projects {
+		resp.Projects = append(resp.Projects, projectJSON{ID: p.ID, Name: p.Name})
 	}
 	writeJSON(w, http.StatusOK, resp)
 }

@@ -26,6 +26,10 @@ type createIssueRequest struct {
 	Title       *string         `json:"title"`
 	Description *string         `json:"description"`
 	Priority    *int            `json:"priority"`
+	// LabelIDs are labels of the team or the workspace; ProjectID a
+	// project of the team (GET teams/{id}/labels and /projects list them).
+	LabelIDs  []string `json:"label_ids"`
+	ProjectID string   `json:"project_id"`
 	// CreationID is the idempotency key: a UUID v4 the client makes once per
 	// intent and sends again on every retry of it, so a retry after a lost
 	// answer returns the same issue instead of making a second one. Without
@@ -50,6 +54,7 @@ type alreadyTracked struct {
 const (
 	maxTitleLen = 1000
 	maxIDLen    = 64
+	maxLabelIDs = 20
 )
 
 // postIssue handles POST issues: create the Linear issue for an error
@@ -95,7 +100,7 @@ func (s *server) postIssue(w http.ResponseWriter, r *http.Request) {
 
 	cr := alert.CreateRequest{
 		CreationID: req.CreationID, AlertID: a.ID, TeamID: req.TeamID, AssigneeID: req.AssigneeID,
-		Title: a.Title(), SlackUser: apiUser,
+		Title: a.Title(), SlackUser: apiUser, LabelIDs: req.LabelIDs, ProjectID: req.ProjectID,
 	}
 	if cr.CreationID == "" {
 		cr.CreationID = s.integ.api.NewCreationID()
@@ -178,6 +183,19 @@ func decodeCreateIssue(w http.ResponseWriter, r *http.Request) (createIssueReque
 	}
 	if req.AssigneeID = strings.TrimSpace(req.AssigneeID); len(req.AssigneeID) > maxIDLen {
 		bad("assignee_id", fmt.Sprintf("longer than %d bytes", maxIDLen))
+	}
+	if len(req.LabelIDs) > maxLabelIDs {
+		bad("label_ids", fmt.Sprintf("at most %d labels", maxLabelIDs))
+	}
+	for i, id := range req.LabelIDs {
+		if id = strings.TrimSpace(id); id == "" || len(id) > maxIDLen {
+			bad("label_ids", fmt.Sprintf("label %d is empty or longer than %d bytes", i+1, maxIDLen))
+			break
+		}
+		req.LabelIDs[i] = id
+	}
+	if req.ProjectID = strings.TrimSpace(req.ProjectID); len(req.ProjectID) > maxIDLen {
+		bad("project_id", fmt.Sprintf("longer than %d bytes", maxIDLen))
 	}
 	if req.Title != nil {
 		switch t := strings.TrimSpace(*req.Title); {

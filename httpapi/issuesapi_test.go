@@ -195,3 +195,68 @@ func TestCreateIssueNotConnected(t *testing.T) {
 		t.Errorf("status %d body %v, want 409 not_connected", r.status, r.body)
 	}
 }
+
+// TestCreateIssueLabelsAndProject: GET teams/{id}/labels and /projects
+// list what label_ids and project_id may name; POST issues sends them to
+// Linear's issueCreate; a label of another team is refused in Linear's
+// words (400 invalid_labels_or_project) and nothing is created.
+func TestCreateIssueLabelsAndProject(t *testing.T) {
+	for _, dc := range storetest.Dialects(t) {
+		t.Run(dc.Name, func(t *testing.T) {
+			f := newLinearFixtureOn(t, dc.Open(t))
+			ids := map[string]string{}
+			labels := f.api(t, http.MethodGet, "/teams/"+fakelinear.TeamEngID+"/labels", nil)
+			list, _ := labels.body["labels"].([]any)
+			var names []string
+			for _, l := range list {
+				m := l.(map[string]any)
+				names = append(names, m["name"].(string))
+				ids[m["name"].(string)] = m["id"].(string)
+				if (m["workspace"] == true) != (m["name"] == "customer-reported") {
+					t.Errorf("label %v: workspace = %v", m["name"], m["workspace"])
+				}
+			}
+			if want := []string{"backend", "Bug", "customer-reported", "needs-investigation", "timeout"}; labels.status != http.StatusOK || !cmp.Equal(names, want) {
+				t.Fatalf("GET labels: %d %v, want %v", labels.status, names, want)
+			}
+			projects := f.api(t, http.MethodGet, "/teams/"+fakelinear.TeamEngID+"/projects", nil)
+			plist, _ := projects.body["projects"].([]any)
+			if projects.status != http.StatusOK || len(plist) != 1 || plist[0].(map[string]any)["name"] != "Q3 Reliability" {
+				t.Fatalf("GET projects: %d %v", projects.status, projects.body)
+			}
+			project := plist[0].(map[string]any)["id"].(string)
+
+			id := f.storedAlert(t, "iss_labels")
+			r := f.api(t, http.MethodPost, "/issues", mustJSON(t, map[string]any{
+				"alert_id": id, "team_id": fakelinear.TeamEngID,
+				"label_ids": []string{ids["timeout"], ids["customer-reported"]}, "project_id": project,
+			}))
+			if r.status != http.StatusCreated {
+				t.Fatalf("POST issues: %d %v", r.status, r.body)
+			}
+			is, _ := f.fl.Issue(r.body["id"].(string))
+			if !cmp.Equal(is.LabelIDs, []string{ids["timeout"], ids["customer-reported"]}) || is.ProjectID != project {
+				t.Errorf("Linear issue labels %v project %q", is.LabelIDs, is.ProjectID)
+			}
+
+			opsIncident := f.fl.AddLabel(fakelinear.TeamOpsID, "pager")
+			other := f.storedAlert(t, "iss_wrong_label")
+			r = f.api(t, http.MethodPost, "/issues", mustJSON(t, map[string]any{
+				"alert_id": other, "team_id": fakelinear.TeamEngID, "label_ids": []string{opsIncident},
+			}))
+			if r.status != http.StatusBadRequest || r.body["code"] != "invalid_labels_or_project" ||
+				!strings.Contains(r.body["error"].(string), "The label 'pager' is not associated with the same team as the issue.") {
+				t.Errorf("another team's label: %d %v, want 400 invalid_labels_or_project in Linear's words", r.status, r.body)
+			}
+			if n := len(f.fl.Issues()); n != 1 {
+				t.Errorf("%d issues in Linear, want 1", n)
+			}
+			bad := f.api(t, http.MethodPost, "/issues", mustJSON(t, map[string]any{
+				"alert_id": other, "team_id": fakelinear.TeamEngID, "label_ids": []string{""},
+			}))
+			if bad.status != http.StatusBadRequest || !strings.Contains(bad.body["error"].(string), "label_ids") {
+				t.Errorf("empty label id: %d %v, want 400 naming label_ids", bad.status, bad.body)
+			}
+		})
+	}
+}
