@@ -144,6 +144,10 @@ func (b *Bot) teamChanged(ctx context.Context, cb slack.InteractionCallback, tea
 		return
 	}
 	form := createForm{Alert: a, Link: link, TeamID: teamID, Force: meta.Force}
+	// Back on the rule's team, its assignee, labels and project are
+	// offered again (a local read; the priority the person chose stays, as
+	// Slack keeps an input's state across views.update).
+	b.applyRoute(ctx, log, &form, "")
 	teams, cached := b.teams.get("")
 	if !cached {
 		// Rare (the list outlived its TTL while the modal was open): all of

@@ -131,6 +131,22 @@ func TestE2ELabelsAndProject(t *testing.T) {
 			if got := initialOptions(v.Blocks, "labels"); len(got) != 0 {
 				t.Errorf("OPS labels start chosen: %v", got)
 			}
+			// Back to the rule's team: its labels and project again.
+			if _, err := w.Slack.SelectOption(ctx, demoUser, v.ID, "team", fakelinear.TeamEngID); err != nil {
+				t.Fatal(err)
+			}
+			v = waitModal(t, ctx, w, v.ID, "followed the team back to ENG", func(v fakeslack.View) bool {
+				return slices.Contains(optionTexts(elementOptions(v.Blocks, "labels")), "timeout")
+			})
+			if got := initialOptions(v.Blocks, "labels"); !slices.Equal(got, []string{"timeout", "customer-reported (workspace)"}) {
+				t.Errorf("back on ENG, pre-selected labels = %v, want the rule's", got)
+			}
+			if _, err := w.Slack.SelectOption(ctx, demoUser, v.ID, "team", fakelinear.TeamOpsID); err != nil {
+				t.Fatal(err)
+			}
+			v = waitModal(t, ctx, w, v.ID, "followed the team to OPS again", func(v fakeslack.View) bool {
+				return slices.Contains(optionTexts(elementOptions(v.Blocks, "labels")), "incident")
+			})
 			opsLabels := elementOptions(v.Blocks, "labels")
 			if err := w.Slack.SetInput(v.ID, "labels", fakeslack.InputValue{Values: []string{
 				optionValue(t, opsLabels, "incident"), optionValue(t, opsLabels, "customer-reported (workspace)")}}); err != nil {
