@@ -48,9 +48,6 @@ func (s *Service) AcceptFromSlack(ctx context.Context, eventID string, a Alert) 
 		s.log.InfoContext(ctx, "slack event already handled", "event_id", eventID, "error_id", a.ErrorID, "channel", a.Channel)
 		return stored, false, nil
 	}
-	if stored.Occurrences == 1 {
-		s.lookupExisting(stored)
-	}
 	if err := s.noteRegression(ctx, stored); err != nil {
 		s.log.WarnContext(ctx, "regression note", "alert_id", stored.ID, "err", err)
 	}

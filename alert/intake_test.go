@@ -2,6 +2,7 @@ package alert_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/proliferate/proliferate-linear/alert"
@@ -96,6 +97,34 @@ func TestAcceptFromSlack(t *testing.T) {
 			}
 			if _, _, err := svc.AcceptFromSlack(ctx, "", first); err == nil {
 				t.Error("an empty event id was accepted")
+			}
+		})
+	}
+}
+
+// TestIntakeCallsNoLinear: accepting alerts of new errors, from the
+// webhook and from Slack messages, asks Linear nothing (it used to start a
+// background lookup per new error, so a burst of alerts was a burst of
+// Linear requests); whether Linear already tracks the error is asked when
+// someone opens the create modal.
+func TestIntakeCallsNoLinear(t *testing.T) {
+	for _, dc := range storetest.Dialects(t) {
+		t.Run(dc.Name, func(t *testing.T) {
+			h := newHarness(t, dc)
+			before := h.fl.CountRequests("")
+			for i := range 20 {
+				id := fmt.Sprintf("prl_new_%d", i)
+				h.accept(t, id)
+				if _, _, err := h.svc.AcceptFromSlack(context.Background(), "Ev"+id, alert.Alert{
+					ErrorID: id + "_slack", Channel: "C2", ThreadTS: fmt.Sprintf("1700000000.%06d", i),
+					URL: errorURL(id + "_slack"), ErrorType: "TypeError", ErrorMessage: "boom",
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			h.svc.Wait()
+			if n := h.fl.CountRequests("") - before; n != 0 {
+				t.Errorf("%d Linear requests while accepting 40 new alerts, want none", n)
 			}
 		})
 	}

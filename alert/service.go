@@ -91,9 +91,9 @@ func (s *Service) Accept(ctx context.Context, a Alert) (Alert, error) {
 	if err != nil {
 		return Alert{}, fmt.Errorf("accept alert %s: %w", a.ErrorID, err)
 	}
-	if stored.Occurrences == 1 {
-		s.lookupExisting(stored)
-	}
+	// No Linear call here: whether Linear already has an issue for a new
+	// error is asked when someone opens the create modal, so a burst of
+	// alerts never becomes a burst of Linear requests.
 	if err := s.noteRegression(ctx, stored); err != nil {
 		// The alert is stored and its message will show the regression;
 		// only the thread note is missing.

@@ -60,11 +60,11 @@ func (db *DB) AcceptAlert(ctx context.Context, a alert.Alert) (alert.Alert, erro
 	}
 	var out alert.Alert
 	err := db.inTx(ctx, func(tx *sqlx.Tx) error {
-		err := tx.QueryRowxContext(ctx, db.q(upsertAlertSQL),
+		err := db.get(ctx, tx, &out, upsertAlertSQL,
 			a.ErrorID, a.Channel, a.URL, a.Project, a.Level, a.ErrorType, a.ErrorMessage,
 			a.Stack, a.Environment, a.Release, db.t(a.FirstSeen), db.t(a.LastSeen), a.EventCount,
 			a.UsersAffected, string(a.Trigger), db.t(now), db.t(now),
-		).StructScan(&out)
+		)
 		if err != nil {
 			return wrap(err, "upsert alert %s in %s", a.ErrorID, a.Channel)
 		}
@@ -79,7 +79,7 @@ func (db *DB) AcceptAlert(ctx context.Context, a alert.Alert) (alert.Alert, erro
 // Alert returns one alert; ErrNotFound if none.
 func (db *DB) Alert(ctx context.Context, id int64) (alert.Alert, error) {
 	var a alert.Alert
-	err := db.x.GetContext(ctx, &a, db.q(`SELECT `+alertColumns+` FROM alerts WHERE id = ?`), id)
+	err := db.get(ctx, nil, &a, `SELECT `+alertColumns+` FROM alerts WHERE id = ?`, id)
 	if err != nil {
 		return alert.Alert{}, wrap(err, "alert %d", id)
 	}
@@ -90,7 +90,7 @@ func (db *DB) Alert(ctx context.Context, id int64) (alert.Alert, error) {
 // first; none is not an error.
 func (db *DB) AlertsByError(ctx context.Context, errorID string) ([]alert.Alert, error) {
 	var as []alert.Alert
-	err := db.x.SelectContext(ctx, &as, db.q(`SELECT `+alertColumns+` FROM alerts WHERE error_id = ? ORDER BY id`), errorID)
+	err := db.sel(ctx, nil, &as, `SELECT `+alertColumns+` FROM alerts WHERE error_id = ? ORDER BY id`, errorID)
 	if err != nil {
 		return nil, wrap(err, "alerts of error %s", errorID)
 	}
@@ -102,7 +102,7 @@ func (db *DB) AlertsByError(ctx context.Context, errorID string) ([]alert.Alert,
 
 // SetAlertMessage records the Slack ts of the alert's message.
 func (db *DB) SetAlertMessage(ctx context.Context, alertID int64, ts string) error {
-	res, err := db.x.ExecContext(ctx, db.q(`UPDATE alerts SET message_ts = ?, updated_at = ? WHERE id = ?`),
+	res, err := db.exec(ctx, nil, `UPDATE alerts SET message_ts = ?, updated_at = ? WHERE id = ?`,
 		ts, db.t(db.clock()), alertID)
 	return mustAffect(res, err, "set message of alert %d", alertID)
 }

@@ -134,7 +134,7 @@ func (db *DB) SaveConnection(ctx context.Context, c alert.Connection) error {
 	if !c.CreatedAt.IsZero() {
 		created = c.CreatedAt
 	}
-	_, err = db.x.ExecContext(ctx, db.q(`INSERT INTO connections (`+connColumns+`)
+	_, err = db.exec(ctx, nil, `INSERT INTO connections (`+connColumns+`)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (slack_team_id) DO UPDATE SET
 	org_id = excluded.org_id, org_name = excluded.org_name, org_url_key = excluded.org_url_key,
@@ -145,7 +145,7 @@ ON CONFLICT (slack_team_id) DO UPDATE SET
 	default_team_key = CASE
 		WHEN excluded.default_team_key = '' AND connections.org_id = excluded.org_id THEN connections.default_team_key
 		ELSE excluded.default_team_key END,
-	created_by = excluded.created_by, created_at = excluded.created_at, updated_at = excluded.updated_at`),
+	created_by = excluded.created_by, created_at = excluded.created_at, updated_at = excluded.updated_at`,
 		c.SlackTeamID, c.OrgID, c.OrgName, c.OrgURLKey, c.UserName, c.UserEmail,
 		access, refresh, db.nullT(c.TokenExpiry), c.Scopes, string(c.Status), clipReason(c.StatusReason),
 		c.DefaultTeamKey, c.ConnectedBy, db.t(created), db.t(now))
@@ -178,7 +178,7 @@ func (db *DB) Connection(ctx context.Context, slackTeamID string) (alert.Connect
 		return alert.Connection{}, err
 	}
 	var r connRow
-	err = db.x.GetContext(ctx, &r, db.q(`SELECT `+connColumns+` FROM connections WHERE slack_team_id = ?`), slackTeamID)
+	err = db.get(ctx, nil, &r, `SELECT `+connColumns+` FROM connections WHERE slack_team_id = ?`, slackTeamID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return alert.Connection{}, fmt.Errorf("connection of slack team %s: %w", slackTeamID, alert.ErrNotConnected)
 	}
@@ -197,7 +197,7 @@ func (db *DB) ConnectionByOrg(ctx context.Context, orgID string) (alert.Connecti
 		return alert.Connection{}, err
 	}
 	var r connRow
-	err = db.x.GetContext(ctx, &r, db.q(`SELECT `+connColumns+` FROM connections WHERE org_id = ? AND org_id <> ''`), orgID)
+	err = db.get(ctx, nil, &r, `SELECT `+connColumns+` FROM connections WHERE org_id = ? AND org_id <> ''`, orgID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return alert.Connection{}, fmt.Errorf("connection to linear organization %s: %w", orgID, alert.ErrNotConnected)
 	}
@@ -212,7 +212,7 @@ func (db *DB) ConnectionByOrg(ctx context.Context, orgID string) (alert.Connecti
 // It returns an error wrapping alert.ErrNotConnected when there was no
 // connection, which a caller making disconnect idempotent may ignore.
 func (db *DB) DeleteConnection(ctx context.Context, slackTeamID string) error {
-	res, err := db.x.ExecContext(ctx, db.q(`DELETE FROM connections WHERE slack_team_id = ?`), slackTeamID)
+	res, err := db.exec(ctx, nil, `DELETE FROM connections WHERE slack_team_id = ?`, slackTeamID)
 	if err := affectedOrNotConnected(res, err, "delete connection of slack team %s", slackTeamID); err != nil {
 		return err
 	}
@@ -227,8 +227,8 @@ func (db *DB) MarkConnection(ctx context.Context, slackTeamID string, status ale
 	if err := checkStatus(status); err != nil {
 		return err
 	}
-	res, err := db.x.ExecContext(ctx, db.q(`UPDATE connections SET status = ?, status_reason = ?, updated_at = ?
-WHERE slack_team_id = ? AND access_token_enc <> ''`),
+	res, err := db.exec(ctx, nil, `UPDATE connections SET status = ?, status_reason = ?, updated_at = ?
+WHERE slack_team_id = ? AND access_token_enc <> ''`,
 		string(status), clipReason(reason), db.t(db.clock()), slackTeamID)
 	if err := affectedOrNotConnected(res, err, "mark connection of slack team %s", slackTeamID); err != nil {
 		return err
@@ -240,8 +240,8 @@ WHERE slack_team_id = ? AND access_token_enc <> ''`),
 // SetDefaultTeam records the Linear team key preselected in the create
 // modal; "" clears it (LINEAR_DEFAULT_TEAM applies again).
 func (db *DB) SetDefaultTeam(ctx context.Context, slackTeamID, teamKey string) error {
-	res, err := db.x.ExecContext(ctx, db.q(`UPDATE connections SET default_team_key = ?, updated_at = ?
-WHERE slack_team_id = ? AND access_token_enc <> ''`), teamKey, db.t(db.clock()), slackTeamID)
+	res, err := db.exec(ctx, nil, `UPDATE connections SET default_team_key = ?, updated_at = ?
+WHERE slack_team_id = ? AND access_token_enc <> ''`, teamKey, db.t(db.clock()), slackTeamID)
 	return affectedOrNotConnected(res, err, "set default team of slack team %s", slackTeamID)
 }
 

@@ -39,7 +39,7 @@ func (db *DB) WithConnectionLock(ctx context.Context, slackTeamID string, fn fun
 	var out alert.Connection
 	err = db.inTx(ctx, func(tx *sqlx.Tx) error {
 		var r connRow
-		err := tx.GetContext(ctx, &r, db.q(`SELECT `+connColumns+` FROM connections WHERE slack_team_id = ?`+db.forUpdate()), slackTeamID)
+		err := db.get(ctx, tx, &r, `SELECT `+connColumns+` FROM connections WHERE slack_team_id = ?`+db.forUpdate(), slackTeamID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("lock connection of slack team %s: %w", slackTeamID, alert.ErrNotConnected)
 		}
@@ -86,11 +86,11 @@ func (db *DB) saveLocked(ctx context.Context, tx *sqlx.Tx, kr *secret.Keyring, c
 	next.DefaultTeamKey, next.ConnectedBy, next.CreatedAt = cur.DefaultTeamKey, cur.ConnectedBy, cur.CreatedAt
 	next.UpdatedAt = db.clock()
 	next.TokenExpiry = zeroOrDBTime(next.TokenExpiry)
-	_, err = tx.ExecContext(ctx, db.q(`UPDATE connections SET
+	_, err = db.exec(ctx, tx, `UPDATE connections SET
 	org_id = ?, org_name = ?, org_url_key = ?, user_name = ?, user_email = ?,
 	access_token_enc = ?, refresh_token_enc = ?, expires_at = ?, scopes = ?,
 	status = ?, status_reason = ?, updated_at = ?
-WHERE slack_team_id = ?`),
+WHERE slack_team_id = ?`,
 		next.OrgID, next.OrgName, next.OrgURLKey, next.UserName, next.UserEmail,
 		access, refresh, db.nullT(next.TokenExpiry), next.Scopes,
 		string(next.Status), next.StatusReason, db.t(next.UpdatedAt), next.SlackTeamID)

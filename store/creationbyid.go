@@ -10,7 +10,7 @@ import (
 // the issue's id), pending or done; ErrNotFound if none.
 func (db *DB) CreationByID(ctx context.Context, id string) (alert.Creation, error) {
 	var c alert.Creation
-	err := db.x.GetContext(ctx, &c, db.q(`SELECT `+creationColumns+` FROM creations WHERE id = ?`), id)
+	err := db.get(ctx, nil, &c, `SELECT `+creationColumns+` FROM creations WHERE id = ?`, id)
 	if err != nil {
 		return alert.Creation{}, wrap(err, "creation %s", id)
 	}

@@ -70,8 +70,8 @@ func (db *DB) beginCreation(ctx context.Context, tx *sqlx.Tx, id string, c alert
 		return alert.Creation{}, err
 	}
 	if staleAfter > 0 {
-		if _, err := tx.ExecContext(ctx, db.q(`DELETE FROM creations
-			WHERE error_id = ? AND status = 'pending' AND updated_at <= ?`),
+		if _, err := db.exec(ctx, tx, `DELETE FROM creations
+			WHERE error_id = ? AND status = 'pending' AND updated_at <= ?`,
 			c.ErrorID, db.t(now.Add(-staleAfter))); err != nil {
 			return alert.Creation{}, wrap(err, "drop stale creations of error %s", c.ErrorID)
 		}
@@ -79,8 +79,8 @@ func (db *DB) beginCreation(ctx context.Context, tx *sqlx.Tx, id string, c alert
 	// DO NOTHING rather than an error: on PostgreSQL a failed statement
 	// would abort the transaction, and a concurrent BeginCreation with
 	// the same id must still get its creation back below.
-	res, err := tx.ExecContext(ctx, db.q(`INSERT INTO creations (`+creationColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`),
+	res, err := db.exec(ctx, tx, `INSERT INTO creations (`+creationColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 		c.ID, c.ErrorID, c.AlertID, c.SlackUser, string(c.Status), c.IssueID, db.t(now), db.t(now))
 	if err != nil {
 		return alert.Creation{}, wrap(err, "insert creation %s", id)
@@ -104,7 +104,7 @@ func (db *DB) beginCreation(ctx context.Context, tx *sqlx.Tx, id string, c alert
 // creation reads one creation in tx; ErrNotFound if none.
 func (db *DB) creation(ctx context.Context, tx *sqlx.Tx, id string) (alert.Creation, error) {
 	var c alert.Creation
-	err := tx.GetContext(ctx, &c, db.q(`SELECT `+creationColumns+` FROM creations WHERE id = ?`), id)
+	err := db.get(ctx, tx, &c, `SELECT `+creationColumns+` FROM creations WHERE id = ?`, id)
 	if err != nil {
 		return alert.Creation{}, wrap(err, "creation %s", id)
 	}
@@ -136,7 +136,7 @@ func (db *DB) CompleteCreation(ctx context.Context, id string, link alert.IssueL
 			IssueID string `db:"issue_id"`
 			ErrorID string `db:"error_id"`
 		}
-		err := tx.GetContext(ctx, &cur, db.q(`SELECT status, issue_id, error_id FROM creations WHERE id = ?`+lock), cid)
+		err := db.get(ctx, tx, &cur, `SELECT status, issue_id, error_id FROM creations WHERE id = ?`+lock, cid)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("complete creation %s: %w", cid, alert.ErrNotFound)
 		} else if err != nil {
@@ -152,7 +152,7 @@ func (db *DB) CompleteCreation(ctx context.Context, id string, link alert.IssueL
 			}
 			return nil
 		}
-		if _, err := tx.ExecContext(ctx, db.q(`UPDATE creations SET status = 'done', issue_id = ?, updated_at = ? WHERE id = ?`),
+		if _, err := db.exec(ctx, tx, `UPDATE creations SET status = 'done', issue_id = ?, updated_at = ? WHERE id = ?`,
 			link.IssueID, db.t(now), cid); err != nil {
 			return wrap(err, "complete creation %s", cid)
 		}
@@ -172,7 +172,7 @@ func (db *DB) AbandonCreation(ctx context.Context, id string) error {
 		return err
 	}
 	return db.inTx(ctx, func(tx *sqlx.Tx) error {
-		res, err := tx.ExecContext(ctx, db.q(`DELETE FROM creations WHERE id = ? AND status = 'pending'`), cid)
+		res, err := db.exec(ctx, tx, `DELETE FROM creations WHERE id = ? AND status = 'pending'`, cid)
 		if err != nil {
 			return wrap(err, "abandon creation %s", cid)
 		}
@@ -192,8 +192,8 @@ func (db *DB) AbandonCreation(ctx context.Context, id string) error {
 // none is pending.
 func (db *DB) PendingCreation(ctx context.Context, errorID string) (alert.Creation, error) {
 	var c alert.Creation
-	err := db.x.GetContext(ctx, &c, db.q(`SELECT `+creationColumns+` FROM creations
-		WHERE error_id = ? AND status = 'pending'`), errorID)
+	err := db.get(ctx, nil, &c, `SELECT `+creationColumns+` FROM creations
+		WHERE error_id = ? AND status = 'pending'`, errorID)
 	if err != nil {
 		return alert.Creation{}, wrap(err, "pending creation of error %s", errorID)
 	}
@@ -214,7 +214,7 @@ func (db *DB) TouchCreation(ctx context.Context, id string) (alert.Creation, err
 	now := db.clock()
 	var out alert.Creation
 	err = db.inTx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := tx.ExecContext(ctx, db.q(`UPDATE creations SET updated_at = ? WHERE id = ? AND status = 'pending'`),
+		if _, err := db.exec(ctx, tx, `UPDATE creations SET updated_at = ? WHERE id = ? AND status = 'pending'`,
 			db.t(now), cid); err != nil {
 			return wrap(err, "touch creation %s", cid)
 		}
@@ -245,7 +245,7 @@ func (db *DB) ReplaceCreation(ctx context.Context, old, c alert.Creation) (alert
 		return alert.Creation{}, fmt.Errorf("replace a creation of error %s by one of %s: %w", old.ErrorID, c.ErrorID, alert.ErrInvalid)
 	}
 	err = db.inTx(ctx, func(tx *sqlx.Tx) error {
-		res, err := tx.ExecContext(ctx, db.q(`DELETE FROM creations WHERE id = ? AND status = 'pending' AND updated_at = ?`),
+		res, err := db.exec(ctx, tx, `DELETE FROM creations WHERE id = ? AND status = 'pending' AND updated_at = ?`,
 			oid, db.t(old.UpdatedAt))
 		if err != nil {
 			return wrap(err, "replace creation %s", oid)
@@ -269,8 +269,8 @@ func (db *DB) ReplaceCreation(ctx context.Context, old, c alert.Creation) (alert
 // with Linear's answer on its way (see alert.Service.ReconcileCreations).
 func (db *DB) PendingCreations(ctx context.Context, touchedBefore time.Time, limit int) ([]alert.Creation, error) {
 	var cs []alert.Creation
-	err := db.x.SelectContext(ctx, &cs, db.q(`SELECT `+creationColumns+` FROM creations
-		WHERE status = 'pending' AND updated_at < ? ORDER BY updated_at, id LIMIT ?`), db.t(touchedBefore), limit)
+	err := db.sel(ctx, nil, &cs, `SELECT `+creationColumns+` FROM creations
+		WHERE status = 'pending' AND updated_at < ? ORDER BY updated_at, id LIMIT ?`, db.t(touchedBefore), limit)
 	if err != nil {
 		return nil, wrap(err, "pending creations")
 	}

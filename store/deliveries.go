@@ -66,8 +66,8 @@ func (db *DB) RecordDelivery(ctx context.Context, deliveryID string, j alert.Job
 	}
 	now := db.clock()
 	err = db.inTx(ctx, func(tx *sqlx.Tx) error {
-		res, err := tx.ExecContext(ctx, db.q(`INSERT INTO webhook_deliveries (delivery_id, received_at)
-			VALUES (?, ?) ON CONFLICT (delivery_id) DO NOTHING`), deliveryID, db.t(now))
+		res, err := db.exec(ctx, tx, `INSERT INTO webhook_deliveries (delivery_id, received_at)
+			VALUES (?, ?) ON CONFLICT (delivery_id) DO NOTHING`, deliveryID, db.t(now))
 		if err != nil {
 			return wrap(err, "record delivery %s", deliveryID)
 		}
@@ -78,7 +78,7 @@ func (db *DB) RecordDelivery(ctx context.Context, deliveryID string, j alert.Job
 		if fresh = n == 1; !fresh {
 			return nil
 		}
-		_, err = tx.ExecContext(ctx, db.q(upsertDeliveryJobSQL), string(j.Kind), clean(j.Payload),
+		_, err = db.exec(ctx, tx, upsertDeliveryJobSQL, string(j.Kind), clean(j.Payload),
 			j.DedupeKey, nullString(j.SerialKey), db.t(now), db.t(now))
 		return wrap(err, "queue the job of delivery %s", deliveryID)
 	})
@@ -93,7 +93,7 @@ func (db *DB) RecordDelivery(ctx context.Context, deliveryID string, j alert.Job
 // now.Add(-DeliveryRetention); the jobs they queued are long done. The
 // index on received_at makes it a range delete.
 func (db *DB) PruneDeliveries(ctx context.Context, before time.Time) (int64, error) {
-	res, err := db.x.ExecContext(ctx, db.q(`DELETE FROM webhook_deliveries WHERE received_at < ?`), db.t(before))
+	res, err := db.exec(ctx, nil, `DELETE FROM webhook_deliveries WHERE received_at < ?`, db.t(before))
 	if err != nil {
 		return 0, wrap(err, "prune deliveries before %s", before.UTC().Format(time.RFC3339))
 	}

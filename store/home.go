@@ -30,7 +30,7 @@ func (db *DB) AlertChannels(ctx context.Context, limit int) ([]alert.AlertChanne
 		LastSeen anyTime `db:"last_seen"`
 		Errors   int64   `db:"errors"`
 	}
-	if err := db.x.SelectContext(ctx, &rows, db.q(alertChannelsSQL), limit); err != nil {
+	if err := db.sel(ctx, nil, &rows, alertChannelsSQL, limit); err != nil {
 		return nil, wrap(err, "alert channels")
 	}
 	out := make([]alert.AlertChannel, len(rows))
@@ -59,7 +59,7 @@ func (db *DB) RecentLinks(ctx context.Context, limit int) ([]alert.IssueLink, er
 		return nil, fmt.Errorf("recent links: limit %d: %w", limit, alert.ErrInvalid)
 	}
 	var rows []linkRow
-	err := db.x.SelectContext(ctx, &rows, db.q(recentLinksSQL),
+	err := db.sel(ctx, nil, &rows, recentLinksSQL,
 		alert.CreatedByAPI, alert.CreatedByLinear, alert.CreatedByAPI, alert.CreatedByLinear, limit)
 	if err != nil {
 		return nil, wrap(err, "recent links")

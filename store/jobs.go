@@ -52,7 +52,7 @@ func (db *DB) insertJobs(ctx context.Context, tx *sqlx.Tx, now time.Time, jobs .
 		}
 		// NULL: no alert; never folds; no serial bound (NULLs are distinct
 		// in a unique index and match nothing in the claim).
-		if _, err := tx.ExecContext(ctx, db.q(insertJobSQL),
+		if _, err := db.exec(ctx, tx, insertJobSQL,
 			string(j.Kind), nullInt(j.AlertID), clean(j.Text), clean(j.Payload),
 			nullString(j.DedupeKey), nullString(j.SerialKey), db.t(runAt), db.t(now)); err != nil {
 			return wrap(err, "queue %s job (alert %d)", j.Kind, j.AlertID)
@@ -121,13 +121,13 @@ func (db *DB) ClaimJobs(ctx context.Context, owner string, limit int, lease time
 			if _, err := tx.ExecContext(ctx, claimLockPostgres); err != nil {
 				return fmt.Errorf("claim lock: %w", err)
 			}
-			return tx.SelectContext(ctx, &jobs, db.q(claimSQL), args...)
+			return db.sel(ctx, tx, &jobs, claimSQL, args...)
 		})
 	} else {
 		// One statement, no transaction: SQLite's single writer makes it
 		// atomic, and it holds the write lock for the shortest time when
 		// several processes share the file.
-		err = db.x.SelectContext(ctx, &jobs, db.q(claimSQL), args...)
+		err = db.sel(ctx, nil, &jobs, claimSQL, args...)
 	}
 	if err != nil {
 		return nil, wrap(err, "claim jobs")
@@ -171,7 +171,7 @@ func (db *DB) ExtendLeases(ctx context.Context, owner string, ids []int64, lease
 
 // FinishJob deletes a job that is done; ErrNotFound if it is gone.
 func (db *DB) FinishJob(ctx context.Context, id int64) error {
-	res, err := db.x.ExecContext(ctx, db.q(`DELETE FROM jobs WHERE id = ?`), id)
+	res, err := db.exec(ctx, nil, `DELETE FROM jobs WHERE id = ?`, id)
 	return mustAffect(res, err, "finish job %d", id)
 }
 
@@ -189,14 +189,14 @@ func (db *DB) PostponeJob(ctx context.Context, id int64, runAt time.Time, reason
 }
 
 func (db *DB) requeue(ctx context.Context, id int64, runAt time.Time, lastErr string, attempt int, what string) error {
-	res, err := db.x.ExecContext(ctx, db.q(`UPDATE jobs
+	res, err := db.exec(ctx, nil, `UPDATE jobs
 		SET status = 'queued', run_at = ?, attempts = attempts + ?, last_error = ?, locked_until = NULL, owner = ''
-		WHERE id = ?`), db.t(runAt), attempt, clip(lastErr), id)
+		WHERE id = ?`, db.t(runAt), attempt, clip(lastErr), id)
 	if isUniqueViolation(err) {
 		// Requeueing would clash in jobs_dedupe_queued. The statement ran
 		// alone (no transaction to abort), so delete in a second one.
 		db.log.DebugContext(ctx, "job folded into a newer queued job", "job_id", id)
-		res, err = db.x.ExecContext(ctx, db.q(`DELETE FROM jobs WHERE id = ?`), id)
+		res, err = db.exec(ctx, nil, `DELETE FROM jobs WHERE id = ?`, id)
 	}
 	return mustAffect(res, err, what, id)
 }
@@ -205,9 +205,9 @@ func (db *DB) requeue(ctx context.Context, id int64, runAt time.Time, lastErr st
 // with its reason, for an operator to retry or drop.
 func (db *DB) BuryJob(ctx context.Context, id int64, reason string) error {
 	now := db.clock()
-	res, err := db.x.ExecContext(ctx, db.q(`UPDATE jobs
+	res, err := db.exec(ctx, nil, `UPDATE jobs
 		SET status = 'dead', attempts = attempts + 1, last_error = ?, locked_until = NULL, owner = '', dead_at = ?
-		WHERE id = ?`), clip(reason), db.t(now), id)
+		WHERE id = ?`, clip(reason), db.t(now), id)
 	return mustAffect(res, err, "bury job %d", id)
 }
 
@@ -215,7 +215,7 @@ func (db *DB) BuryJob(ctx context.Context, id int64, reason string) error {
 // ErrNotFound if none.
 func (db *DB) JobByDedupeKey(ctx context.Context, key string) (alert.Job, error) {
 	var j alert.Job
-	err := db.x.GetContext(ctx, &j, db.q(`SELECT `+jobColumns+` FROM jobs WHERE dedupe_key = ? ORDER BY id DESC LIMIT 1`), key)
+	err := db.get(ctx, nil, &j, `SELECT `+jobColumns+` FROM jobs WHERE dedupe_key = ? ORDER BY id DESC LIMIT 1`, key)
 	if err != nil {
 		return alert.Job{}, wrap(err, "job %s", key)
 	}
@@ -249,24 +249,24 @@ func (db *DB) ListJobs(ctx context.Context, deadOnly bool, limit int) ([]alert.J
 func (db *DB) ReviveJob(ctx context.Context, id int64) (folded bool, err error) {
 	err = db.inTx(ctx, func(tx *sqlx.Tx) error {
 		var status string
-		if err := tx.GetContext(ctx, &status, db.q(`SELECT status FROM jobs WHERE id = ?`), id); err != nil {
+		if err := db.get(ctx, tx, &status, `SELECT status FROM jobs WHERE id = ?`, id); err != nil {
 			return wrap(err, "job %d", id)
 		}
 		if status != jobDead {
 			return fmt.Errorf("job %d is %s, not dead: %w", id, status, alert.ErrConflict)
 		}
 		var clash int
-		if err := tx.GetContext(ctx, &clash, db.q(`SELECT COUNT(*) FROM jobs q JOIN jobs d ON q.dedupe_key = d.dedupe_key
-			WHERE d.id = ? AND q.status = 'queued'`), id); err != nil {
+		if err := db.get(ctx, tx, &clash, `SELECT COUNT(*) FROM jobs q JOIN jobs d ON q.dedupe_key = d.dedupe_key
+			WHERE d.id = ? AND q.status = 'queued'`, id); err != nil {
 			return wrap(err, "job %d", id)
 		}
 		if clash > 0 {
 			folded = true
-			_, err := tx.ExecContext(ctx, db.q(`DELETE FROM jobs WHERE id = ?`), id)
+			_, err := db.exec(ctx, tx, `DELETE FROM jobs WHERE id = ?`, id)
 			return wrap(err, "drop job %d", id)
 		}
-		_, err := tx.ExecContext(ctx, db.q(`UPDATE jobs SET status = 'queued', attempts = 0, run_at = ?, dead_at = NULL
-			WHERE id = ?`), db.t(db.clock()), id)
+		_, err := db.exec(ctx, tx, `UPDATE jobs SET status = 'queued', attempts = 0, run_at = ?, dead_at = NULL
+			WHERE id = ?`, db.t(db.clock()), id)
 		return wrap(err, "revive job %d", id)
 	})
 	return folded, err
@@ -278,13 +278,13 @@ func (db *DB) ReviveJob(ctx context.Context, id int64) (folded bool, err error) 
 func (db *DB) DropJob(ctx context.Context, id int64) error {
 	return db.inTx(ctx, func(tx *sqlx.Tx) error {
 		var status string
-		if err := tx.GetContext(ctx, &status, db.q(`SELECT status FROM jobs WHERE id = ?`), id); err != nil {
+		if err := db.get(ctx, tx, &status, `SELECT status FROM jobs WHERE id = ?`, id); err != nil {
 			return wrap(err, "job %d", id)
 		}
 		if status == jobRunning {
 			return fmt.Errorf("job %d is running; wait until it is queued or dead: %w", id, alert.ErrConflict)
 		}
-		_, err := tx.ExecContext(ctx, db.q(`DELETE FROM jobs WHERE id = ?`), id)
+		_, err := db.exec(ctx, tx, `DELETE FROM jobs WHERE id = ?`, id)
 		return wrap(err, "drop job %d", id)
 	})
 }
@@ -340,7 +340,7 @@ func (db *DB) QueueStats(ctx context.Context) (QueueStats, error) {
 	if s.Queued > 0 {
 		// ORDER BY rather than MIN(): SQLite returns MIN's result as
 		// untyped text, while a plain column keeps its DATETIME type.
-		err := db.x.GetContext(ctx, &s.OldestDue, db.q(`SELECT run_at FROM jobs WHERE status = ? ORDER BY run_at LIMIT 1`), jobQueued)
+		err := db.get(ctx, nil, &s.OldestDue, `SELECT run_at FROM jobs WHERE status = ? ORDER BY run_at LIMIT 1`, jobQueued)
 		if err != nil {
 			return QueueStats{}, wrap(err, "oldest queued job")
 		}

@@ -86,7 +86,7 @@ ON CONFLICT (error_id) DO UPDATE SET
 // Link returns the issue link of an error; ErrNotFound if none.
 func (db *DB) Link(ctx context.Context, errorID string) (alert.IssueLink, error) {
 	var r linkRow
-	err := db.x.GetContext(ctx, &r, db.q(selectLinks+` WHERE l.error_id = ?`), errorID)
+	err := db.get(ctx, nil, &r, selectLinks+` WHERE l.error_id = ?`, errorID)
 	if err != nil {
 		return alert.IssueLink{}, wrap(err, "link of error %s", errorID)
 	}
@@ -98,7 +98,7 @@ func (db *DB) Link(ctx context.Context, errorID string) (alert.IssueLink, error)
 // an error.
 func (db *DB) LinksByIssue(ctx context.Context, issueID string) ([]alert.IssueLink, error) {
 	var rows []linkRow
-	err := db.x.SelectContext(ctx, &rows, db.q(selectLinks+` WHERE l.issue_id = ? ORDER BY l.error_id`), issueID)
+	err := db.sel(ctx, nil, &rows, selectLinks+` WHERE l.issue_id = ? ORDER BY l.error_id`, issueID)
 	if err != nil {
 		return nil, wrap(err, "links of issue %s", issueID)
 	}
@@ -131,7 +131,7 @@ func (db *DB) AddLink(ctx context.Context, link alert.IssueLink, jobs ...alert.J
 	now := db.clock()
 	return db.inTx(ctx, func(tx *sqlx.Tx) error {
 		var n int
-		if err := tx.GetContext(ctx, &n, db.q(`SELECT COUNT(*) FROM issue_links WHERE error_id = ?`), link.ErrorID); err != nil {
+		if err := db.get(ctx, tx, &n, `SELECT COUNT(*) FROM issue_links WHERE error_id = ?`, link.ErrorID); err != nil {
 			return wrap(err, "look up link of %s", link.ErrorID)
 		}
 		if n > 0 {
@@ -164,7 +164,7 @@ func (db *DB) saveLink(ctx context.Context, tx *sqlx.Tx, now time.Time, l alert.
 	for _, f := range []*string{&l.Identifier, &l.Title, &l.URL, &l.StateName, &l.TeamKey, &l.AssigneeName, &l.CreatedBy} {
 		*f = clean(*f)
 	}
-	_, err := tx.ExecContext(ctx, db.q(upsertLinkSQL),
+	_, err := db.exec(ctx, tx, upsertLinkSQL,
 		l.ErrorID, l.IssueID, l.Identifier, l.Title, l.URL, l.StateName, l.StateType, l.TeamID, l.TeamKey,
 		l.AssigneeID, l.AssigneeName, l.CreatedBy, string(l.Kind), db.t(l.CreatedAt), db.t(l.UpdatedAt),
 		db.nullT(l.ClosedAt), db.nullT(l.RegressedAt))
@@ -199,7 +199,7 @@ func (db *DB) OpenLinks(ctx context.Context, afterIssueID string, limit int) ([]
 		return nil, fmt.Errorf("open links: limit %d: %w", limit, alert.ErrInvalid)
 	}
 	var rows []linkRow
-	if err := db.x.SelectContext(ctx, &rows, db.q(openLinksSQL), afterIssueID, limit); err != nil {
+	if err := db.sel(ctx, nil, &rows, openLinksSQL, afterIssueID, limit); err != nil {
 		return nil, wrap(err, "open links after %q", afterIssueID)
 	}
 	return links(rows), nil

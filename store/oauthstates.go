@@ -33,11 +33,11 @@ func (db *DB) SavePendingAuth(ctx context.Context, state, slackTeamID, slackUser
 	}
 	now := db.clock()
 	err = db.inTx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := tx.ExecContext(ctx, db.q(`DELETE FROM oauth_states WHERE expires_at <= ?`), db.t(now)); err != nil {
+		if _, err := db.exec(ctx, tx, `DELETE FROM oauth_states WHERE expires_at <= ?`, db.t(now)); err != nil {
 			return fmt.Errorf("sweep expired oauth states: %w", err)
 		}
-		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO oauth_states
-	(state_hash, slack_team_id, slack_user_id, verifier_enc, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
+		_, err := db.exec(ctx, tx, `INSERT INTO oauth_states
+	(state_hash, slack_team_id, slack_user_id, verifier_enc, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 			h, slackTeamID, slackUserID, sealed, db.t(expiresAt), db.t(now))
 		return wrap(err, "save oauth state of slack team %s", slackTeamID)
 	})
@@ -64,8 +64,8 @@ func (db *DB) TakePendingAuth(ctx context.Context, state string, now time.Time) 
 		VerifierEnc string    `db:"verifier_enc"`
 		ExpiresAt   time.Time `db:"expires_at"`
 	}
-	err = db.x.GetContext(ctx, &r, db.q(`DELETE FROM oauth_states WHERE state_hash = ?
-RETURNING slack_team_id, slack_user_id, verifier_enc, expires_at`), h)
+	err = db.get(ctx, nil, &r, `DELETE FROM oauth_states WHERE state_hash = ?
+RETURNING slack_team_id, slack_user_id, verifier_enc, expires_at`, h)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", "", "", time.Time{}, fmt.Errorf("take oauth state: unknown or already used: %w", alert.ErrNotFound)
 	}

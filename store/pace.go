@@ -23,8 +23,8 @@ func (db *DB) ReserveChannelSlot(ctx context.Context, channel string, gap, maxWa
 	)
 	err := db.inTx(ctx, func(tx *sqlx.Tx) error {
 		now := db.clock()
-		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO channel_pace (channel, next_at, held_until) VALUES (?, ?, ?)
-			ON CONFLICT (channel) DO NOTHING`), channel, db.t(now), db.t(now)); err != nil {
+		if _, err := db.exec(ctx, tx, `INSERT INTO channel_pace (channel, next_at, held_until) VALUES (?, ?, ?)
+			ON CONFLICT (channel) DO NOTHING`, channel, db.t(now), db.t(now)); err != nil {
 			return wrap(err, "pace of %s", channel)
 		}
 		// FOR UPDATE holds the row until commit on PostgreSQL; SQLite's
@@ -37,7 +37,7 @@ func (db *DB) ReserveChannelSlot(ctx context.Context, channel string, gap, maxWa
 			Next time.Time `db:"next_at"`
 			Held time.Time `db:"held_until"`
 		}
-		if err := tx.GetContext(ctx, &row, db.q(query), channel); err != nil {
+		if err := db.get(ctx, tx, &row, query, channel); err != nil {
 			return wrap(err, "pace of %s", channel)
 		}
 		slot := now
@@ -52,7 +52,7 @@ func (db *DB) ReserveChannelSlot(ctx context.Context, channel string, gap, maxWa
 			return nil
 		}
 		ok = true
-		_, err := tx.ExecContext(ctx, db.q(`UPDATE channel_pace SET next_at = ? WHERE channel = ?`), db.t(slot.Add(gap)), channel)
+		_, err := db.exec(ctx, tx, `UPDATE channel_pace SET next_at = ? WHERE channel = ?`, db.t(slot.Add(gap)), channel)
 		return wrap(err, "reserve a slot in %s", channel)
 	})
 	return wait, ok, err
@@ -63,9 +63,9 @@ func (db *DB) ReserveChannelSlot(ctx context.Context, channel string, gap, maxWa
 // text on SQLite, which orders the same way.
 func (db *DB) HoldChannel(ctx context.Context, channel string, d time.Duration) error {
 	now := db.clock()
-	_, err := db.x.ExecContext(ctx, db.q(`INSERT INTO channel_pace (channel, next_at, held_until) VALUES (?, ?, ?)
+	_, err := db.exec(ctx, nil, `INSERT INTO channel_pace (channel, next_at, held_until) VALUES (?, ?, ?)
 		ON CONFLICT (channel) DO UPDATE SET held_until = CASE
-			WHEN channel_pace.held_until < excluded.held_until THEN excluded.held_until ELSE channel_pace.held_until END`),
+			WHEN channel_pace.held_until < excluded.held_until THEN excluded.held_until ELSE channel_pace.held_until END`,
 		channel, db.t(now), db.t(now.Add(d)))
 	return wrap(err, "hold %s", channel)
 }
@@ -73,7 +73,7 @@ func (db *DB) HoldChannel(ctx context.Context, channel string, d time.Duration) 
 // ChannelHeld returns how long channel's hold still lasts, 0 if none.
 func (db *DB) ChannelHeld(ctx context.Context, channel string) (time.Duration, error) {
 	var held time.Time
-	err := db.x.GetContext(ctx, &held, db.q(`SELECT held_until FROM channel_pace WHERE channel = ?`), channel)
+	err := db.get(ctx, nil, &held, `SELECT held_until FROM channel_pace WHERE channel = ?`, channel)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}

@@ -73,8 +73,8 @@ func (db *DB) ReplaceRules(ctx context.Context, rules []alert.Rule, expect int64
 	err := db.inTx(ctx, func(tx *sqlx.Tx) error {
 		// Taking the row lock first makes concurrent savers queue here; a
 		// later one then sees the new version and is refused.
-		err := tx.GetContext(ctx, &version, db.q(`UPDATE routing_rule_version SET version = version + 1
-WHERE id = 1 AND (? < 0 OR version = ?) RETURNING version`), expect, expect)
+		err := db.get(ctx, tx, &version, `UPDATE routing_rule_version SET version = version + 1
+WHERE id = 1 AND (? < 0 OR version = ?) RETURNING version`, expect, expect)
 		if err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
 				return fmt.Errorf("replace rules: the rules changed since version %d: %w", expect, alert.ErrConflict)

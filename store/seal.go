@@ -104,7 +104,7 @@ func (db *DB) ResealAll(ctx context.Context) (n int, err error) {
 	if err != nil {
 		return 0, err
 	}
-	if _, err := db.x.ExecContext(ctx, db.q(`DELETE FROM oauth_states WHERE expires_at <= ?`), db.t(db.clock())); err != nil {
+	if _, err := db.exec(ctx, nil, `DELETE FROM oauth_states WHERE expires_at <= ?`, db.t(db.clock())); err != nil {
 		return 0, fmt.Errorf("reseal: sweep expired oauth states: %w", err)
 	}
 	var teams, states []string
@@ -144,7 +144,7 @@ func (db *DB) resealRow(ctx context.Context, kr *secret.Keyring, table, keyCol, 
 		n = 0 // inTx does not retry, but keep the count true to what commits.
 		for col, aad := range cols {
 			var sealed string
-			err := tx.GetContext(ctx, &sealed, db.q(`SELECT `+col+` FROM `+table+` WHERE `+keyCol+` = ?`+db.forUpdate()), key)
+			err := db.get(ctx, tx, &sealed, `SELECT `+col+` FROM `+table+` WHERE `+keyCol+` = ?`+db.forUpdate(), key)
 			if err != nil {
 				return wrap(err, "reseal: read %s", aad)
 			}
@@ -158,7 +158,7 @@ func (db *DB) resealRow(ctx context.Context, kr *secret.Keyring, table, keyCol, 
 			if !changed {
 				continue
 			}
-			if _, err := tx.ExecContext(ctx, db.q(`UPDATE `+table+` SET `+col+` = ? WHERE `+keyCol+` = ?`), resealed, key); err != nil {
+			if _, err := db.exec(ctx, tx, `UPDATE `+table+` SET `+col+` = ? WHERE `+keyCol+` = ?`, resealed, key); err != nil {
 				return fmt.Errorf("reseal %s: write: %w", aad, err)
 			}
 			n++

@@ -69,7 +69,7 @@ func (db *DB) AcceptSlackAlert(ctx context.Context, eventID string, a alert.Aler
 	var out alert.Alert
 	fresh := false
 	err := db.inTx(ctx, func(tx *sqlx.Tx) error {
-		res, err := tx.ExecContext(ctx, db.q(`INSERT INTO slack_events (event_id, received_at) VALUES (?, ?) ON CONFLICT DO NOTHING`),
+		res, err := db.exec(ctx, tx, `INSERT INTO slack_events (event_id, received_at) VALUES (?, ?) ON CONFLICT DO NOTHING`,
 			eventID, db.t(now))
 		if err != nil {
 			return wrap(err, "record slack event %s", eventID)
@@ -80,11 +80,11 @@ func (db *DB) AcceptSlackAlert(ctx context.Context, eventID string, a alert.Aler
 			return nil // handled already, here or on another replica.
 		}
 		fresh = true
-		err = tx.QueryRowxContext(ctx, db.q(upsertSlackAlertSQL),
+		err = db.get(ctx, tx, &out, upsertSlackAlertSQL,
 			a.ErrorID, a.Channel, a.ThreadTS, a.URL, a.Project, a.Level, a.ErrorType, a.ErrorMessage,
 			a.Stack, a.Environment, a.Release, db.t(a.FirstSeen), db.t(a.LastSeen), a.EventCount,
 			a.UsersAffected, string(a.Trigger), db.t(now), db.t(now),
-		).StructScan(&out)
+		)
 		if err != nil {
 			return wrap(err, "upsert alert %s in %s", a.ErrorID, a.Channel)
 		}
@@ -103,7 +103,7 @@ func (db *DB) AcceptSlackAlert(ctx context.Context, eventID string, a alert.Aler
 // PruneSlackEvents forgets event_ids received before before and returns
 // how many it deleted.
 func (db *DB) PruneSlackEvents(ctx context.Context, before time.Time) (int64, error) {
-	res, err := db.x.ExecContext(ctx, db.q(`DELETE FROM slack_events WHERE received_at < ?`), db.t(before))
+	res, err := db.exec(ctx, nil, `DELETE FROM slack_events WHERE received_at < ?`, db.t(before))
 	if err != nil {
 		return 0, wrap(err, "prune slack events")
 	}
@@ -129,11 +129,11 @@ func (db *DB) EnsureAlert(ctx context.Context, a alert.Alert) (alert.Alert, erro
 	if a.FirstSeen.IsZero() {
 		a.FirstSeen = a.LastSeen
 	}
-	_, err := db.x.ExecContext(ctx, db.q(`INSERT INTO alerts (error_id, channel, thread_ts, url, project, level, error_type,
+	_, err := db.exec(ctx, nil, `INSERT INTO alerts (error_id, channel, thread_ts, url, project, level, error_type,
 	error_message, stack, environment, "release", first_seen, last_seen, event_count, users_affected,
 	"trigger", occurrences, created_at, updated_at)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
-ON CONFLICT (error_id, channel) DO NOTHING`),
+ON CONFLICT (error_id, channel) DO NOTHING`,
 		a.ErrorID, a.Channel, a.ThreadTS, a.URL, a.Project, a.Level, a.ErrorType, a.ErrorMessage,
 		a.Stack, a.Environment, a.Release, db.t(a.FirstSeen), db.t(a.LastSeen), a.EventCount,
 		a.UsersAffected, string(a.Trigger), db.t(now), db.t(now))
@@ -141,7 +141,7 @@ ON CONFLICT (error_id, channel) DO NOTHING`),
 		return alert.Alert{}, wrap(err, "ensure alert %s in %s", a.ErrorID, a.Channel)
 	}
 	var out alert.Alert
-	if err := db.x.GetContext(ctx, &out, db.q(`SELECT `+alertColumns+` FROM alerts WHERE error_id = ? AND channel = ?`),
+	if err := db.get(ctx, nil, &out, `SELECT `+alertColumns+` FROM alerts WHERE error_id = ? AND channel = ?`,
 		a.ErrorID, a.Channel); err != nil {
 		return alert.Alert{}, wrap(err, "alert %s in %s", a.ErrorID, a.Channel)
 	}

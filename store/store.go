@@ -53,6 +53,7 @@ type DB struct {
 	log     *slog.Logger
 	now     atomic.Pointer[func() time.Time]
 	kr      atomic.Pointer[secret.Keyring] // seals tokens; nil until SetKeyring.
+	stmts   stmts                          // prepared statements (stmt.go)
 }
 
 var _ alert.Store = (*DB)(nil)
@@ -163,7 +164,10 @@ func sqliteDSN(databaseURL string) (string, error) {
 }
 
 // Close closes the database.
-func (db *DB) Close() error { return db.x.Close() }
+func (db *DB) Close() error {
+	db.closeStmts()
+	return db.x.Close()
+}
 
 // Dialect is DialectSQLite or DialectPostgres.
 func (db *DB) Dialect() string { return db.dialect }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -87,6 +88,8 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	dbURL := fs.String("database-url", getenv("DATABASE_URL"), "PostgreSQL URL for -store postgres or both")
 	quick := fs.Bool("quick", false, "small counts: checks the bench runs, figures mean little")
 	verbose := fs.Bool("v", false, "print the bot's logs to stderr")
+	only := fs.String("rows", "intake,clicks,storm,submit,process", "the groups of rows to run, comma separated")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	switch err := fs.Parse(args); {
 	case errors.Is(err, flag.ErrHelp):
 		fs.SetOutput(stdout)
@@ -127,14 +130,37 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	if *quick {
 		b.scale = quickScale
 	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	started := time.Now()
 	fmt.Fprintf(stdout, "proliferate-linear %s bench: %s, %d CPUs, %s/%s, %s\n", version, runtime.Version(),
 		runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, time.Now().UTC().Format("2006-01-02 15:04 MST"))
 
+	want := map[string]bool{}
+	for _, g := range strings.Split(*only, ",") {
+		switch g = strings.TrimSpace(g); g {
+		case "intake", "clicks", "storm", "submit", "process":
+			want[g] = true
+		default:
+			return fmt.Errorf("%w: -rows %q: want intake, clicks, storm, submit or process", errUsage, g)
+		}
+	}
 	// The other rows run on the first store asked for.
 	for _, d := range dialects {
+		if !want["intake"] {
+			break
+		}
 		dbs, drop, err := benchDatabase(ctx, d, *dbURL)
 		if err != nil {
 			return err
@@ -161,12 +187,17 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		{"submit", b.submit},
 	}
 	for _, s := range steps {
+		if !want[s.name] {
+			continue
+		}
 		if err := s.fn(ctx, others(s.name)); err != nil {
 			return fmt.Errorf("bench %s: %w", s.name, err)
 		}
 	}
-	if err := b.process(ctx); err != nil {
-		return fmt.Errorf("bench process: %w", err)
+	if want["process"] {
+		if err := b.process(ctx); err != nil {
+			return fmt.Errorf("bench process: %w", err)
+		}
 	}
 	b.print(stdout)
 	fmt.Fprintf(stdout, "\nbench took %s; other rows on %s\n", time.Since(started).Round(100*time.Millisecond), dialects[0])

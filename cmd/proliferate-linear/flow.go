@@ -69,12 +69,6 @@ func walkAlert(ctx context.Context, w *world, payload map[string]any, out io.Wri
 		return res, fmt.Errorf("waiting for the alert message in Slack: %w", err)
 	}
 	res.AlertTS = msg.TS
-	// A new error is looked up in Linear in the background (an issue linked
-	// from elsewhere); let that lookup land before counting the requests
-	// the create makes.
-	if err := w.Slack.Wait(ctx, func() bool { return w.Linear.CountRequests("issuesForURL") > 0 }); err != nil {
-		return res, fmt.Errorf("waiting for the background lookup in Linear: %w", err)
-	}
 	say("2. Slack        ← chat.postMessage #alerts ts=%s: %q", msg.TS, msg.Text)
 	say("                  buttons: %s", strings.Join(buttonTexts(msg.Blocks), " | "))
 
