@@ -44,12 +44,31 @@ RETURNING ` + alertColumns
 // AcceptAlert stores a new alert or folds it into the existing one for the
 // same (ErrorID, Channel), and queues its render job, in one transaction.
 // While a render job for the alert is still queued the new one folds into
-// it, so a burst of repeats costs one Slack update.
+// it, so a burst of repeats costs one Slack update. On SQLite, alerts
+// accepted at the same moment share a transaction (see groupcommit.go);
+// each call still returns only once its alert is committed.
 func (db *DB) AcceptAlert(ctx context.Context, a alert.Alert) (alert.Alert, error) {
 	a = cleanAlert(a)
 	if strings.TrimSpace(a.ErrorID) == "" || strings.TrimSpace(a.Channel) == "" {
 		return alert.Alert{}, fmt.Errorf("alert needs an error id and a channel: %w", alert.ErrInvalid)
 	}
+	if db.intake != nil {
+		return db.intake.accept(ctx, a)
+	}
+	var out alert.Alert
+	err := db.inTx(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		out, err = db.acceptIn(ctx, tx, a)
+		return err
+	})
+	if err != nil {
+		return alert.Alert{}, err
+	}
+	return out, nil
+}
+
+// acceptIn is AcceptAlert's work in tx.
+func (db *DB) acceptIn(ctx context.Context, tx *sqlx.Tx, a alert.Alert) (alert.Alert, error) {
 	now := db.clock()
 	// The core fills these; a caller that did not gets "seen now".
 	if a.LastSeen.IsZero() {
@@ -59,18 +78,15 @@ func (db *DB) AcceptAlert(ctx context.Context, a alert.Alert) (alert.Alert, erro
 		a.FirstSeen = a.LastSeen
 	}
 	var out alert.Alert
-	err := db.inTx(ctx, func(tx *sqlx.Tx) error {
-		err := db.get(ctx, tx, &out, upsertAlertSQL,
-			a.ErrorID, a.Channel, a.URL, a.Project, a.Level, a.ErrorType, a.ErrorMessage,
-			a.Stack, a.Environment, a.Release, db.t(a.FirstSeen), db.t(a.LastSeen), a.EventCount,
-			a.UsersAffected, string(a.Trigger), db.t(now), db.t(now),
-		)
-		if err != nil {
-			return wrap(err, "upsert alert %s in %s", a.ErrorID, a.Channel)
-		}
-		return db.insertJobs(ctx, tx, now, alert.RenderJob(out.ID))
-	})
+	err := db.get(ctx, tx, &out, upsertAlertSQL,
+		a.ErrorID, a.Channel, a.URL, a.Project, a.Level, a.ErrorType, a.ErrorMessage,
+		a.Stack, a.Environment, a.Release, db.t(a.FirstSeen), db.t(a.LastSeen), a.EventCount,
+		a.UsersAffected, string(a.Trigger), db.t(now), db.t(now),
+	)
 	if err != nil {
+		return alert.Alert{}, wrap(err, "upsert alert %s in %s", a.ErrorID, a.Channel)
+	}
+	if err := db.insertJobs(ctx, tx, now, alert.RenderJob(out.ID)); err != nil {
 		return alert.Alert{}, err
 	}
 	return utcAlert(out), nil

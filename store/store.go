@@ -54,6 +54,7 @@ type DB struct {
 	now     atomic.Pointer[func() time.Time]
 	kr      atomic.Pointer[secret.Keyring] // seals tokens; nil until SetKeyring.
 	stmts   stmts                          // prepared statements (stmt.go)
+	intake  *groupCommit                   // SQLite's single writer of alerts (groupcommit.go)
 }
 
 var _ alert.Store = (*DB)(nil)
@@ -113,6 +114,9 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*DB, error
 		_ = db.x.Close()
 		return nil, err
 	}
+	if db.dialect == DialectSQLite {
+		db.intake = newGroupCommit(db)
+	}
 	log.DebugContext(ctx, "database opened", "dialect", db.dialect)
 	return db, nil
 }
@@ -165,6 +169,9 @@ func sqliteDSN(databaseURL string) (string, error) {
 
 // Close closes the database.
 func (db *DB) Close() error {
+	if db.intake != nil {
+		db.intake.close()
+	}
 	db.closeStmts()
 	return db.x.Close()
 }

@@ -44,9 +44,9 @@ func (b *bench) intake(ctx context.Context, dialect string, db func(string) stri
 	}
 	defer w.Close()
 	distinct := max(sc.intake/5, 1)
-	// The start-up check of the API key is not intake's.
+	// The start-up check of the API key (getWorkspace, listRecentIssues) is not intake's.
 	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	_ = w.Slack.Wait(wctx, func() bool { return w.Linear.CountRequests("getWorkspace") > 0 })
+	_ = w.Slack.Wait(wctx, func() bool { return w.Linear.CountRequests("listRecentIssues") > 0 })
 	cancel()
 	linearBefore := len(w.Linear.Requests())
 	run, err := sendAlerts(ctx, w, sc.intake, sc.intakeWorkers, func(i int) map[string]any {
