@@ -80,7 +80,8 @@ func (c *storeClock) skip(d time.Duration) {
 
 func newDispatcher(t *testing.T, db *store.DB, p alert.Poster) *alert.Dispatcher {
 	d := alert.NewDispatcher(db, p, storetest.Logger(t))
-	d.ChannelGap, d.Lease = 0, 10*time.Second
+	// Pacing has tests of its own (TestRepeatUpdatesPaced).
+	d.ChannelGap, d.UpdateGap, d.Lease = 0, 0, 10*time.Second
 	return d
 }
 
@@ -132,6 +133,70 @@ func TestDispatcherPostsOnceThenUpdatesFoldedRepeats(t *testing.T) {
 			if len(p.posts) != 1 || len(p.updates) != 1 || p.updates[0].EventCount != 51 || p.updates[0].Occurrences != 51 {
 				t.Errorf("posts %d updates %d (last %+v), want one post and one update with the latest counts", len(p.posts), len(p.updates), p.updates)
 			}
+		})
+	}
+}
+
+// TestRepeatUpdatesPaced: a storm of repeats updates the alert's message
+// at most once per UpdateGap, counted from the post; the repeats of a gap
+// fold into one update, due at its end, which shows the latest count, so
+// the message is right once the storm is over. A person's link is shown at
+// once, storm or not.
+func TestRepeatUpdatesPaced(t *testing.T) {
+	for _, dc := range storetest.Dialects(t) {
+		t.Run(dc.Name, func(t *testing.T) {
+			ctx := context.Background()
+			db := dc.Open(t)
+			clock := &storeClock{db: db}
+			svc := alert.NewService(db, nil, nil)
+			p := &recordingPoster{}
+			d := newDispatcher(t, db, p)
+			d.UpdateGap = 10 * time.Second
+			alert.SetDispatcherClock(d, func() time.Time { return time.Now().Add(clock.offset) })
+			run := func(want int) {
+				t.Helper()
+				if n, err := d.RunOnce(ctx); err != nil || n != want {
+					t.Fatalf("RunOnce ran %d jobs (%v), want %d", n, err, want)
+				}
+			}
+			a := accept(t, svc, "e1", 1)
+			run(1)
+			for i := range 20 {
+				accept(t, svc, "e1", int64(i+2))
+			}
+			run(1) // the repeats' job, postponed: the post was just now.
+			run(0)
+			if len(p.posts) != 1 || len(p.updates) != 0 {
+				t.Fatalf("posts %d updates %d, want the post alone within the gap", len(p.posts), len(p.updates))
+			}
+			clock.skip(9 * time.Second)
+			accept(t, svc, "e1", 22) // folds into the postponed job.
+			run(0)
+			clock.skip(2 * time.Second)
+			run(1)
+			if len(p.updates) != 1 || p.updates[0].Occurrences != 22 || p.updates[0].EventCount != 22 {
+				t.Fatalf("updates %+v, want one update with the 22nd occurrence", p.updates)
+			}
+			accept(t, svc, "e1", 23)
+			run(1) // postponed again: updated just now.
+			if len(p.updates) != 1 {
+				t.Fatalf("%d updates, want 1 within the gap", len(p.updates))
+			}
+			// A link is rendered at once, storm or not.
+			if err := db.SaveLink(ctx, alert.IssueLink{ErrorID: "e1", IssueID: "i1", Identifier: "ENG-1", URL: "https://linear.app/x/issue/ENG-1",
+				StateType: "unstarted", CreatedAt: time.Now(), UpdatedAt: time.Now()}, alert.RenderJob(a.ID)); err != nil {
+				t.Fatal(err)
+			}
+			run(1)
+			if len(p.updates) != 2 {
+				t.Fatalf("%d updates, want the link's at once", len(p.updates))
+			}
+			clock.skip(11 * time.Second)
+			run(1) // the last repeat's update, after its gap.
+			if len(p.updates) != 3 || p.updates[2].Occurrences != 23 {
+				t.Errorf("updates %+v, want a last one with the 23rd occurrence", p.updates)
+			}
+			run(0)
 		})
 	}
 }

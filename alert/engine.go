@@ -89,6 +89,10 @@ type Dispatcher struct {
 	// while holding a worker; a longer wait (a long Retry-After) returns it
 	// to the queue, due when the channel is.
 	MaxChannelWait time.Duration
+	// UpdateGap is the least time between two updates of one alert's
+	// message for repeats (RepeatJob): a storm of one error updates it
+	// once per gap, not once per channel slot.
+	UpdateGap time.Duration
 
 	// OnJobEnd, when set, is told how each run of a job ended (metrics):
 	// its kind, the outcome and how long the handler ran. Set it before Run.
@@ -147,9 +151,10 @@ func NewDispatcher(store DispatcherStore, poster Poster, log *slog.Logger) *Disp
 		store: store, poster: poster, log: log,
 		Workers: 16, Batch: 16, Lease: DefaultLease, Poll: time.Second, MaxAttempts: 10,
 		MaxAge: 24 * time.Hour, Grace: 5 * time.Second, ChannelGap: time.Second, MaxChannelWait: 10 * time.Second,
-		owner:    uuid.NewString(),
-		handlers: map[JobKind]JobHandler{},
-		wake:     make(chan struct{}, 1), now: time.Now,
+		UpdateGap: 10 * time.Second,
+		owner:     uuid.NewString(),
+		handlers:  map[JobKind]JobHandler{},
+		wake:      make(chan struct{}, 1), now: time.Now,
 		running: map[int64]context.CancelCauseFunc{},
 	}
 	d.Handle(JobRenderAlert, d.renderAlert)

@@ -86,7 +86,7 @@ func (db *DB) acceptIn(ctx context.Context, tx *sqlx.Tx, a alert.Alert) (alert.A
 	if err != nil {
 		return alert.Alert{}, wrap(err, "upsert alert %s in %s", a.ErrorID, a.Channel)
 	}
-	if err := db.insertJobs(ctx, tx, now, alert.RenderJob(out.ID)); err != nil {
+	if err := db.insertJobs(ctx, tx, now, alert.IntakeJob(out)); err != nil {
 		return alert.Alert{}, err
 	}
 	return utcAlert(out), nil
