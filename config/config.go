@@ -104,6 +104,10 @@ type Config struct {
 	LogLevel  slog.Level // LOG_LEVEL
 	LogFormat string     // LOG_FORMAT: json or text.
 	Workers   int        // WORKERS
+	// SlackChannelGap is the least time between two messages to one Slack
+	// channel; 0 is Slack's pace, one a second. No variable sets it: Slack's
+	// limit is not a setting. Tests that do not test the pace make it short.
+	SlackChannelGap time.Duration
 
 	// Linear OAuth 2.0 (issue 3). OAuth is on when LINEAR_CLIENT_ID is set;
 	// it then also needs LINEAR_CLIENT_SECRET and PUBLIC_URL.

@@ -157,6 +157,9 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	m.metrics.bot.Store(m.Bot)
 	m.Dispatcher = alert.NewDispatcher(db, m.Bot, m.Log)
+	if m.Config.SlackChannelGap > 0 {
+		m.Dispatcher.ChannelGap = m.Config.SlackChannelGap
+	}
 	m.Dispatcher.OnJobEnd, m.Dispatcher.OnAlertPosted = m.metrics.jobEnded, m.metrics.alertPosted
 	m.Service.Notify = m.Dispatcher.Wake
 	// Submissions (create, link, reopen) are stored before their ack and

@@ -101,6 +101,10 @@ type world struct {
 	// onOpen, when a configure function sets it, adjusts the Main after
 	// Open and before Run (tests: a short job lease).
 	onOpen func(*Main)
+	// channelGap, when a configure function sets it, replaces Slack's one
+	// message a second per channel (config.SlackChannelGap), for this Main
+	// and the replicas started from its Config.
+	channelGap time.Duration
 }
 
 // startWorld starts the fakes and a Main wired to them. databaseURL ""
@@ -150,6 +154,7 @@ func startWorld(ctx context.Context, databaseURL string, log *slog.Logger, confi
 		w.Close()
 		return nil, fmt.Errorf("demo configuration: %w", err)
 	}
+	cfg.SlackChannelGap = w.channelGap
 	w.Main = NewMain(cfg, log)
 	if err := w.Main.Open(ctx); err != nil {
 		w.Close()

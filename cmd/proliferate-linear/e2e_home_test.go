@@ -61,6 +61,7 @@ func waitHome(t *testing.T, ctx context.Context, w *world, user string, want ...
 // request the first publish still comes at once, before Linear answers
 // anything, and the refreshed one after.
 func TestE2EHome(t *testing.T) {
+	t.Parallel()
 	for name, dbURL := range databaseURLs(t) {
 		t.Run(name, func(t *testing.T) {
 			w, ctx := startTestWorld(t, dbURL(t))
@@ -148,6 +149,7 @@ func connectOAuth(t *testing.T, ctx context.Context, w *world) {
 // connection without controls; an admin disconnects from the Home, which
 // then says so and offers Connect.
 func TestE2EHomeAdminDisconnect(t *testing.T) {
+	t.Parallel()
 	for name, dbURL := range databaseURLs(t) {
 		t.Run(name, func(t *testing.T) {
 			w, ctx := oauthWorld(t, dbURL(t))

@@ -52,6 +52,7 @@ func submitRule(t *testing.T, ctx context.Context, w *world, viewID, text string
 // saved then; a save from a modal opened before someone else's change is
 // refused.
 func TestE2EHomeRules(t *testing.T) {
+	t.Parallel()
 	for name, dbURL := range databaseURLs(t) {
 		t.Run(name, func(t *testing.T) {
 			w, ctx := startTestWorld(t, dbURL(t))

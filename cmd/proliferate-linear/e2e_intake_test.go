@@ -17,7 +17,7 @@ func intakeWorld(t *testing.T, dbURL string) (*world, context.Context) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	t.Cleanup(cancel)
-	w, err := startWorld(ctx, dbURL, testLogger(t), func(w *world, env map[string]string) {
+	w, err := startWorld(ctx, dbURL, testLogger(t), testPace, func(w *world, env map[string]string) {
 		env["API_TOKEN"] = apiToken
 	})
 	if err != nil {
@@ -73,6 +73,7 @@ func postMessageCallsIn(w *world, ts string) int {
 // nothing more; messages from an unlisted bot, from a person and without a
 // Proliferate link get nothing.
 func TestEndToEndProliferateMessage(t *testing.T) {
+	t.Parallel()
 	for name, dbURL := range databaseURLs(t) {
 		t.Run(name, func(t *testing.T) {
 			w, ctx := intakeWorld(t, dbURL(t))
@@ -242,11 +243,12 @@ func echoed(w *world, ts string) bool {
 // Proliferate issue and comes back to it as a message event, is not read
 // as a Proliferate message: no reply under it, no second occurrence.
 func TestEndToEndOwnMessagesIgnored(t *testing.T) {
+	t.Parallel()
 	for name, dbURL := range databaseURLs(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 			t.Cleanup(cancel)
-			w, err := startWorld(ctx, dbURL(t), testLogger(t), func(w *world, env map[string]string) {
+			w, err := startWorld(ctx, dbURL(t), testLogger(t), testPace, func(w *world, env map[string]string) {
 				env["PROLIFERATE_SLACK_BOT_IDS"] = ""
 			})
 			if err != nil {

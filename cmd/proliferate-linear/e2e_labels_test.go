@@ -67,6 +67,7 @@ func waitModal(t *testing.T, ctx context.Context, w *world, id, what string, con
 // Linear's issueCreate as labelIds and projectId, and Linear has the issue
 // with them.
 func TestE2ELabelsAndProject(t *testing.T) {
+	t.Parallel()
 	for name, dbURL := range databaseURLs(t) {
 		t.Run(name, func(t *testing.T) {
 			w, ctx := startTestWorld(t, dbURL(t))
@@ -196,6 +197,7 @@ func TestE2ELabelsAndProject(t *testing.T) {
 // offer (Slack's 100) gets a search box answered by block_suggestion from
 // all of them, and a label past the first 100 reaches Linear.
 func TestE2EManyLabels(t *testing.T) {
+	t.Parallel()
 	for name, dbURL := range databaseURLs(t) {
 		t.Run(name, func(t *testing.T) {
 			w, ctx := startTestWorld(t, dbURL(t))

@@ -10,6 +10,7 @@ import (
 // alert whose message and stack hold NUL characters (JSON's \u0000): it is
 // accepted (202, not a 503 for ever on PostgreSQL) and posted to Slack.
 func TestAlertWithNULIsPosted(t *testing.T) {
+	t.Parallel()
 	for name, dbURL := range databaseURLs(t) {
 		t.Run(name, func(t *testing.T) {
 			w, ctx := startTestWorld(t, dbURL(t))

@@ -42,7 +42,7 @@ func oauthWorld(t *testing.T, dbURL string) (*world, context.Context) {
 	public := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	t.Cleanup(cancel)
-	w, err := startWorld(ctx, dbURL, testLogger(t), func(w *world, env map[string]string) {
+	w, err := startWorld(ctx, dbURL, testLogger(t), testPace, func(w *world, env map[string]string) {
 		w.Linear.SetOAuthClient(oauthID, oauthSecret, public+"/api/v1/integrations/linear/callback")
 		w.Slack.AddUser(fakeslack.User{ID: adminUser, Name: "grace", IsAdmin: true})
 		env["LINEAR_API_KEY"] = ""
@@ -105,6 +105,7 @@ func buttonURL(blocks json.RawMessage) string {
 // with rotation, turns a revoked grant into the reconnect message without
 // a retry storm, and disconnects keeping the links.
 func TestE2EOAuthLifecycle(t *testing.T) {
+	t.Parallel()
 	for name, dbURL := range databaseURLs(t) {
 		t.Run(name, func(t *testing.T) {
 			w, ctx := oauthWorld(t, dbURL(t))

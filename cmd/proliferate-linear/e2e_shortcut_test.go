@@ -16,6 +16,7 @@ import (
 // attachment), the thread gets the issue URL and the link is recorded
 // under the message. Link to Linear issue opens the Link existing modal.
 func TestEndToEndMessageShortcut(t *testing.T) {
+	t.Parallel()
 	for name, dbURL := range databaseURLs(t) {
 		t.Run(name, func(t *testing.T) {
 			w, ctx := intakeWorld(t, dbURL(t))

@@ -64,6 +64,7 @@ func startReplica(t *testing.T, ctx context.Context, w *world) *Main {
 // the submission: the issue exists once, the thread says so once, the
 // modal shows it, and the link is recorded as created by the person.
 func TestE2ESubmitSurvivesACrash(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		// op is the Linear operation whose answer the crash cuts off.
@@ -82,7 +83,7 @@ func TestE2ESubmitSurvivesACrash(t *testing.T) {
 			t.Run(name+"/"+tc.name, func(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 				defer cancel()
-				w, err := startWorld(ctx, dbURL(t), testLogger(t), func(w *world, _ map[string]string) {
+				w, err := startWorld(ctx, dbURL(t), testLogger(t), testPace, func(w *world, _ map[string]string) {
 					// kill -9 leaves the job under lease; a short one brings it
 					// back quickly (production: alert.DefaultLease).
 					w.onOpen = func(m *Main) { m.Dispatcher.Lease = time.Second }
@@ -151,6 +152,7 @@ func TestE2ESubmitSurvivesACrash(t *testing.T) {
 // The modal says Linear is not answering and that the request is kept;
 // once Linear is back the issue is created once and the modal shows it.
 func TestE2ESubmitWhileLinearIsDown(t *testing.T) {
+	t.Parallel()
 	for name, dbURL := range databaseURLs(t) {
 		t.Run(name, func(t *testing.T) {
 			w, ctx := startTestWorld(t, dbURL(t))

@@ -46,11 +46,19 @@ func databaseURLs(t *testing.T) map[string]func(t *testing.T) string {
 	return out
 }
 
+// testChannelGap stands in for Slack's one message a second per channel
+// in tests that do not test the pace (the alert package's do), so a
+// thread note does not wait a second behind its alert's message.
+const testChannelGap = 10 * time.Millisecond
+
+// testPace is the startWorld configure function that sets testChannelGap.
+func testPace(w *world, _ map[string]string) { w.channelGap = testChannelGap }
+
 func startTestWorld(t *testing.T, databaseURL string) (*world, context.Context) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
-	w, err := startWorld(ctx, databaseURL, testLogger(t), shortUpdateGap)
+	w, err := startWorld(ctx, databaseURL, testLogger(t), shortUpdateGap, testPace)
 	if err != nil {
 		t.Fatalf("start: %v", err)
 	}
@@ -72,6 +80,7 @@ func shortUpdateGap(w *world, _ map[string]string) {
 // duplicated submission and a repeat alert, which must change nothing in
 // Linear.
 func TestEndToEnd(t *testing.T) {
+	t.Parallel()
 	for name, dbURL := range databaseURLs(t) {
 		t.Run(name, func(t *testing.T) {
 			w, ctx := startTestWorld(t, dbURL(t))
@@ -195,6 +204,7 @@ func TestEndToEnd(t *testing.T) {
 // clicks before anything was created) and submits both at once: Linear must
 // get one issue, and the second modal must say the error is tracked.
 func TestDoubleClickCreatesOneIssue(t *testing.T) {
+	t.Parallel()
 	for name, dbURL := range databaseURLs(t) {
 		t.Run(name, func(t *testing.T) {
 			w, ctx := startTestWorld(t, dbURL(t))

@@ -31,7 +31,7 @@ func trackWorld(t *testing.T, dbURL string, extra map[string]string) (*world, co
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	t.Cleanup(cancel)
-	w, err := startWorld(ctx, dbURL, testLogger(t), func(_ *world, e map[string]string) { maps.Copy(e, env) })
+	w, err := startWorld(ctx, dbURL, testLogger(t), testPace, func(_ *world, e map[string]string) { maps.Copy(e, env) })
 	if err != nil {
 		t.Fatalf("start: %v", err)
 	}
@@ -104,6 +104,7 @@ func threadTexts(w *world, ts string) string {
 // and search through the real modal, and checks every bad input comes back
 // inline with nothing changed.
 func TestE2ELinkExisting(t *testing.T) {
+	t.Parallel()
 	for name, dbURL := range databaseURLs(t) {
 		t.Run(name, func(t *testing.T) {
 			w, ctx := trackWorld(t, dbURL(t), nil)
@@ -214,6 +215,7 @@ func TestE2ELinkExisting(t *testing.T) {
 // updates the alert and notes the transition; forged, stale and replayed
 // deliveries change nothing.
 func TestE2EStatusByWebhook(t *testing.T) {
+	t.Parallel()
 	for name, dbURL := range databaseURLs(t) {
 		t.Run(name, func(t *testing.T) {
 			w, ctx := trackWorld(t, dbURL(t), map[string]string{"LINEAR_POLL_INTERVAL": "0"})
@@ -298,6 +300,7 @@ func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }
 // TestE2EPollerAlone turns webhooks off: the poller alone brings a status
 // change through.
 func TestE2EPollerAlone(t *testing.T) {
+	t.Parallel()
 	w, ctx := trackWorld(t, "", map[string]string{"LINEAR_POLL_INTERVAL": "1s"})
 	w.Linear.DisableWebhookDelivery(true)
 	res, err := walkAlert(ctx, w, demoAlert(), nopWriter{})
@@ -321,6 +324,7 @@ func TestE2EPollerAlone(t *testing.T) {
 // TestE2ERegressionOffersReopen closes the issue, sends the error again,
 // and reopens it from the alert.
 func TestE2ERegressionOffersReopen(t *testing.T) {
+	t.Parallel()
 	for name, dbURL := range databaseURLs(t) {
 		t.Run(name, func(t *testing.T) {
 			w, ctx := trackWorld(t, dbURL(t), map[string]string{"LINEAR_POLL_INTERVAL": "0"})
@@ -371,6 +375,7 @@ func TestE2ERegressionOffersReopen(t *testing.T) {
 // connected to Slack; two people create an issue for one error at the
 // same moment, each payload landing on a different replica.
 func TestE2ETwoReplicasOneIssue(t *testing.T) {
+	t.Parallel()
 	for name, dbURL := range databaseURLs(t) {
 		t.Run(name, func(t *testing.T) {
 			w, ctx := trackWorld(t, dbURL(t), nil)
