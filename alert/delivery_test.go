@@ -31,6 +31,7 @@ func newDeliveryReplica(t *testing.T, db *store.DB, rev alert.Revoker) *delivery
 	r.svc.Revoker = rev
 	r.d = newDispatcher(t, db, r.post)
 	r.d.Handle(alert.JobLinearDelivery, r.svc.ApplyDelivery)
+	r.clk.d = r.d
 	return r
 }
 
@@ -169,7 +170,9 @@ func TestDeliveryRetryPolicy(t *testing.T) {
 				mustAccept(t, r.svc, alert.LinearDelivery{ID: "rev-1", RevokedOrg: "org-a"}, alert.DeliveryAccepted)
 				for range r.d.MaxAttempts + 2 {
 					r.runOnce(t)
-					r.clk.skip(10 * time.Minute) // past any backoff.
+					// Past the longest backoff (5 min + 20 %), on the clock
+					// both the dispatcher and the store read.
+					r.clk.skip(6*time.Minute + time.Second)
 				}
 				if rev.calls != r.d.MaxAttempts {
 					t.Errorf("Revoked called %d times, want %d", rev.calls, r.d.MaxAttempts)

@@ -197,3 +197,10 @@ func (d *Dispatcher) waitTurn(ctx context.Context, channel string) error {
 		}
 	}
 }
+
+// SetClock replaces the clock the Dispatcher reads to schedule retries and
+// postponements, to judge a job's age and to time accepted → posted
+// (time.Now by default). Call it before Run or RunOnce. Tests give it the
+// store's clock, so that the due times it writes and the claims the store
+// makes agree when the test moves time on.
+func (d *Dispatcher) SetClock(now func() time.Time) { d.now = now }

@@ -66,16 +66,22 @@ func (p *recordingPoster) PostNote(_ context.Context, _ alert.Alert, n alert.Not
 }
 
 // storeClock moves a store's clock on, so jobs retried with a backoff
-// become due without waiting.
+// become due without waiting; with d set, the dispatcher's clock too, so
+// the due times it writes are on the same clock as the store's claims.
 type storeClock struct {
 	db     *store.DB
+	d      *alert.Dispatcher
 	offset time.Duration
 }
 
 func (c *storeClock) skip(d time.Duration) {
 	c.offset += d
 	off := c.offset
-	c.db.SetClock(func() time.Time { return time.Now().Add(off) })
+	now := func() time.Time { return time.Now().Add(off) }
+	c.db.SetClock(now)
+	if c.d != nil {
+		c.d.SetClock(now)
+	}
 }
 
 func newDispatcher(t *testing.T, db *store.DB, p alert.Poster) *alert.Dispatcher {

@@ -45,6 +45,10 @@ type Service struct {
 	// RetryBase is the first delay between a submission's tries (1 s when
 	// 0); tests make it short.
 	RetryBase time.Duration
+	// LinkWait bounds how long a create waits for another person's create
+	// of the same error, still in flight, to record its issue (5 s when
+	// 0); tests make it short.
+	LinkWait time.Duration
 }
 
 // NewService builds a Service. tracker may be nil: Linear is not connected
@@ -353,7 +357,11 @@ func (s *Service) releaseCreation(ctx context.Context, log *slog.Logger, id stri
 // so a concurrent second intent can be answered with the first one's issue
 // rather than an "in progress" message. It gives up after linkWait.
 func (s *Service) awaitLink(ctx context.Context, errorID string) (IssueLink, bool) {
-	deadline := s.now().Add(linkWait)
+	wait := s.LinkWait
+	if wait <= 0 {
+		wait = linkWait
+	}
+	deadline := s.now().Add(wait)
 	for {
 		link, err := s.store.Link(ctx, errorID)
 		if err == nil && !link.Closed() {
@@ -365,7 +373,7 @@ func (s *Service) awaitLink(ctx context.Context, errorID string) (IssueLink, boo
 		select {
 		case <-ctx.Done():
 			return IssueLink{}, false
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(min(200*time.Millisecond, wait/5)):
 		}
 	}
 }

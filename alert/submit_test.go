@@ -92,6 +92,7 @@ func (h *harness) replica(t *testing.T) *replica {
 	t.Helper()
 	svc := alert.NewService(h.db, h.linear, storetest.Logger(t))
 	svc.RetryBase = 10 * time.Millisecond
+	svc.LinkWait = time.Second // a create in flight elsewhere answers well within it.
 	r := &replica{svc: svc, told: &reports{}, slack: &slackRecorder{}}
 	svc.Reporter = r.told
 	r.d = alert.NewDispatcher(h.db, r.slack, storetest.Logger(t))

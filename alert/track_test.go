@@ -35,7 +35,8 @@ func newHarness(t *testing.T, dc storetest.Case) *harness {
 		Transport: &linear.APIKeyTransport{Key: fakelinear.APIKey}}, nil)
 	db := dc.Open(t)
 	svc := alert.NewService(db, lc, storetest.Logger(t))
-	t.Cleanup(svc.Wait) // no background lookup outlives the test (or its store).
+	svc.LinkWait = time.Second // a create in flight elsewhere answers well within it.
+	t.Cleanup(svc.Wait)        // no background lookup outlives the test (or its store).
 	return &harness{db: db, fl: fl, linear: lc, svc: svc}
 }
 
