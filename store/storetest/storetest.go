@@ -116,6 +116,11 @@ func PostgresURL(t testing.TB) string {
 	// lib/pq sends unknown URL parameters as run-time parameters at
 	// connection start-up, so every pooled connection gets the schema.
 	q.Set("search_path", schema)
+	// A test's commits need not wait for the WAL to reach the disk: what
+	// other sessions see, and when, is unchanged; only a crash of the
+	// server could lose them, and the schema is thrown away anyway.
+	// https://www.postgresql.org/docs/current/wal-async-commit.html
+	q.Set("synchronous_commit", "off")
 	u.RawQuery = q.Encode()
 	return u.String()
 }
