@@ -105,6 +105,10 @@ type world struct {
 	// message a second per channel (config.SlackChannelGap), for this Main
 	// and the replicas started from its Config.
 	channelGap time.Duration
+	// updateGap, when a configure function sets it, replaces the 10 s
+	// between updates of a repeated alert's message (Dispatcher.UpdateGap)
+	// of this Main, before onOpen runs.
+	updateGap time.Duration
 }
 
 // startWorld starts the fakes and a Main wired to them. databaseURL ""
@@ -159,6 +163,9 @@ func startWorld(ctx context.Context, databaseURL string, log *slog.Logger, confi
 	if err := w.Main.Open(ctx); err != nil {
 		w.Close()
 		return nil, err
+	}
+	if w.updateGap > 0 {
+		w.Main.Dispatcher.UpdateGap = w.updateGap
 	}
 	if w.onOpen != nil {
 		w.onOpen(w.Main)

@@ -34,9 +34,13 @@ func filledCreateModal(t *testing.T, ctx context.Context, w *world, ts string) f
 
 // crash leaves the world's Main as kill -9 would: its database goes first,
 // so nothing it does afterwards (record an answer, hand a job back, renew a
-// lease) reaches the store; then its goroutines are stopped.
+// lease) reaches the store; then its goroutines are stopped, giving jobs
+// under way no grace (kill -9 gives none; the store is gone anyway). The
+// Grace is written before the stop that Run waits for, so Run reads it
+// after.
 func crash(w *world) {
 	_ = w.Main.DB.Close()
+	w.Main.Dispatcher.Grace = 0
 	w.stop()
 	<-w.done
 	w.stop = nil

@@ -48,11 +48,18 @@ func databaseURLs(t *testing.T) map[string]func(t *testing.T) string {
 
 // testChannelGap stands in for Slack's one message a second per channel
 // in tests that do not test the pace (the alert package's do), so a
-// thread note does not wait a second behind its alert's message.
-const testChannelGap = 10 * time.Millisecond
+// thread note does not wait a second behind its alert's message;
+// testUpdateGap for the 10 s between updates of a repeated alert (alert's
+// TestRepeatUpdatesPaced and the bench's storm row test that one).
+const (
+	testChannelGap = 10 * time.Millisecond
+	testUpdateGap  = 200 * time.Millisecond
+)
 
-// testPace is the startWorld configure function that sets testChannelGap.
-func testPace(w *world, _ map[string]string) { w.channelGap = testChannelGap }
+// testPace is the startWorld configure function that sets both.
+func testPace(w *world, _ map[string]string) {
+	w.channelGap, w.updateGap = testChannelGap, testUpdateGap
+}
 
 func startTestWorld(t *testing.T, databaseURL string) (*world, context.Context) {
 	t.Helper()
