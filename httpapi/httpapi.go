@@ -13,6 +13,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"net/http"
@@ -52,6 +53,9 @@ type Config struct {
 	// Now is the clock the signature timestamps are checked against;
 	// time.Now when nil.
 	Now func() time.Time
+	// ReadyTimeout bounds GET /readyz's check (DefaultReadyTimeout when
+	// zero); tests make it short.
+	ReadyTimeout time.Duration
 	// Log receives request and error logs; discarded when nil.
 	Log *slog.Logger
 }
@@ -96,9 +100,9 @@ type Deps struct {
 // the stack trace is the only big part.
 const MaxBodyBytes = 1 << 20
 
-// readyTimeout bounds the readiness check: probes (Kubernetes' default
-// timeoutSeconds is 1) should get an answer, not a hang.
-const readyTimeout = 2 * time.Second
+// DefaultReadyTimeout bounds the readiness check: probes (Kubernetes'
+// default timeoutSeconds is 1) should get an answer, not a hang.
+const DefaultReadyTimeout = 2 * time.Second
 
 // server holds the handlers' shared state.
 type server struct {
@@ -108,6 +112,7 @@ type server struct {
 	log            *slog.Logger
 	alerts         AlertAccepter
 	ready          func(ctx context.Context) error
+	readyTimeout   time.Duration
 
 	linear   *linearHook // nil when Linear webhooks are not configured.
 	apiToken []byte
@@ -148,6 +153,7 @@ func NewHandler(cfg Config, deps Deps) *Handler {
 		log:            cfg.Log,
 		alerts:         deps.Alerts,
 		ready:          deps.Ready,
+		readyTimeout:   cmp.Or(cfg.ReadyTimeout, DefaultReadyTimeout),
 		apiToken:       []byte(cfg.APIToken),
 		links:          deps.Links,
 		integ:          newIntegration(cfg, deps),
@@ -224,7 +230,7 @@ func (s *server) healthz(w http.ResponseWriter, _ *http.Request) {
 // readyz is readiness: the replica can do its work (its Ready check passes).
 func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 	if s.ready != nil {
-		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+		ctx, cancel := context.WithTimeout(r.Context(), s.readyTimeout)
 		defer cancel()
 		if err := s.ready(ctx); err != nil {
 			// The cause goes to the log, not to whoever can reach the probe.
