@@ -82,7 +82,7 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*DB, error
 		// takes row locks concurrently; cap them so N replicas stay well
 		// under PostgreSQL's default max_connections of 100.
 		x.SetMaxOpenConns(16)
-		x.SetMaxIdleConns(4)
+		x.SetMaxIdleConns(16)
 		x.SetConnMaxIdleTime(5 * time.Minute)
 		db.x, db.dialect = x, DialectPostgres
 	case strings.Contains(databaseURL, "://"):
