@@ -70,7 +70,7 @@ type Dispatcher struct {
 	Workers int
 	Batch   int
 	// Lease is how long a claimed job is ours without a renewal; it is
-	// renewed every Lease/3 while the job runs.
+	// renewed every Lease/4 while the job runs.
 	Lease time.Duration
 	// Poll is how often an idle dispatcher looks for due jobs; Wake cuts it short.
 	Poll time.Duration
@@ -110,11 +110,13 @@ type Dispatcher struct {
 	running map[int64]context.CancelCauseFunc // jobs under lease → cancel.
 }
 
-// Defaults. The lease is short because it is renewed (every Lease/3): a
-// kill -9'd replica's jobs come back within DefaultLease, while a live one
-// survives two missed renewals.
+// Defaults. The lease is short because it is renewed (every Lease/4, one
+// UPDATE for all of a replica's running jobs): a kill -9'd replica's jobs
+// come back within DefaultLease, so a restart (or another replica) posts
+// them within seconds, while a live replica keeps its jobs through three
+// missed renewals (3 s of a stalled database).
 const (
-	DefaultLease = 10 * time.Second
+	DefaultLease = 4 * time.Second
 	// postponeAfterNote is how soon a thread note looks again for its
 	// alert's message.
 	noteRetry = 2 * time.Second
@@ -236,10 +238,15 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			}
 		}
 		for _, j := range jobs {
-			jctx := d.track(work, j.ID)
+			if d.isRunning(j.ID) {
+				// Our own lease ran out (a stalled renewal) and the claim
+				// gave the job back to us: it is still running here, and
+				// the next renewal keeps it. Never run it twice.
+				continue
+			}
+			jctx, done := d.track(work, j.ID)
 			jobsWG.Go(func() {
-				d.runJob(jctx, j)
-				d.untrack(j.ID)
+				d.runJob(jctx, done, j)
 				select {
 				case finished <- struct{}{}:
 				default:
@@ -284,33 +291,37 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 	}
 	var wg sync.WaitGroup
 	for _, j := range jobs {
-		jctx := d.track(ctx, j.ID)
-		wg.Go(func() {
-			defer d.untrack(j.ID)
-			d.runJob(jctx, j)
-		})
+		jctx, done := d.track(ctx, j.ID)
+		wg.Go(func() { d.runJob(jctx, done, j) })
 	}
 	wg.Wait()
 	return len(jobs), nil
 }
 
-// track records a job under lease and returns its context.
-func (d *Dispatcher) track(ctx context.Context, id int64) context.Context {
+// track records a job under lease and returns its context and the cancel
+// to call when it is settled.
+func (d *Dispatcher) track(ctx context.Context, id int64) (context.Context, context.CancelCauseFunc) {
 	jctx, cancel := context.WithCancelCause(ctx)
 	d.mu.Lock()
 	d.running[id] = cancel
 	d.mu.Unlock()
-	return jctx
+	return jctx, cancel
 }
 
+// untrack forgets a job whose handler returned, before it is settled: once
+// settled it may be claimed again, and a claim must then not mistake it
+// for one still running here.
 func (d *Dispatcher) untrack(id int64) {
 	d.mu.Lock()
-	cancel := d.running[id]
 	delete(d.running, id)
 	d.mu.Unlock()
-	if cancel != nil {
-		cancel(nil)
-	}
+}
+
+func (d *Dispatcher) isRunning(id int64) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, ok := d.running[id]
+	return ok
 }
 
 func (d *Dispatcher) inFlight() int {
@@ -319,11 +330,11 @@ func (d *Dispatcher) inFlight() int {
 	return len(d.running)
 }
 
-// heartbeat renews the leases of running jobs every Lease/3 until ctx
+// heartbeat renews the leases of running jobs every Lease/4 until ctx
 // ends. A job whose lease was lost (it ran out during a long stall and
 // another worker took it) is cancelled: two workers must not both run it.
 func (d *Dispatcher) heartbeat(ctx context.Context) {
-	t := time.NewTicker(max(d.Lease/3, time.Millisecond))
+	t := time.NewTicker(max(d.Lease/4, time.Millisecond))
 	defer t.Stop()
 	for {
 		select {
@@ -336,7 +347,7 @@ func (d *Dispatcher) heartbeat(ctx context.Context) {
 }
 
 // RenewLeases extends the lease of every running job once. Run calls it
-// every Lease/3; it is exported for tests.
+// every Lease/4; it is exported for tests.
 func (d *Dispatcher) RenewLeases(ctx context.Context) {
 	d.mu.Lock()
 	ids := make([]int64, 0, len(d.running))
@@ -364,8 +375,10 @@ func (d *Dispatcher) RenewLeases(ctx context.Context) {
 	}
 }
 
-// runJob runs j with its handler and applies the retry policy.
-func (d *Dispatcher) runJob(ctx context.Context, j Job) {
+// runJob runs j with its handler and applies the retry policy; done
+// cancels ctx once the job is settled.
+func (d *Dispatcher) runJob(ctx context.Context, done context.CancelCauseFunc, j Job) {
+	defer done(nil)
 	log := d.log.With("job_id", j.ID, "kind", j.Kind, "attempt", j.Attempts+1)
 	if j.AlertID != 0 {
 		log = log.With("alert_id", j.AlertID)
@@ -381,6 +394,7 @@ func (d *Dispatcher) runJob(ctx context.Context, j Job) {
 		err = d.call(ctx, h, j)
 	}
 	ran := d.now().Sub(start)
+	d.untrack(j.ID)
 	// Settle with a context of its own: a job cancelled at shutdown must
 	// still be handed back.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
