@@ -152,7 +152,26 @@ type ChannelPacer interface {
 	HoldChannel(ctx context.Context, channel string, d time.Duration) error
 	// ChannelHeld returns how long the channel's hold still lasts, 0 if none.
 	ChannelHeld(ctx context.Context, channel string) (time.Duration, error)
+	// ClaimPacedJobs is ClaimJobs keeping the channels' pace (see ClaimPace).
+	ClaimPacedJobs(ctx context.Context, owner string, limit int, lease time.Duration, pace ClaimPace) ([]Job, error)
 }
+
+// ClaimPace keeps a claim in step with Slack's per-channel pace. A job of
+// one of Kinds posts in its alert's channel; it is claimed only when the
+// channel's next slot is at most Ahead away and its hold (Slack's
+// Retry-After) ends at most HoldAhead from now, and at most PerChannel
+// jobs of one channel are claimed at once. So a busy channel's jobs stay in
+// the queue, where other channels' due jobs pass them, rather than being
+// claimed only to wait or to be handed back.
+type ClaimPace struct {
+	Kinds      []JobKind
+	Ahead      time.Duration
+	HoldAhead  time.Duration
+	PerChannel int
+}
+
+// ChannelKinds are the core's kinds that post in their alert's channel.
+var ChannelKinds = []JobKind{JobRenderAlert, JobThreadNote, JobThreadStatus}
 
 // StatusJob is the job that answers the message threadTS (a later message
 // for the error of alert id) with the alert's current state.

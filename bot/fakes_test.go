@@ -235,6 +235,9 @@ func (s *memStore) ClaimJobs(_ context.Context, _ string, limit int, _ time.Dura
 	}
 	return out, nil
 }
+func (s *memStore) ClaimPacedJobs(ctx context.Context, owner string, limit int, lease time.Duration, _ alert.ClaimPace) ([]alert.Job, error) {
+	return s.ClaimJobs(ctx, owner, limit, lease)
+}
 func (s *memStore) FinishJob(context.Context, int64) error                   { return nil }
 func (s *memStore) RetryJob(context.Context, int64, time.Time, string) error { return nil }
 func (s *memStore) BuryJob(context.Context, int64, string) error             { return nil }

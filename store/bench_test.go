@@ -4,7 +4,9 @@ import (
 	"context"
 	"strconv"
 	"testing"
+	"time"
 
+	"github.com/proliferate/proliferate-linear/alert"
 	"github.com/proliferate/proliferate-linear/store/storetest"
 )
 
@@ -98,5 +100,44 @@ func BenchmarkRecordDelivery(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkClaimJobs measures one claim of 16 jobs from a backlog of 2,000
+// render jobs over 500 channels (a burst after a restart), per dialect:
+// "plain" as ClaimJobs, "paced" as the dispatcher claims (alert.ClaimPace:
+// a channel's jobs only near its turn, two per channel at most). The
+// claimed jobs are handed back between claims, off the clock.
+func BenchmarkClaimJobs(b *testing.B) {
+	for _, dc := range storetest.Dialects(b) {
+		db := dc.Open(b)
+		ctx := context.Background()
+		for i := range 2000 {
+			if _, err := db.AcceptAlert(ctx, newAlert("E-"+strconv.Itoa(i), "C"+strconv.Itoa(i%500))); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for _, mode := range []string{"plain", "paced"} {
+			b.Run(dc.Name+"/"+mode, func(b *testing.B) {
+				pace := alert.ClaimPace{Kinds: alert.ChannelKinds, PerChannel: 16}
+				if mode == "paced" {
+					pace = alert.ClaimPace{Kinds: alert.ChannelKinds, Ahead: time.Second, PerChannel: 2}
+				}
+				for b.Loop() {
+					jobs, err := db.ClaimPacedJobs(ctx, "bench", 16, time.Minute, pace)
+					if err != nil || len(jobs) != 16 {
+						b.Fatalf("claimed %d jobs (%v), want 16", len(jobs), err)
+					}
+					b.StopTimer()
+					for _, j := range jobs {
+						if err := db.PostponeJob(ctx, j.ID, j.RunAt, ""); err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.StartTimer()
+				}
+				b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/1000, "ms/claim")
+			})
+		}
 	}
 }

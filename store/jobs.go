@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -70,34 +71,73 @@ func (db *DB) Enqueue(ctx context.Context, jobs ...alert.Job) error {
 	return db.inTx(ctx, func(tx *sqlx.Tx) error { return db.insertJobs(ctx, tx, now, jobs...) })
 }
 
-// claimSQL leases the due jobs, at most one per serial key and none whose
-// serial key a live running job holds. Among due jobs of one key the
+// claimSQL leases due jobs, at most one per serial key and none whose
+// serial key a live running job holds: of the due jobs of one key the
 // oldest goes first, so a job that keeps postponing itself (a note waiting
-// for its message) cannot starve the one it waits for. A claim also counts an expired
-// lease as a failed attempt, so a job that kills its worker every time
-// reaches MaxAttempts and is buried instead of looping for ever. In SET,
-// status is the value before the update. RETURNING has no order.
+// for its message) cannot starve the one it waits for. A claim also counts
+// an expired lease as a failed attempt, so a job that kills its worker
+// every time reaches MaxAttempts and is buried instead of looping for ever.
+// In SET, status is the value before the update. RETURNING has no order.
 //
 // Due: queued and due, or running with a lease that ran out (the worker
-// died). SQLite runs it alone (one writer, so nothing claims between the
-// SELECT and the UPDATE); PostgreSQL first takes a transaction-level
-// advisory lock, because SKIP LOCKED alone would let two replicas each
-// lock a different job of the same serial key. Claims are short, so
-// serialising them costs little.
+// died). Each kind of candidate is read in due order through an index
+// (jobs_queue) and checked against the other jobs of its serial key through
+// another (jobs_serial), so a claim reads about as many rows as it takes,
+// however long the backlog. A paced claim (alert.ClaimPace) also leaves out
+// a channel's jobs until its turn is near, and takes at most PerChannel of
+// one channel from the candidates.
+//
+// SQLite runs it alone (one writer, so nothing claims between the SELECT
+// and the UPDATE); PostgreSQL first takes a transaction-level advisory
+// lock, because SKIP LOCKED alone would let two replicas each lock a
+// different job of the same serial key. Claims are short, so serialising
+// them costs little.
+//
+// The %s are the two candidate branches (claimCandidates).
 const claimSQL = `UPDATE jobs SET status = 'running', locked_until = ?, owner = ?,
 	attempts = attempts + CASE WHEN status = 'running' THEN 1 ELSE 0 END,
 	last_error = CASE WHEN status = 'running' THEN 'lease expired' ELSE last_error END
 WHERE id IN (
 	SELECT id FROM (
-		SELECT j.id, j.run_at, ROW_NUMBER() OVER (
-			PARTITION BY COALESCE(j.serial_key, 'job:' || CAST(j.id AS TEXT)) ORDER BY j.id) AS n
-		FROM jobs j
-		WHERE ((j.status = 'queued' AND j.run_at <= ?) OR (j.status = 'running' AND j.locked_until <= ?))
-		AND (j.serial_key IS NULL OR NOT EXISTS (
-			SELECT 1 FROM jobs r WHERE r.serial_key = j.serial_key AND r.status = 'running' AND r.locked_until > ?))
-	) due
-	WHERE n = 1 ORDER BY run_at, id LIMIT ?)
+		SELECT id, run_at, ROW_NUMBER() OVER (PARTITION BY pace_key ORDER BY run_at, id) AS c FROM (
+			SELECT * FROM (%s) queued
+			UNION ALL
+			SELECT * FROM (%s) expired
+		) candidates
+	) ranked
+	WHERE c <= ? ORDER BY run_at, id LIMIT ?)
 RETURNING ` + jobColumns
+
+// claimCandidates is one branch of claimSQL's candidates: due is
+// "j.status = 'queued' AND j.run_at <= ?" or "j.status = 'running' AND
+// j.locked_until <= ?". Its %s: the pace key, the pace join, due, the pace
+// turn. Placeholders: [kinds…], now (due), now ×3 (serial key), [next slot
+// by, hold over by], candidates.
+//
+// The serial key's two checks are plain NOT EXISTS (a NULL key matches
+// nothing) so the planner makes them anti-joins on jobs_serial_running and
+// jobs_serial, and the CASE keeps PostgreSQL from splitting the older-due
+// test into an index scan without the key: that plan, chosen on a young
+// table without statistics, read the whole backlog for every candidate.
+const claimCandidates = `SELECT j.id, j.run_at, %s AS pace_key
+			FROM jobs j%s
+			WHERE %s
+			AND NOT EXISTS (SELECT 1 FROM jobs r
+				WHERE r.serial_key = j.serial_key AND r.status = 'running' AND r.locked_until > ?)
+			AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.serial_key = j.serial_key AND o.id < j.id
+				AND CASE o.status WHEN 'queued' THEN o.run_at <= ? WHEN 'running' THEN o.locked_until <= ? ELSE FALSE END)%s
+			ORDER BY j.run_at, j.id LIMIT ?`
+
+// Pieces of claimCandidates for a paced claim: a job of a paced kind is
+// keyed by its alert's channel and joined to the channel's pace; any other
+// job has a key of its own and no pace row.
+const (
+	claimOwnKey   = `'job:' || CAST(j.id AS TEXT)`
+	claimPaceKey  = `COALESCE(a.channel, ` + claimOwnKey + `)`
+	claimPaceJoin = ` LEFT JOIN alerts a ON a.id = j.alert_id AND j.kind IN (%s) LEFT JOIN channel_pace p ON p.channel = a.channel`
+	claimPaceTurn = `
+			AND (p.channel IS NULL OR (p.next_at <= ? AND p.held_until <= ?))`
+)
 
 // claimLockPostgres serialises claims per schema (tests share a database
 // in separate schemas). https://www.postgresql.org/docs/current/explicit-locking.html#ADVISORY-LOCKS
@@ -106,6 +146,15 @@ const claimLockPostgres = `SELECT pg_advisory_xact_lock(
 
 // ClaimJobs leases up to limit due jobs to owner for lease, oldest due first.
 func (db *DB) ClaimJobs(ctx context.Context, owner string, limit int, lease time.Duration) ([]alert.Job, error) {
+	return db.ClaimPacedJobs(ctx, owner, limit, lease, alert.ClaimPace{})
+}
+
+// ClaimPacedJobs is ClaimJobs keeping Slack's channel pace: jobs of
+// pace.Kinds whose channel's next slot is more than pace.Ahead away, or
+// whose hold lasts more than pace.HoldAhead, stay queued, and at most
+// pace.PerChannel of one channel are claimed (see alert.ClaimPace).
+// Without kinds no job waits for its channel.
+func (db *DB) ClaimPacedJobs(ctx context.Context, owner string, limit int, lease time.Duration, pace alert.ClaimPace) ([]alert.Job, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
@@ -113,7 +162,33 @@ func (db *DB) ClaimJobs(ctx context.Context, owner string, limit int, lease time
 		return nil, fmt.Errorf("lease %v: %w", lease, alert.ErrInvalid)
 	}
 	now := db.clock()
-	args := []any{db.t(now.Add(lease)), owner, db.t(now), db.t(now), db.t(now), limit}
+	paced := len(pace.Kinds) > 0
+	perChannel := limit
+	if paced {
+		perChannel = max(pace.PerChannel, 1)
+	}
+	args := []any{db.t(now.Add(lease)), owner}
+	var branches [2]string
+	for i, due := range []string{`j.status = 'queued' AND j.run_at <= ?`, `j.status = 'running' AND j.locked_until <= ?`} {
+		key, join, turn := claimOwnKey, "", ""
+		if paced {
+			marks := strings.TrimSuffix(strings.Repeat("?, ", len(pace.Kinds)), ", ")
+			key, join, turn = claimPaceKey, fmt.Sprintf(claimPaceJoin, marks), claimPaceTurn
+			for _, k := range pace.Kinds {
+				args = append(args, string(k))
+			}
+		}
+		branches[i] = fmt.Sprintf(claimCandidates, key, join, due, turn)
+		args = append(args, db.t(now), db.t(now), db.t(now), db.t(now))
+		if paced {
+			args = append(args, db.t(now.Add(max(pace.Ahead, 0))), db.t(now.Add(max(pace.HoldAhead, 0))))
+		}
+		// Enough candidates that the extra jobs of a few channels, left
+		// out by perChannel, rarely leave the claim short.
+		args = append(args, 4*limit)
+	}
+	query := fmt.Sprintf(claimSQL, branches[0], branches[1])
+	args = append(args, perChannel, limit)
 	var jobs []alert.Job
 	var err error
 	if db.dialect == DialectPostgres {
@@ -121,13 +196,13 @@ func (db *DB) ClaimJobs(ctx context.Context, owner string, limit int, lease time
 			if _, err := tx.ExecContext(ctx, claimLockPostgres); err != nil {
 				return fmt.Errorf("claim lock: %w", err)
 			}
-			return db.sel(ctx, tx, &jobs, claimSQL, args...)
+			return db.sel(ctx, tx, &jobs, query, args...)
 		})
 	} else {
 		// One statement, no transaction: SQLite's single writer makes it
 		// atomic, and it holds the write lock for the shortest time when
 		// several processes share the file.
-		err = db.sel(ctx, nil, &jobs, claimSQL, args...)
+		err = db.sel(ctx, nil, &jobs, query, args...)
 	}
 	if err != nil {
 		return nil, wrap(err, "claim jobs")

@@ -20,10 +20,10 @@ func checkSchema(t *testing.T, db *store.DB) {
 			t.Errorf("%s has %s rows, want an empty table", table, got)
 		}
 	}
-	if got := store.QueryString(t, db, "SELECT COUNT(*) FROM schema_migrations"); got != "8" {
-		t.Errorf("schema_migrations has %s rows, want 8", got)
+	if got := store.QueryString(t, db, "SELECT COUNT(*) FROM schema_migrations"); got != "9" {
+		t.Errorf("schema_migrations has %s rows, want 9", got)
 	}
-	for version, want := range map[int]string{1: "0001_init.sql", 2: "0002_issue_tracking.sql", 3: "0003_oauth_connections.sql", 4: "0004_durable_deliveries.sql", 5: "0005_slack_messages.sql", 7: "0007_work_engine.sql", 11: "0011_routing_rules.sql", 12: "0012_webhook_jobs.sql"} {
+	for version, want := range map[int]string{1: "0001_init.sql", 2: "0002_issue_tracking.sql", 3: "0003_oauth_connections.sql", 4: "0004_durable_deliveries.sql", 5: "0005_slack_messages.sql", 7: "0007_work_engine.sql", 11: "0011_routing_rules.sql", 12: "0012_webhook_jobs.sql", 13: "0013_jobs_claim.sql"} {
 		if got := store.QueryString(t, db, "SELECT name FROM schema_migrations WHERE version = ?", version); got != want {
 			t.Errorf("migration %d is recorded as %q, want %q", version, got, want)
 		}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/proliferate/proliferate-linear/alert"
 	"github.com/proliferate/proliferate-linear/store"
 )
 
@@ -47,6 +48,67 @@ func TestReserveChannelSlot(t *testing.T) {
 		}
 		if held, err := db.ChannelHeld(ctx, "C1"); err != nil || held != 2*time.Second {
 			t.Fatalf("ChannelHeld after a shorter hold = %v, %v; want 2s", held, err)
+		}
+	})
+}
+
+// TestClaimPacedJobs: a paced claim leaves a channel's jobs queued until
+// the channel's next slot is near and its hold nearly over, takes the
+// oldest of a channel first and no more than PerChannel of it, and never
+// holds back a job of another kind.
+func TestClaimPacedJobs(t *testing.T) {
+	each(t, func(t *testing.T, db *store.DB, clk *fakeClock) {
+		ctx := context.Background()
+		var c1 []int64
+		for i := range 3 {
+			c1 = append(c1, accept(t, db, newAlert("E-c1-"+string(rune('a'+i)), "C1")).ID)
+		}
+		c2 := accept(t, db, newAlert("E-c2", "C2")).ID
+		if err := db.Enqueue(ctx, alert.Job{Kind: "linear_delivery", Payload: "{}"}); err != nil {
+			t.Fatal(err)
+		}
+		pace := alert.ClaimPace{Kinds: alert.ChannelKinds, Ahead: time.Second, HoldAhead: 5 * time.Second, PerChannel: 1}
+		claim := func() (alerts []int64, others int) {
+			t.Helper()
+			jobs, err := db.ClaimPacedJobs(ctx, "test", 10, time.Minute, pace)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, j := range jobs {
+				if j.AlertID == 0 {
+					others++
+				} else {
+					alerts = append(alerts, j.AlertID)
+				}
+			}
+			return alerts, others
+		}
+		// C1's next slot is 10 s away: only C2's job and the delivery go.
+		if _, _, err := db.ReserveChannelSlot(ctx, "C1", 10*time.Second, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if got, others := claim(); len(got) != 1 || got[0] != c2 || others != 1 {
+			t.Fatalf("claimed alerts %v and %d other jobs, want C2's alert %d and the delivery", got, others, c2)
+		}
+		// 9.5 s on, C1's slot is within Ahead: its oldest job, one only.
+		clk.Advance(9500 * time.Millisecond)
+		if got, _ := claim(); len(got) != 1 || got[0] != c1[0] {
+			t.Fatalf("claimed %v, want C1's oldest alert %d alone", got, c1[0])
+		}
+		// A 20 s Retry-After keeps the rest queued; past it they go.
+		if err := db.HoldChannel(ctx, "C1", 20*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := claim(); len(got) != 0 {
+			t.Fatalf("claimed %v while C1 is held for 20 s", got)
+		}
+		clk.Advance(16 * time.Second) // the hold ends within HoldAhead.
+		if got, _ := claim(); len(got) != 1 || got[0] != c1[1] {
+			t.Fatalf("claimed %v, want C1's next alert %d", got, c1[1])
+		}
+		// Unpaced, the channel's last job is due like any other.
+		if jobs, err := db.ClaimPacedJobs(ctx, "test", 10, time.Minute, alert.ClaimPace{}); err != nil || len(jobs) != 1 || jobs[0].AlertID != c1[2] {
+			t.Fatalf("unpaced claim = %v, %v; want C1's last alert %d", jobs, err, c1[2])
 		}
 	})
 }
