@@ -168,9 +168,11 @@ func (d *Dispatcher) slackErr(ctx context.Context, channel string, err error) er
 }
 
 // waitTurn blocks until channel may receive its next message, in turn
-// with every replica (the pace lives in the database). A wait longer than
-// MaxChannelWait (Slack asked for a long Retry-After) is not sat out
-// holding a worker: the job is postponed until the channel is free. A
+// with every replica (the pace lives in the database). The job was claimed
+// at most ClaimAhead before its turn, and while it waits it does not count
+// against Workers. A wait longer than MaxChannelWait (Slack asked for a
+// long Retry-After) is not sat out: the job is postponed until the channel
+// is free. A
 // Retry-After that arrives while the job waits voids its slot: it checks
 // the channel's hold once more before returning and waits again.
 func (d *Dispatcher) waitTurn(ctx context.Context, channel string) error {
@@ -185,7 +187,7 @@ func (d *Dispatcher) waitTurn(ctx context.Context, channel string) error {
 		if wait <= 0 {
 			return nil // the reservation saw the hold as of now.
 		}
-		if err := sleep(ctx, wait); err != nil {
+		if err := d.waitFor(ctx, wait); err != nil {
 			return err
 		}
 		held, err := d.store.ChannelHeld(ctx, channel)

@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -66,7 +67,8 @@ type Dispatcher struct {
 	poster Poster
 	log    *slog.Logger
 
-	// Workers bounds the jobs running at once; Batch how many one claim takes.
+	// Workers bounds the jobs running at once (a job waiting for its
+	// channel's turn is not running); Batch is how many one claim takes.
 	Workers int
 	Batch   int
 	// Lease is how long a claimed job is ours without a renewal; it is
@@ -85,14 +87,25 @@ type Dispatcher struct {
 	// Slack allows about one chat.postMessage per second per channel
 	// (https://api.slack.com/methods/chat.postMessage#rate_limiting).
 	ChannelGap time.Duration
-	// MaxChannelWait is the longest a job waits for its channel's turn
-	// while holding a worker; a longer wait (a long Retry-After) returns it
-	// to the queue, due when the channel is.
+	// MaxChannelWait is the longest a claimed job waits for its channel's
+	// turn; a longer wait (a long Retry-After) returns it to the queue, due
+	// when the channel is. A job waiting for its turn does not count
+	// against Workers.
 	MaxChannelWait time.Duration
 	// UpdateGap is the least time between two updates of one alert's
 	// message for repeats (RepeatJob): a storm of one error updates it
 	// once per gap, not once per channel slot.
 	UpdateGap time.Duration
+	// ClaimAhead is how soon before its channel's next slot a job that
+	// posts in a channel is claimed: jobs of a busy channel stay in the
+	// queue, where other channels' due jobs pass them, instead of being
+	// claimed to wait. (A Retry-After hold up to MaxChannelWait is sat
+	// out by the jobs claimed for it, without a worker.)
+	ClaimAhead time.Duration
+	// MaxLeased bounds the jobs a dispatcher holds at once: running,
+	// claimed and waiting for a worker (at most a Batch beyond Workers),
+	// or waiting for their channel's turn. 0 means 4 × Workers.
+	MaxLeased int
 
 	// OnJobEnd, when set, is told how each run of a job ended (metrics):
 	// its kind, the outcome and how long the handler ran. Set it before Run.
@@ -108,6 +121,9 @@ type Dispatcher struct {
 
 	mu      sync.Mutex
 	running map[int64]context.CancelCauseFunc // jobs under lease → cancel.
+	// sleeping counts the jobs under lease waiting for their channel's
+	// turn, which hold no worker.
+	sleeping atomic.Int64
 }
 
 // Defaults. The lease is short because it is renewed (every Lease/4, one
@@ -153,10 +169,10 @@ func NewDispatcher(store DispatcherStore, poster Poster, log *slog.Logger) *Disp
 		store: store, poster: poster, log: log,
 		Workers: 16, Batch: 16, Lease: DefaultLease, Poll: time.Second, MaxAttempts: 10,
 		MaxAge: 24 * time.Hour, Grace: 5 * time.Second, ChannelGap: time.Second, MaxChannelWait: 10 * time.Second,
-		UpdateGap: 10 * time.Second,
-		owner:     uuid.NewString(),
-		handlers:  map[JobKind]JobHandler{},
-		wake:      make(chan struct{}, 1), now: time.Now,
+		UpdateGap: 10 * time.Second, ClaimAhead: time.Second,
+		owner:    uuid.NewString(),
+		handlers: map[JobKind]JobHandler{},
+		wake:     make(chan struct{}, 1), now: time.Now,
 		running: map[int64]context.CancelCauseFunc{},
 	}
 	d.Handle(JobRenderAlert, d.renderAlert)
@@ -218,6 +234,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 
 	var jobsWG sync.WaitGroup
 	finished := make(chan struct{}, 1)
+	sem := make(chan struct{}, max(d.Workers, 1))
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for ctx.Err() == nil {
@@ -228,11 +245,17 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		case <-d.wake:
 		case <-finished:
 		}
-		want := min(d.Workers-d.inFlight(), d.Batch)
+		// Claim a whole batch once no more than Workers jobs hold or wait
+		// for a worker: the next batch is in hand when a worker frees
+		// up, and claims (serialised across replicas) stay few and full.
+		want := 0
+		if d.inFlight()-int(d.sleeping.Load()) <= d.Workers {
+			want = min(d.Batch, d.maxLeased()-d.inFlight())
+		}
 		var jobs []Job
 		if want > 0 {
 			var err error
-			jobs, err = d.store.ClaimJobs(ctx, d.owner, want, d.Lease)
+			jobs, err = d.claim(ctx, want)
 			if err != nil && ctx.Err() == nil {
 				d.log.ErrorContext(ctx, "claim jobs", "err", err)
 			}
@@ -245,12 +268,21 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				continue
 			}
 			jctx, done := d.track(work, j.ID)
+			slot := &workerSlot{sem: sem}
+			jctx = context.WithValue(jctx, slotKey{}, slot)
 			jobsWG.Go(func() {
-				d.runJob(jctx, done, j)
-				select {
-				case finished <- struct{}{}:
-				default:
+				defer func() {
+					select {
+					case finished <- struct{}{}:
+					default:
+					}
+				}()
+				if !slot.acquire(jctx) {
+					d.unstarted(jctx, done, j)
+					return
 				}
+				defer slot.release()
+				d.runJob(jctx, done, j)
 			})
 		}
 		wait := d.Poll
@@ -285,7 +317,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 // at once. It returns how many it ran. (Tests drive the engine with it;
 // Run is the production loop.)
 func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
-	jobs, err := d.store.ClaimJobs(ctx, d.owner, d.Batch, d.Lease)
+	jobs, err := d.claim(ctx, d.Batch)
 	if err != nil {
 		return 0, fmt.Errorf("claim jobs: %w", err)
 	}
@@ -296,6 +328,29 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 	}
 	wg.Wait()
 	return len(jobs), nil
+}
+
+// claim leases up to limit due jobs, keeping the channels' pace: a job
+// that posts in a channel is claimed at most ClaimAhead before the
+// channel's next slot, no more of one channel than can go within
+// ClaimAhead, and not while Slack holds the channel for longer than
+// MaxChannelWait (a shorter hold is sat out by the claimed job, without a
+// worker, so it goes first when the hold ends).
+func (d *Dispatcher) claim(ctx context.Context, limit int) ([]Job, error) {
+	perChannel := limit
+	if d.ChannelGap > 0 {
+		perChannel = min(limit, 1+int(d.ClaimAhead/d.ChannelGap))
+	}
+	return d.store.ClaimPacedJobs(ctx, d.owner, limit, d.Lease, ClaimPace{
+		Kinds: ChannelKinds, Ahead: d.ClaimAhead, HoldAhead: d.MaxChannelWait, PerChannel: perChannel,
+	})
+}
+
+func (d *Dispatcher) maxLeased() int {
+	if d.MaxLeased > 0 {
+		return d.MaxLeased
+	}
+	return 4 * d.Workers
 }
 
 // track records a job under lease and returns its context and the cancel
@@ -315,6 +370,51 @@ func (d *Dispatcher) untrack(id int64) {
 	d.mu.Lock()
 	delete(d.running, id)
 	d.mu.Unlock()
+}
+
+// workerSlot is a claimed job's hold on one of the Workers, carried in its
+// context; the job lets go of it while it waits for its channel's turn.
+type workerSlot struct {
+	sem  chan struct{}
+	held bool
+}
+
+type slotKey struct{}
+
+// acquire waits for a free worker; false if shutdown began or the job's
+// lease was lost first.
+func (s *workerSlot) acquire(ctx context.Context) bool {
+	select {
+	case s.sem <- struct{}{}:
+		s.held = true
+		return true
+	case <-stopping(ctx):
+		return false
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (s *workerSlot) release() {
+	if s.held {
+		s.held = false
+		<-s.sem
+	}
+}
+
+// unstarted ends a claimed job that never got a worker: at shutdown it is
+// handed back, due at once; if its lease was lost, the new holder has it.
+func (d *Dispatcher) unstarted(ctx context.Context, done context.CancelCauseFunc, j Job) {
+	defer done(nil)
+	d.untrack(j.ID)
+	if errors.Is(context.Cause(ctx), errLeaseLost) {
+		return
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := d.store.PostponeJob(sctx, j.ID, d.now(), "handed back at shutdown"); err != nil {
+		d.log.ErrorContext(sctx, "hand back job", "job_id", j.ID, "err", err)
+	}
 }
 
 func (d *Dispatcher) isRunning(id int64) bool {
@@ -466,6 +566,30 @@ func backoff(attempts int) time.Duration {
 	d := time.Second << min(attempts, 9)
 	d = min(d, 5*time.Minute)
 	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+// waitFor sleeps until a job's turn in its channel without holding a
+// worker: the dispatcher runs another job meanwhile. The job takes a
+// worker again when it wakes.
+func (d *Dispatcher) waitFor(ctx context.Context, wait time.Duration) error {
+	if wait <= 0 {
+		return nil
+	}
+	slot, _ := ctx.Value(slotKey{}).(*workerSlot)
+	d.sleeping.Add(1)
+	if slot != nil {
+		slot.release()
+		d.Wake()
+	}
+	err := sleep(ctx, wait)
+	d.sleeping.Add(-1)
+	if err == nil && slot != nil && !slot.acquire(ctx) {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return errStopping
+	}
+	return err
 }
 
 // sleep waits d, or until ctx ends or shutdown begins.

@@ -117,7 +117,8 @@ type JobQueue interface {
 	// ClaimJobs leases up to limit due jobs to owner for lease; a job whose
 	// lease ran out (its worker died) is due again and counts an attempt.
 	// Replicas never share a job, and a job whose SerialKey is held by a
-	// running job is not claimed.
+	// running job is not claimed, nor one of ChannelKinds whose channel's
+	// turn has not come (its next slot or Slack's hold is still ahead).
 	ClaimJobs(ctx context.Context, owner string, limit int, lease time.Duration) ([]Job, error)
 	// ExtendLeases renews owner's leases on ids for lease from now, and
 	// returns the ids that are no longer owner's (a lease ran out and

@@ -144,9 +144,12 @@ const (
 const claimLockPostgres = `SELECT pg_advisory_xact_lock(
 	('x' || substr(md5('proliferate-linear/claim/' || COALESCE(current_schema(), '')), 1, 16))::bit(64)::bigint)`
 
-// ClaimJobs leases up to limit due jobs to owner for lease, oldest due first.
+// ClaimJobs leases up to limit due jobs to owner for lease, oldest due
+// first. A job that posts in its alert's channel (alert.ChannelKinds) is
+// due only once the channel's turn has come: not while Slack's Retry-After
+// holds it.
 func (db *DB) ClaimJobs(ctx context.Context, owner string, limit int, lease time.Duration) ([]alert.Job, error) {
-	return db.ClaimPacedJobs(ctx, owner, limit, lease, alert.ClaimPace{})
+	return db.ClaimPacedJobs(ctx, owner, limit, lease, alert.ClaimPace{Kinds: alert.ChannelKinds, PerChannel: limit})
 }
 
 // ClaimPacedJobs is ClaimJobs keeping Slack's channel pace: jobs of
