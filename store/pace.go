@@ -76,7 +76,7 @@ RETURNING next_at`
 func (db *DB) reserveChannelSlotPostgres(ctx context.Context, channel string, gap, maxWait time.Duration) (time.Duration, bool, error) {
 	now := dbTime(db.clock())
 	var next time.Time
-	err := db.x.GetContext(ctx, &next, reserveSlotPostgres, channel, now, gap.Microseconds(), maxWait.Microseconds())
+	err := db.get(ctx, nil, &next, reserveSlotPostgres, channel, now, gap.Microseconds(), maxWait.Microseconds())
 	if err == nil {
 		return max(next.Add(-gap).Sub(now), 0), true, nil
 	}
@@ -85,7 +85,7 @@ func (db *DB) reserveChannelSlotPostgres(ctx context.Context, channel string, ga
 	}
 	// Too far off: nothing reserved; say how far.
 	var slot time.Time
-	if err := db.x.GetContext(ctx, &slot, `SELECT GREATEST(next_at, held_until) FROM channel_pace WHERE channel = $1`, channel); err != nil {
+	if err := db.get(ctx, nil, &slot, `SELECT GREATEST(next_at, held_until) FROM channel_pace WHERE channel = ?`, channel); err != nil {
 		return 0, false, wrap(err, "pace of %s", channel)
 	}
 	return max(slot.Sub(now), 0), false, nil
