@@ -265,7 +265,14 @@ func TestE2EStatusByWebhook(t *testing.T) {
 					t.Errorf("%s: status %d, want %d", c.name, resp.StatusCode, c.want)
 				}
 			}
-			time.Sleep(300 * time.Millisecond) // give a wrongly accepted delivery time to act.
+			// A delivery answered 200 is a job before its answer: once the
+			// queue is idle, a wrongly accepted one has been applied.
+			if err := w.Slack.Wait(ctx, func() bool {
+				st, err := w.Main.DB.QueueStats(ctx)
+				return err == nil && st.Queued == 0 && st.Running == 0
+			}); err != nil {
+				t.Fatalf("the job queue never went idle: %v", err)
+			}
 			after, _ := w.Main.Service.Link(ctx, "prl_9f2c1a")
 			msgAfter, _ := w.Slack.Message(demoChannel, res.AlertTS)
 			if after.StateName != before.StateName || !after.UpdatedAt.Equal(before.UpdatedAt) {
