@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -159,70 +160,53 @@ func (s *server) getTeams(w http.ResponseWriter, r *http.Request) {
 
 // getMembers handles GET teams/{id}/members: the possible assignees.
 func (s *server) getMembers(w http.ResponseWriter, r *http.Request) {
-	if !s.apiReady(w, r, false, true, false) {
-		return
-	}
-	id := r.PathValue("id")
-	if !linearIDRe.MatchString(id) {
-		writeErrorCode(w, http.StatusBadRequest, "invalid_request", "id: must be a Linear team id or key")
-		return
-	}
-	users, err := s.integ.api.TeamMembers(r.Context(), id)
-	if err != nil {
-		s.linearFailure(w, r, fmt.Sprintf("team %s", id), err)
-		return
-	}
-	resp := membersResponse{Members: make([]memberJSON, 0, len(users))}
-	for _, u := range users {
-		resp.Members = append(resp.Members, memberJSON{ID: u.ID, Name: u.Name, DisplayName: u.DisplayName, Email: u.Email})
-	}
-	writeJSON(w, http.StatusOK, resp)
+	teamList(s, w, r, "a Linear team id or key", "team %s", LinearAPI.TeamMembers,
+		func(u alert.User) memberJSON {
+			return memberJSON{ID: u.ID, Name: u.Name, DisplayName: u.DisplayName, Email: u.Email}
+		},
+		func(m []memberJSON) any { return membersResponse{Members: m} })
 }
 
 // getLabels handles GET teams/{id}/labels: the labels an issue of the
 // team may carry (the team's and the workspace's), for label_ids.
 func (s *server) getLabels(w http.ResponseWriter, r *http.Request) {
-	if !s.apiReady(w, r, false, true, false) {
-		return
-	}
-	id := r.PathValue("id")
-	if !linearIDRe.MatchString(id) {
-		writeErrorCode(w, http.StatusBadRequest, "invalid_request", "id: must be a Linear team id")
-		return
-	}
-	labels, err := s.integ.api.TeamLabels(r.Context(), id)
-	if err != nil {
-		s.linearFailure(w, r, fmt.Sprintf("labels of team %s", id), err)
-		return
-	}
-	resp := labelsResponse{Labels: make([]labelJSON, 0, len(labels))}
-	for _, l := range labels {
-		resp.Labels = append(resp.Labels, labelJSON{ID: l.ID, Name: l.Name, Workspace: l.Workspace})
-	}
-	writeJSON(w, http.StatusOK, resp)
+	teamList(s, w, r, "a Linear team id", "labels of team %s", LinearAPI.TeamLabels,
+		func(l alert.Label) labelJSON { return labelJSON{ID: l.ID, Name: l.Name, Workspace: l.Workspace} },
+		func(l []labelJSON) any { return labelsResponse{Labels: l} })
 }
 
 // getProjects handles GET teams/{id}/projects: the team's projects, for
 // project_id.
 func (s *server) getProjects(w http.ResponseWriter, r *http.Request) {
+	teamList(s, w, r, "a Linear team id", "projects of team %s", LinearAPI.TeamProjects,
+		func(p alert.Project) projectJSON { return projectJSON{ID: p.ID, Name: p.Name} },
+		func(p []projectJSON) any { return projectsResponse{Projects: p} })
+}
+
+// teamList answers a GET of one team's list: the path's id is checked
+// (idMust words what it must be), fetch asks Linear (a failure is worded by
+// what, given the id), and each item is turned into its JSON by conv and
+// the list wrapped into the response body by wrap.
+func teamList[T, J any](s *server, w http.ResponseWriter, r *http.Request, idMust, what string,
+	fetch func(LinearAPI, context.Context, string) ([]T, error), conv func(T) J, wrap func([]J) any) {
 	if !s.apiReady(w, r, false, true, false) {
 		return
 	}
 	id := r.PathValue("id")
 	if !linearIDRe.MatchString(id) {
-		writeErrorCode(w, http.StatusBadRequest, "invalid_request", "id: must be a Linear team id")
+		writeErrorCode(w, http.StatusBadRequest, "invalid_request", "id: must be "+idMust)
 		return
 	}
-	projects, err := s.integ.api.TeamProjects(r.Context(), id)
+	items, err := fetch(s.integ.api, r.Context(), id)
 	if err != nil {
-		s.linearFailure(w, r, fmt.Sprintf("projects of team %s", id), err)
+		s.linearFailure(w, r, fmt.Sprintf(what, id), err)
 		return
 	}
-	resp := projectsResponse{Projects: make([]projectJSON, 0, len(projects))}
-	for _, p := range projects {
-		resp.Projects = append(resp.Projects, projectJSON{ID: p.ID, Name: p.Name})
+	out := make([]J, 0, len(items))
+	for _, it := range items {
+		out = append(out, conv(it))
 	}
-	writeJSON(w, http.StatusOK, resp)
+	writeJSON(w, http.StatusOK, wrap(out))
 }
 
 // deleteConnection handles DELETE disconnect: the grant is revoked at
