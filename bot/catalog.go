@@ -92,45 +92,50 @@ func (f *createForm) withDetails(d teamDetails) {
 // labelOptions lists at most 100 labels and returns the options of
 // selected (found among all of them), in the order of selected.
 func labelOptions(labels []alert.Label, selected []string) ([]*slack.OptionBlockObject, []*slack.OptionBlockObject) {
-	opts := make([]*slack.OptionBlockObject, 0, min(len(labels), maxOptions))
-	sel := make([]*slack.OptionBlockObject, len(selected))
-	for _, l := range labels {
-		if l.ID == "" || len(l.ID) > maxOptionValue {
+	return optionsOf(labels, selected, func(l alert.Label) (string, string) {
+		if l.Workspace {
+			return l.ID, l.Name + " (workspace)"
+		}
+		return l.ID, l.Name
+	})
+}
+
+// optionsOf lists the options of at most 100 items (each item's value and
+// text given by opt; an item whose value Slack would refuse is left out)
+// and returns the options of the selected values too, found among all the
+// items, in the order of selected.
+func optionsOf[T any](items []T, selected []string, opt func(T) (value, text string)) (opts, sel []*slack.OptionBlockObject) {
+	opts = make([]*slack.OptionBlockObject, 0, min(len(items), maxOptions))
+	sel = make([]*slack.OptionBlockObject, len(selected))
+	for _, it := range items {
+		value, text := opt(it)
+		if value == "" || len(value) > maxOptionValue {
 			continue
 		}
-		text := l.Name
-		if l.Workspace {
-			text += " (workspace)"
-		}
-		o := slack.NewOptionBlockObject(l.ID, plain(alert.Truncate(text, maxButtonText)), nil)
+		o := slack.NewOptionBlockObject(value, plain(alert.Truncate(text, maxButtonText)), nil)
 		if len(opts) < maxOptions {
 			opts = append(opts, o)
 		}
-		if i := slices.Index(selected, l.ID); i >= 0 {
+		if i := slices.Index(selected, value); i >= 0 {
 			sel[i] = o
 		}
 	}
 	return opts, slices.DeleteFunc(sel, func(o *slack.OptionBlockObject) bool { return o == nil })
 }
 
+// optionsOne is optionsOf with at most one selected value.
+func optionsOne[T any](items []T, selected string, opt func(T) (value, text string)) ([]*slack.OptionBlockObject, *slack.OptionBlockObject) {
+	opts, sel := optionsOf(items, []string{selected}, opt)
+	if len(sel) == 0 {
+		return opts, nil
+	}
+	return opts, sel[0]
+}
+
 // projectOptions lists at most 100 projects and returns the option of
 // selected.
 func projectOptions(projects []alert.Project, selected string) ([]*slack.OptionBlockObject, *slack.OptionBlockObject) {
-	opts := make([]*slack.OptionBlockObject, 0, min(len(projects), maxOptions))
-	var sel *slack.OptionBlockObject
-	for _, p := range projects {
-		if p.ID == "" || len(p.ID) > maxOptionValue {
-			continue
-		}
-		o := slack.NewOptionBlockObject(p.ID, plain(alert.Truncate(p.Name, maxButtonText)), nil)
-		if len(opts) < maxOptions {
-			opts = append(opts, o)
-		}
-		if p.ID == selected {
-			sel = o
-		}
-	}
-	return opts, sel
+	return optionsOne(projects, selected, func(p alert.Project) (string, string) { return p.ID, p.Name })
 }
 
 // labelsBlock is the optional Labels multi-select of the chosen team, nil
@@ -189,14 +194,20 @@ func projectBlock(f createForm) slack.Block {
 
 // matchLabels are the labels whose name contains q; all for an empty q.
 func matchLabels(labels []alert.Label, q string) []alert.Label {
+	return matching(labels, q, func(l alert.Label) string { return l.Name })
+}
+
+// matching are the items whose text contains q, as searchKey folds both;
+// all of them for an empty q.
+func matching[T any](items []T, q string, text func(T) string) []T {
 	q = searchKey(q)
 	if q == "" {
-		return labels
+		return items
 	}
-	var out []alert.Label
-	for _, l := range labels {
-		if strings.Contains(searchKey(l.Name), q) {
-			out = append(out, l)
+	var out []T
+	for _, it := range items {
+		if strings.Contains(searchKey(text(it)), q) {
+			out = append(out, it)
 		}
 	}
 	return out
@@ -204,17 +215,7 @@ func matchLabels(labels []alert.Label, q string) []alert.Label {
 
 // matchProjects are the projects whose name contains q.
 func matchProjects(projects []alert.Project, q string) []alert.Project {
-	q = searchKey(q)
-	if q == "" {
-		return projects
-	}
-	var out []alert.Project
-	for _, p := range projects {
-		if strings.Contains(searchKey(p.Name), q) {
-			out = append(out, p)
-		}
-	}
-	return out
+	return matching(projects, q, func(p alert.Project) string { return p.Name })
 }
 
 // withRuleDefaults pre-selects the matching rule's assignee, labels and

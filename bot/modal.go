@@ -239,21 +239,7 @@ func teamOption(teams []alert.Team, id string) *slack.OptionBlockObject {
 // memberOptions lists at most 100 members and returns the option of
 // selected, found among all of them.
 func memberOptions(members []alert.User, selected string) ([]*slack.OptionBlockObject, *slack.OptionBlockObject) {
-	opts := make([]*slack.OptionBlockObject, 0, min(len(members), maxOptions))
-	var sel *slack.OptionBlockObject
-	for _, u := range members {
-		if u.ID == "" || len(u.ID) > maxOptionValue {
-			continue
-		}
-		o := slack.NewOptionBlockObject(u.ID, plain(alert.Truncate(u.Label(), maxButtonText)), nil)
-		if len(opts) < maxOptions {
-			opts = append(opts, o)
-		}
-		if u.ID == selected {
-			sel = o
-		}
-	}
-	return opts, sel
+	return optionsOne(members, selected, func(u alert.User) (string, string) { return u.ID, u.Label() })
 }
 
 // assigneeBlock is the optional assignee select for the chosen team, or a

@@ -324,30 +324,10 @@ func (b *Bot) listSuggestAck(cb slack.InteractionCallback) *deferredAck {
 // matchTeams are the teams whose name or key contains q (case and spacing
 // ignored); all of them for an empty q.
 func matchTeams(teams []alert.Team, q string) []alert.Team {
-	q = searchKey(q)
-	if q == "" {
-		return teams
-	}
-	var out []alert.Team
-	for _, t := range teams {
-		if strings.Contains(searchKey(t.Name+" "+t.Key), q) {
-			out = append(out, t)
-		}
-	}
-	return out
+	return matching(teams, q, func(t alert.Team) string { return t.Name + " " + t.Key })
 }
 
 // matchMembers are the members whose name, display name or email contains q.
 func matchMembers(users []alert.User, q string) []alert.User {
-	q = searchKey(q)
-	if q == "" {
-		return users
-	}
-	var out []alert.User
-	for _, u := range users {
-		if strings.Contains(searchKey(u.Name+" "+u.DisplayName+" "+u.Email), q) {
-			out = append(out, u)
-		}
-	}
-	return out
+	return matching(users, q, func(u alert.User) string { return u.Name + " " + u.DisplayName + " " + u.Email })
 }
