@@ -35,11 +35,16 @@ func (s *Service) AcceptFromSlack(ctx context.Context, eventID string, a Alert) 
 		a.FirstSeen = a.LastSeen
 	}
 	msgTS := a.ThreadTS
+	auto := s.autoJobs(ctx, a, s.routeOf(ctx, a))
 	stored, fresh, err := s.store.AcceptSlackAlert(ctx, eventID, a, func(stored Alert) []Job {
+		var jobs []Job
 		if stored.Occurrences > 1 && stored.Thread() != msgTS {
-			return []Job{StatusJob(stored.ID, msgTS)}
+			jobs = append(jobs, StatusJob(stored.ID, msgTS))
 		}
-		return nil
+		if auto != nil {
+			jobs = append(jobs, auto(stored)...)
+		}
+		return jobs
 	})
 	if err != nil {
 		return Alert{}, false, fmt.Errorf("accept slack alert %s: %w", a.ErrorID, err)

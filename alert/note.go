@@ -24,6 +24,9 @@ const (
 	// NoteText is a note queued by a version that stored finished Slack
 	// text (Text) rather than a structured note: posted as it is.
 	NoteText NoteKind = "text"
+	// NoteAutoFailed: the auto rule Rule could not file the alert's issue
+	// in team Team; Problem says why, in words.
+	NoteAutoFailed NoteKind = "auto_failed"
 )
 
 // Note is a thread note as the core queues it: what happened, to which
@@ -37,6 +40,14 @@ type Note struct {
 	SlackUser string `json:"slack_user,omitempty"`
 	// Text is the finished Slack text of a NoteText note (older jobs only).
 	Text string `json:"text,omitempty"`
+	// Via says how a created issue was asked for (NoteCreated): the modal,
+	// the "Create in TEAM" button or an auto rule; Rule is the routing
+	// rule's number (0: none, the default team).
+	Via  Via `json:"via,omitempty"`
+	Rule int `json:"rule,omitempty"`
+	// Team and Problem are a NoteAutoFailed note's team key and reason.
+	Team    string `json:"team,omitempty"`
+	Problem string `json:"problem,omitempty"`
 }
 
 // NoteIssue is what a note shows of a linked issue.

@@ -187,9 +187,10 @@ type Store interface {
 	// AcceptAlert stores a new alert, or folds it into the existing one for
 	// the same (ErrorID, Channel): counters, timestamps, text and trigger are
 	// replaced, Occurrences grows by one, MessageTS and FirstSeen are kept.
-	// In the same transaction it queues RenderJob for the alert. It returns
+	// In the same transaction it queues RenderJob for the alert and the
+	// jobs more returns for the stored alert (more may be nil). It returns
 	// the stored alert.
-	AcceptAlert(ctx context.Context, a Alert) (Alert, error)
+	AcceptAlert(ctx context.Context, a Alert, more ...func(stored Alert) []Job) (Alert, error)
 	// AcceptSlackAlert is AcceptAlert for an alert read from a Slack
 	// message, handled once per Events API eventID: in one transaction it
 	// records eventID and, unless it was recorded already (then nothing

@@ -86,7 +86,7 @@ func (s *Service) settlePending(ctx context.Context, log *slog.Logger, p Creatio
 	if err != nil {
 		return nil, fmt.Errorf("look up pending creation %s in linear: %w", p.ID, err)
 	}
-	link, err := s.completeCreation(ctx, p, issue)
+	link, err := s.completeCreation(ctx, p, issue, 0, ViaModal)
 	if err != nil {
 		return nil, err
 	}
@@ -98,13 +98,13 @@ func (s *Service) settlePending(ctx context.Context, log *slog.Logger, p Creatio
 // (made by c's Slack user), the "Created" note in the thread of c's alert
 // and a refresh of every message of the error, once however often it is
 // called. It returns the error's link.
-func (s *Service) completeCreation(ctx context.Context, c Creation, issue Issue) (IssueLink, error) {
+func (s *Service) completeCreation(ctx context.Context, c Creation, issue Issue, rule int, via Via) (IssueLink, error) {
 	a, err := s.store.Alert(ctx, c.AlertID)
 	if err != nil {
 		return IssueLink{}, fmt.Errorf("alert %d of creation %s: %w", c.AlertID, c.ID, err)
 	}
 	link := s.newLink(a, issue, c.SlackUser, LinkCreated)
-	jobs, err := s.linkJobs(ctx, a, CreatedNote(link, c.SlackUser))
+	jobs, err := s.linkJobs(ctx, a, createdNote(c, link, rule, via))
 	if err != nil {
 		return IssueLink{}, err
 	}
@@ -148,7 +148,7 @@ func (s *Service) ReconcileCreations(ctx context.Context, minAge time.Duration) 
 		} else if err != nil {
 			return n, fmt.Errorf("look up pending creation %s in linear: %w", p.ID, err)
 		}
-		link, err := s.completeCreation(ctx, p, issue)
+		link, err := s.completeCreation(ctx, p, issue, 0, ViaModal)
 		if err != nil {
 			return n, err
 		}

@@ -83,7 +83,32 @@ const creationStaleAfter = 2 * time.Minute
 
 // Accept stores an alert (folding a repeat into the existing one) and
 // queues its Slack message. Once Accept returns nil the alert is durable.
+//
+// The routing rules apply as the alert arrives: an auto rule's filing is
+// queued with it (see autoJobs).
 func (s *Service) Accept(ctx context.Context, a Alert) (Alert, error) {
+	return s.accept(ctx, a, s.routeOf(ctx, a))
+}
+
+// AcceptRouted is Accept for an alert that may name no channel (a.Channel
+// empty): it goes to the channel of the routing rule it matches, else to
+// defaultChannel. With neither, it is refused (ErrInvalid) and nothing is
+// stored.
+func (s *Service) AcceptRouted(ctx context.Context, a Alert, defaultChannel string) (Alert, error) {
+	route := s.routeOf(ctx, a)
+	if strings.TrimSpace(a.Channel) == "" {
+		a.Channel = defaultChannel
+		if route.N > 0 && route.Rule.Channel != "" {
+			a.Channel = route.Rule.Channel
+		}
+	}
+	if strings.TrimSpace(a.Channel) == "" {
+		return Alert{}, fmt.Errorf("channel: required: the alert names none, no routing rule gives one, and no default alert channel (SLACK_ALERT_CHANNEL) is configured: %w", ErrInvalid)
+	}
+	return s.accept(ctx, a, route)
+}
+
+func (s *Service) accept(ctx context.Context, a Alert, route Route) (Alert, error) {
 	now := s.now().UTC()
 	if a.LastSeen.IsZero() {
 		a.LastSeen = now
@@ -91,7 +116,7 @@ func (s *Service) Accept(ctx context.Context, a Alert) (Alert, error) {
 	if a.FirstSeen.IsZero() {
 		a.FirstSeen = a.LastSeen
 	}
-	stored, err := s.store.AcceptAlert(ctx, a)
+	stored, err := s.store.AcceptAlert(ctx, a, s.autoJobs(ctx, a, route))
 	if err != nil {
 		return Alert{}, fmt.Errorf("accept alert %s: %w", a.ErrorID, err)
 	}
@@ -178,6 +203,11 @@ type CreateRequest struct {
 	// an open one: the user chose "create another anyway". The new issue
 	// becomes the error's link.
 	Force bool
+	// Via and Rule say how the issue was asked for, for its thread note:
+	// the modal (zero), the "Create in TEAM" button or an auto rule, and
+	// the routing rule's number (see runRouted).
+	Via  Via `json:",omitempty"`
+	Rule int `json:",omitempty"`
 }
 
 // CreateIssue creates the Linear issue for an alert's error exactly once,
@@ -278,7 +308,7 @@ func (s *Service) CreateIssue(ctx context.Context, req CreateRequest) (IssueLink
 		return IssueLink{}, fmt.Errorf("create linear issue: %w", err)
 	}
 
-	link, err := s.completeCreation(ctx, c, issue)
+	link, err := s.completeCreation(ctx, c, issue, req.Rule, req.Via)
 	if err != nil {
 		return IssueLink{}, err
 	}

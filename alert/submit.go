@@ -32,15 +32,17 @@ const (
 
 // SubmissionKinds lists the job kinds RunSubmission handles, to register
 // it on the Dispatcher for each.
-var SubmissionKinds = []JobKind{JobCreateIssue, JobLinkIssue, JobReopenIssue}
+var SubmissionKinds = []JobKind{JobCreateIssue, JobLinkIssue, JobReopenIssue, JobCreateRouted, JobAutoCreate}
 
 // Submission is one stored request of a person, with where to tell them
-// the outcome. Exactly one of Create, Link and Reopen is set, as Kind says.
+// the outcome. Exactly one of Create, Link, Reopen and Routed is set, as
+// Kind says (Routed for JobCreateRouted and JobAutoCreate).
 type Submission struct {
 	Kind   JobKind        `json:"kind"`
 	Create *CreateRequest `json:"create,omitempty"`
 	Link   *LinkRequest   `json:"link,omitempty"`
 	Reopen *ReopenRequest `json:"reopen,omitempty"`
+	Routed *RoutedRequest `json:"routed,omitempty"`
 	Reply  Reply          `json:"reply"`
 	// SubmittedAt is set by Submit; the job gives up on Linear past
 	// SubmittedAt + Service.Patience.
@@ -133,6 +135,17 @@ func (s *Service) Submit(ctx context.Context, sub Submission) error {
 	case sub.Kind == JobReopenIssue && sub.Reopen != nil:
 		// A double click folds into the queued job.
 		j.AlertID, j.DedupeKey = sub.Reopen.AlertID, "reopen:"+itoa(sub.Reopen.AlertID)
+	case sub.Kind == JobCreateRouted || sub.Kind == JobAutoCreate:
+		sub.SubmittedAt = s.now().UTC()
+		rj, err := routedJob(sub)
+		if err != nil {
+			return err
+		}
+		if err := s.store.Enqueue(ctx, rj); err != nil {
+			return fmt.Errorf("store %s submission: %w", sub.Kind, err)
+		}
+		s.notify()
+		return nil
 	default:
 		return fmt.Errorf("submission of kind %q without its request: %w", sub.Kind, ErrInvalid)
 	}
@@ -174,6 +187,11 @@ func (s *Service) RunSubmission(ctx context.Context, j Job) error {
 		link, err = s.LinkExisting(ctx, *sub.Link)
 	case sub.Kind == JobReopenIssue && sub.Reopen != nil:
 		link, err = s.Reopen(ctx, sub.Reopen.AlertID, sub.Reopen.SlackUser)
+	case sub.Kind == JobAutoCreate && sub.Routed != nil:
+		return s.runAuto(ctx, j, sub)
+	case sub.Kind == JobCreateRouted && sub.Routed != nil:
+		log = log.With("creation_id", sub.Routed.CreationID, "rule", sub.Routed.Route.N)
+		link, err = s.runRouted(ctx, sub)
 	default:
 		return Permanent(fmt.Errorf("submission of kind %q without its request: %w", sub.Kind, ErrInvalid))
 	}

@@ -31,6 +31,10 @@ type Config struct {
 	// DefaultTeamKey (LINEAR_DEFAULT_TEAM) preselects a team in the modal
 	// when the connection has no default team of its own.
 	DefaultTeamKey string
+	// SlackTeamID is the Slack workspace the bot is installed in
+	// (auth.test): whose connection's default team the alert messages'
+	// "Create in TEAM" buttons use.
+	SlackTeamID string
 	// Connector manages the Linear OAuth connection; nil when OAuth is not
 	// configured (no LINEAR_CLIENT_ID), and then connect and disconnect
 	// explain how to configure it.
@@ -89,6 +93,7 @@ type Bot struct {
 	appToken    string
 	apiURL      string
 	defaultTeam string
+	slackTeam   string
 	workers     int
 	// jobTimeout bounds one unit of work after the ack.
 	jobTimeout time.Duration
@@ -177,6 +182,7 @@ func New(cfg Config, svc *alert.Service) (*Bot, error) {
 		appToken:     cfg.AppToken,
 		apiURL:       cfg.APIURL,
 		defaultTeam:  cfg.DefaultTeamKey,
+		slackTeam:    cfg.SlackTeamID,
 		workers:      cfg.Workers,
 		jobTimeout:   time.Minute,
 		minProgress:  500 * time.Millisecond,

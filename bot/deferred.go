@@ -67,11 +67,16 @@ func (b *Bot) routeDeferred(evt socketmode.Event) *deferredAck {
 	case cb.Type == slack.InteractionTypeBlockActions:
 		// Submissions are stored before their ack (see submit.go).
 		for _, act := range cb.ActionCallback.BlockActions {
-			if act.ActionID != actionReopen {
+			if act.ActionID != actionReopen && act.ActionID != actionCreateRouted {
 				continue
 			}
-			if id, err := strconv.ParseInt(act.Value, 10, 64); err == nil {
+			id, err := strconv.ParseInt(act.Value, 10, 64)
+			switch {
+			case err != nil:
+			case act.ActionID == actionReopen:
 				return b.reopenAck(cb, id)
+			default:
+				return b.routedAck(cb, id)
 			}
 		}
 	}

@@ -34,7 +34,7 @@ func newMemStore(alerts ...alert.Alert) *memStore {
 	return s
 }
 
-func (s *memStore) AcceptAlert(_ context.Context, a alert.Alert) (alert.Alert, error) {
+func (s *memStore) AcceptAlert(_ context.Context, a alert.Alert, _ ...func(alert.Alert) []alert.Job) (alert.Alert, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a.ID = int64(len(s.alerts) + 1)

@@ -36,6 +36,9 @@ const (
 	actionCreateAnyway = "create_issue_anyway"
 	// actionReopen moves the closed issue of a regressed error back to work.
 	actionReopen = "reopen_issue"
+	// actionCreateRouted files the issue at once with the route's defaults:
+	// "Create in ENG".
+	actionCreateRouted = "create_routed"
 )
 
 // messageBudget caps what one alert message holds. Besides each block's
@@ -63,16 +66,17 @@ const maxMessageBlockText = 8000
 // alertMessage renders the Slack message of an alert: the notification
 // fallback text (escaped) and the blocks. link may be nil.
 func alertMessage(a alert.Alert, link *alert.IssueLink) (string, []slack.Block) {
-	return alertMessageWithin(a, link, messageBudgets[0])
+	return alertMessageWithin(a, link, messageBudgets[0], "")
 }
 
-// alertMessageWithin is alertMessage within budget.
+// alertMessageWithin is alertMessage within budget. team is the key of the
+// team the alert's route gives ("" if none): where "Create in TEAM" files.
 //
 // Everything taken from the alert is untrusted: mrkdwn text is escaped with
 // escapeMrkdwn and marked verbatim, so Slack neither parses <...>
 // sequences nor auto-links URLs, channel names or @-mentions in it
 // (https://api.slack.com/reference/block-kit/composition-objects#text).
-func alertMessageWithin(a alert.Alert, link *alert.IssueLink, budget messageBudget) (string, []slack.Block) {
+func alertMessageWithin(a alert.Alert, link *alert.IssueLink, budget messageBudget, team string) (string, []slack.Block) {
 	blocks := []slack.Block{
 		slack.NewHeaderBlock(plain(alert.Truncate(headerText(a), maxHeaderText))),
 	}
@@ -102,7 +106,7 @@ func alertMessageWithin(a alert.Alert, link *alert.IssueLink, budget messageBudg
 		b.URL = u
 		buttons = append(buttons, b)
 	}
-	buttons = append(buttons, issueButtons(strconv.FormatInt(a.ID, 10), link, regressed)...)
+	buttons = append(buttons, issueButtons(strconv.FormatInt(a.ID, 10), link, regressed, team)...)
 	if len(buttons) > 0 {
 		blocks = append(blocks, slack.NewActionBlock("alert_actions", buttons...))
 	}
@@ -262,17 +266,25 @@ func mrkdwn(s string) *slack.TextBlockObject {
 //   - open: Open ENG-42, and "Create another" behind a confirmation, so a
 //     tracked error does not invite a duplicate by one careless click;
 //   - closed with nothing new since: Open ENG-42 only.
-func issueButtons(id string, link *alert.IssueLink, regressed bool) []slack.BlockElement {
+//
+// Wherever Create Linear Issue is offered and team is set (a routing rule
+// or the default team gives the alert one), "Create in TEAM" follows it:
+// the issue filed at once with the route's defaults.
+func issueButtons(id string, link *alert.IssueLink, regressed bool, team string) []slack.BlockElement {
 	create := slack.NewButtonBlockElement(actionCreateIssue, id, plain("Create Linear Issue"))
 	linkExisting := slack.NewButtonBlockElement(actionLinkIssue, id, plain("Link existing"))
+	creates := []slack.BlockElement{create}
+	if team != "" {
+		creates = append(creates, slack.NewButtonBlockElement(actionCreateRouted, id, plain(alert.Truncate("Create in "+team, maxButtonText))))
+	}
 	switch {
 	case link == nil:
 		create.Style = slack.StylePrimary
-		return []slack.BlockElement{create, linkExisting}
+		return append(creates, linkExisting)
 	case regressed:
 		reopen := slack.NewButtonBlockElement(actionReopen, id, plain(alert.Truncate("Reopen "+link.Identifier, maxButtonText)))
 		reopen.Style = slack.StylePrimary
-		return []slack.BlockElement{reopen, create, linkExisting}
+		return append(append([]slack.BlockElement{reopen}, creates...), linkExisting)
 	}
 	var out []slack.BlockElement
 	if u, ok := safeURL(link.URL); ok {

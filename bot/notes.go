@@ -35,7 +35,27 @@ func noteText(n alert.Note) (string, error) {
 	case alert.NoteText:
 		return n.Text, nil
 	case alert.NoteCreated:
+		switch n.Via {
+		case alert.ViaAuto:
+			return fmt.Sprintf(":zap: Filed %s automatically by rule %d: %s%s\n%s", slackLink(is.URL, is.Identifier), n.Rule,
+				escapeMrkdwn(is.Title), assignedTo(is), is.URL), nil
+		case alert.ViaButton:
+			who := "Filed"
+			if n.SlackUser != "" {
+				who = "<@" + n.SlackUser + "> filed"
+			}
+			how := "the default team"
+			if n.Rule > 0 {
+				how = fmt.Sprintf("rule %d", n.Rule)
+			}
+			return fmt.Sprintf(":white_check_mark: %s %s (%s): %s%s\n%s", who, slackLink(is.URL, is.Identifier), how,
+				escapeMrkdwn(is.Title), assignedTo(is), is.URL), nil
+		}
 		return issueNote(":white_check_mark: Created", is, n.SlackUser, false), nil
+	case alert.NoteAutoFailed:
+		return fmt.Sprintf(":warning: Rule %d could not file this error in Linear%s: %s. File it with *Create Linear Issue*; "+
+			"if the rule names a team, assignee, label or project Linear no longer has, fix it (`/proliferate-linear rules`).",
+			n.Rule, teamSuffix(n.Team), escapeMrkdwn(strings.TrimSuffix(n.Problem, "."))), nil
 	case alert.NoteLinked:
 		return issueNote(":link: Linked", is, n.SlackUser, true), nil
 	case alert.NoteStateChanged:
@@ -77,6 +97,21 @@ func issueNote(what string, is alert.NoteIssue, slackUser string, withState bool
 		s += " · by <@" + slackUser + ">"
 	}
 	return s + "\n" + is.URL
+}
+
+// assignedTo is " · assigned to NAME", or "" for an unassigned issue.
+func assignedTo(is alert.NoteIssue) string {
+	if is.AssigneeName == "" {
+		return ""
+	}
+	return " · assigned to " + escapeMrkdwn(is.AssigneeName)
+}
+
+func teamSuffix(team string) string {
+	if team == "" {
+		return ""
+	}
+	return " (team " + escapeMrkdwn(team) + ")"
 }
 
 // escapeMrkdwn makes untrusted text safe in Slack mrkdwn: &, < and > are

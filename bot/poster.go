@@ -58,8 +58,9 @@ func (b *Bot) UpdateAlert(ctx context.Context, a alert.Alert, link *alert.IssueL
 // shortest one's refusal is returned.
 func (b *Bot) shorterOnRefusal(ctx context.Context, a alert.Alert, method string, send func(string, []slack.Block) error, link *alert.IssueLink) error {
 	var err error
+	team := b.routeTeam(ctx, a, link)
 	for i, budget := range messageBudgets {
-		text, blocks := alertMessageWithin(a, link, budget)
+		text, blocks := alertMessageWithin(a, link, budget, team)
 		if err = send(text, blocks); err == nil {
 			return nil
 		}
@@ -71,6 +72,22 @@ func (b *Bot) shorterOnRefusal(ctx context.Context, a alert.Alert, method string
 			"method", method, "alert_id", a.ID, "channel", a.Channel, "code", code, "rendering", i)
 	}
 	return err
+}
+
+// routeTeam is the key of the team "Create in TEAM" files the alert's
+// issue in: the matching routing rule's team, else the default team; ""
+// when there is none or no create is offered (the error is tracked by an
+// open issue). Both are local reads.
+func (b *Bot) routeTeam(ctx context.Context, a alert.Alert, link *alert.IssueLink) string {
+	if b.svc == nil || (link != nil && !isRegression(a, *link)) {
+		return ""
+	}
+	set, err := b.svc.Rules(ctx)
+	if err != nil {
+		b.log.WarnContext(ctx, "alert message: routing rules", "alert_id", a.ID, "err", err)
+		return ""
+	}
+	return alert.Match(set.Rules, a, b.defaultTeamKey(ctx, b.slackTeam)).TeamKey
 }
 
 // transientCodes are Slack error codes worth a retry

@@ -176,7 +176,7 @@ func TestAlertMessageCumulativeText(t *testing.T) {
 	a, link := hostileAlert(), hostileLink()
 	prev := 1 << 30
 	for i, budget := range messageBudgets {
-		_, blocks := alertMessageWithin(a, link, budget)
+		_, blocks := alertMessageWithin(a, link, budget, "")
 		n := fakeslack.BlockText(asJSON(t, blocks))
 		if n > maxMessageBlockText {
 			t.Errorf("rendering %d carries %d characters of block text, want ≤ %d", i, n, maxMessageBlockText)

@@ -41,6 +41,10 @@ func (b *Bot) Report(ctx context.Context, sub alert.Submission, o alert.Outcome)
 		return b.reportLink(ctx, sub, o)
 	case alert.JobReopenIssue:
 		return b.reportReopen(ctx, sub, o)
+	case alert.JobCreateRouted:
+		return b.reportRouted(ctx, sub, o)
+	case alert.JobAutoCreate:
+		return nil // nobody asked: the alert's thread says how it went.
 	}
 	return fmt.Errorf("report on a %q submission: %w", sub.Kind, alert.ErrInvalid)
 }
@@ -113,6 +117,33 @@ func (b *Bot) reportReopen(ctx context.Context, sub alert.Submission, o alert.Ou
 		return b.showOutcome(ctx, sub, nil, ":warning: Could not reopen the issue. "+escapeMrkdwn(failureText(o)))
 	}
 	return nil // reopened: the alert message and its thread show it.
+}
+
+// reportRouted tells who clicked "Create in ENG" what they must know,
+// ephemerally: the error was tracked already, Linear is slow (once), the
+// issue could not be filed. A filed issue is told in the thread.
+func (b *Bot) reportRouted(ctx context.Context, sub alert.Submission, o alert.Outcome) error {
+	team := ""
+	if sub.Routed != nil {
+		team = " in " + escapeMrkdwn(sub.Routed.Route.TeamKey)
+	}
+	switch o.State {
+	case alert.OutcomeTracked:
+		return b.showOutcome(ctx, sub, nil, ":information_source: "+alreadyFiledText(o.Link))
+	case alert.OutcomeRetrying:
+		if o.Attempt > 1 {
+			return nil
+		}
+		return b.showOutcome(ctx, sub, nil, retryingText("file the issue"+team, o))
+	case alert.OutcomeFailed:
+		msg := failureText(o)
+		if !o.GaveUp {
+			msg = alert.Problem(o.Err)
+		}
+		return b.showOutcome(ctx, sub, nil, ":warning: The issue was not filed"+team+". "+escapeMrkdwn(msg)+
+			" Use *Create Linear Issue* to choose the team and fields yourself.")
+	}
+	return nil
 }
 
 // retryingText says, truthfully, that the request is kept and retried, and

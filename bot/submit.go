@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -199,4 +200,52 @@ func (b *Bot) reopenAck(cb slack.InteractionCallback, alertID int64) *deferredAc
 			}
 		},
 	}
+}
+
+// routedAck handles a click on "Create in ENG": the issue is filed with the
+// route's defaults, no modal. The request is stored with its job before
+// the ack (any replica finishes it, also after a crash); every click of
+// one alert in one state is one intent (alert.RoutedCreationID), so a
+// double click, or the click delivered to two replicas, files one issue.
+// An error already tracked is said ephemerally instead; the thread says
+// who filed the issue.
+func (b *Bot) routedAck(cb slack.InteractionCallback, alertID int64) *deferredAck {
+	return &deferredAck{
+		kind: "create by route",
+		answer: func(ctx context.Context) (any, job) {
+			user := cb.User.ID
+			channel := or(cb.Container.ChannelID, cb.Channel.ID)
+			log := b.log.With("alert_id", alertID, "user", user, "channel", channel)
+			req := alert.RoutedRequest{SlackUser: user}
+			uctx, cancel := context.WithTimeout(ctx, actorLookup)
+			if u, err := b.user(uctx, user); err == nil {
+				req.ActorName, req.ActorIconURL = u.name, u.icon
+			}
+			cancel()
+			route, err := b.svc.SubmitRouted(ctx, alertID, b.defaultTeamKey(ctx, cb.Team.ID), req,
+				alert.Reply{User: user, Channel: channel})
+			if err == nil {
+				log.InfoContext(ctx, "create by route stored", "team", route.TeamKey, "rule", route.N)
+				return nil, nil
+			}
+			var linked *alert.AlreadyLinkedError
+			var text string
+			switch {
+			case errors.As(err, &linked):
+				text = ":information_source: " + alreadyFiledText(linked.Link)
+			case errors.Is(err, alert.ErrInvalid):
+				text = ":warning: " + escapeMrkdwn(alert.Problem(err)) + "."
+			default:
+				log.ErrorContext(ctx, "store create by route", "err", err)
+				text = ":warning: The issue was not filed: we could not save the request (our database did not answer). " +
+					"Nothing was created; please click again."
+			}
+			return nil, func(ctx context.Context) { b.respondReply(ctx, cb.ResponseURL, textReply(text)) }
+		},
+	}
+}
+
+// alreadyFiledText says that the error already has its issue.
+func alreadyFiledText(l alert.IssueLink) string {
+	return "This error is already tracked in " + slackLink(l.URL, l.Identifier) + ": nothing was filed."
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/proliferate/proliferate-linear/alert"
 	"github.com/proliferate/proliferate-linear/crashpoint"
@@ -57,13 +58,27 @@ func (s *server) postAlert(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, errorText(err))
 		return
 	}
-	a, err := p.toAlert(s.defaultChannel)
+	// An alert that names no channel goes where the routing rules say
+	// (channel=), else to the default channel: the core decides.
+	routed, canRoute := s.alerts.(RoutedAccepter)
+	routeIt := canRoute && strings.TrimSpace(p.Channel) == ""
+	var a alert.Alert
+	if routeIt {
+		a, err = p.toRoutableAlert()
+	} else {
+		a, err = p.toAlert(s.defaultChannel)
+	}
 	if err != nil {
 		writeError(w, http.StatusBadRequest, errorText(err))
 		return
 	}
 
-	stored, err := s.alerts.Accept(ctx, a)
+	var stored alert.Alert
+	if routeIt {
+		stored, err = routed.AcceptRouted(ctx, a, s.defaultChannel)
+	} else {
+		stored, err = s.alerts.Accept(ctx, a)
+	}
 	if err != nil {
 		if errors.Is(err, alert.ErrInvalid) {
 			// The core names what is wrong in the wrapping message.

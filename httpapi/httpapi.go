@@ -31,6 +31,14 @@ type AlertAccepter interface {
 	Accept(ctx context.Context, a alert.Alert) (alert.Alert, error)
 }
 
+// RoutedAccepter is an AlertAccepter that routes an alert naming no
+// channel (a.Channel empty) by the routing rules' channel, else to
+// defaultChannel, refusing it (alert.ErrInvalid) with neither.
+// *alert.Service implements it; without it alerts go to the default channel.
+type RoutedAccepter interface {
+	AcceptRouted(ctx context.Context, a alert.Alert, defaultChannel string) (alert.Alert, error)
+}
+
 // Config is what the handlers need to know.
 type Config struct {
 	// WebhookSecret signs alert requests (PROLIFERATE_WEBHOOK_SECRET). When

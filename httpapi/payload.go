@@ -93,6 +93,16 @@ func kindName(t reflect.Type) string {
 // toAlert validates p and maps it to an alert for channel (the payload's
 // own channel, else defaultChannel). Every problem is reported, joined.
 func (p alertPayload) toAlert(defaultChannel string) (alert.Alert, error) {
+	return p.alert(defaultChannel, false)
+}
+
+// toRoutableAlert is toAlert for a payload that names no channel, left
+// empty for the routing rules (alert.Service.AcceptRouted) to choose.
+func (p alertPayload) toRoutableAlert() (alert.Alert, error) {
+	return p.alert("", true)
+}
+
+func (p alertPayload) alert(defaultChannel string, routed bool) (alert.Alert, error) {
 	var errs []error
 	bad := func(field, msg string) { errs = append(errs, &fieldError{field, msg}) }
 
@@ -136,7 +146,7 @@ func (p alertPayload) toAlert(defaultChannel string) (alert.Alert, error) {
 	switch {
 	case channel != "" && !channelIDRe.MatchString(channel):
 		bad("channel", "must be a Slack channel ID like C0123ABCD, not a name")
-	case channel == "" && defaultChannel == "":
+	case channel == "" && defaultChannel == "" && !routed:
 		bad("channel", "required: no default alert channel (SLACK_ALERT_CHANNEL) is configured")
 	case channel == "":
 		channel = defaultChannel

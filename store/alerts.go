@@ -47,18 +47,20 @@ RETURNING ` + alertColumns
 // it, so a burst of repeats costs one Slack update. On SQLite, alerts
 // accepted at the same moment share a transaction (see groupcommit.go);
 // each call still returns only once its alert is committed.
-func (db *DB) AcceptAlert(ctx context.Context, a alert.Alert) (alert.Alert, error) {
+//
+// The jobs each more returns for the stored alert are queued with it.
+func (db *DB) AcceptAlert(ctx context.Context, a alert.Alert, more ...func(alert.Alert) []alert.Job) (alert.Alert, error) {
 	a = cleanAlert(a)
 	if strings.TrimSpace(a.ErrorID) == "" || strings.TrimSpace(a.Channel) == "" {
 		return alert.Alert{}, fmt.Errorf("alert needs an error id and a channel: %w", alert.ErrInvalid)
 	}
 	if db.intake != nil {
-		return db.intake.accept(ctx, a)
+		return db.intake.accept(ctx, a, more)
 	}
 	var out alert.Alert
 	err := db.inTx(ctx, func(tx *sqlx.Tx) error {
 		var err error
-		out, err = db.acceptIn(ctx, tx, a)
+		out, err = db.acceptIn(ctx, tx, a, more)
 		return err
 	})
 	if err != nil {
@@ -68,7 +70,7 @@ func (db *DB) AcceptAlert(ctx context.Context, a alert.Alert) (alert.Alert, erro
 }
 
 // acceptIn is AcceptAlert's work in tx.
-func (db *DB) acceptIn(ctx context.Context, tx *sqlx.Tx, a alert.Alert) (alert.Alert, error) {
+func (db *DB) acceptIn(ctx context.Context, tx *sqlx.Tx, a alert.Alert, more []func(alert.Alert) []alert.Job) (alert.Alert, error) {
 	now := db.clock()
 	// The core fills these; a caller that did not gets "seen now".
 	if a.LastSeen.IsZero() {
@@ -86,7 +88,13 @@ func (db *DB) acceptIn(ctx context.Context, tx *sqlx.Tx, a alert.Alert) (alert.A
 	if err != nil {
 		return alert.Alert{}, wrap(err, "upsert alert %s in %s", a.ErrorID, a.Channel)
 	}
-	if err := db.insertJobs(ctx, tx, now, alert.IntakeJob(out)); err != nil {
+	jobs := []alert.Job{alert.IntakeJob(out)}
+	for _, f := range more {
+		if f != nil {
+			jobs = append(jobs, f(utcAlert(out))...)
+		}
+	}
+	if err := db.insertJobs(ctx, tx, now, jobs...); err != nil {
 		return alert.Alert{}, err
 	}
 	return utcAlert(out), nil

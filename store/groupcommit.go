@@ -28,6 +28,7 @@ const maxIntakeBatch = 256
 type intakeReq struct {
 	ctx  context.Context
 	a    alert.Alert
+	more []func(alert.Alert) []alert.Job
 	out  alert.Alert
 	err  error
 	done chan struct{}
@@ -57,9 +58,10 @@ func newGroupCommit(db *DB) *groupCommit {
 	return g
 }
 
-// accept queues a for the next batch and waits until it is committed.
-func (g *groupCommit) accept(ctx context.Context, a alert.Alert) (alert.Alert, error) {
-	r := &intakeReq{ctx: ctx, a: a, done: make(chan struct{})}
+// accept queues a (and the jobs more returns for it) for the next batch and
+// waits until it is committed.
+func (g *groupCommit) accept(ctx context.Context, a alert.Alert, more []func(alert.Alert) []alert.Job) (alert.Alert, error) {
+	r := &intakeReq{ctx: ctx, a: a, more: more, done: make(chan struct{})}
 	g.mu.RLock()
 	if g.closed {
 		g.mu.RUnlock()
@@ -130,7 +132,7 @@ func (g *groupCommit) write(batch []*intakeReq) {
 	outs := make([]alert.Alert, len(live))
 	err := g.db.inTx(ctx, func(tx *sqlx.Tx) error {
 		for i, r := range live {
-			out, err := g.db.acceptIn(ctx, tx, r.a)
+			out, err := g.db.acceptIn(ctx, tx, r.a, r.more)
 			if err != nil {
 				return err
 			}
@@ -151,7 +153,7 @@ func (g *groupCommit) write(batch []*intakeReq) {
 	for _, r := range live {
 		r.err = g.db.inTx(r.ctx, func(tx *sqlx.Tx) error {
 			var err error
-			r.out, err = g.db.acceptIn(r.ctx, tx, r.a)
+			r.out, err = g.db.acceptIn(r.ctx, tx, r.a, r.more)
 			return err
 		})
 	}

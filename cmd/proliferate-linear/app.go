@@ -139,6 +139,7 @@ func (m *Main) Open(ctx context.Context) error {
 		AppToken:       m.Config.SlackAppToken.Value(),
 		APIURL:         m.Config.SlackAPIURL,
 		DefaultTeamKey: m.Config.LinearDefaultTeam,
+		SlackTeamID:    m.SlackTeamID,
 		Workers:        m.Config.Workers,
 		Connector:      connector,
 		APIKeyInUse:    m.Config.LinearAPIKey.IsSet(),
