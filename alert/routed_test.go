@@ -49,8 +49,9 @@ func TestSubmitRoutedOnceOnTwoReplicas(t *testing.T) {
 			if len(issues) != 1 || h.fl.CountRequests("createIssue") != 1 {
 				t.Fatalf("Linear has %d issues from %d createIssue, want 1 from 1", len(issues), h.fl.CountRequests("createIssue"))
 			}
-			if is := issues[0]; is.TeamID != fakelinear.TeamEngID || is.AssigneeID != fakelinear.UserBobID || is.Priority != 1 || is.Title != a.Title() {
-				t.Errorf("issue = %+v, want the rule's team, assignee and priority, the alert's title", is)
+			if is := issues[0]; is.TeamID != fakelinear.TeamEngID || is.AssigneeID != fakelinear.UserBobID || is.Priority != 1 ||
+				is.Title != a.Title() || len(is.LabelIDs) != 2 {
+				t.Errorf("issue = %+v, want the rule's team, assignee, priority and labels, the alert's title", is)
 			}
 			var notes []alert.Note
 			for _, r := range []*replica{r1, r2} {

@@ -290,6 +290,7 @@ func (s *Service) SaveRules(ctx context.Context, rules []Rule, expect int64) (Ru
 		return RuleSet{}, err
 	}
 	set, err := s.rules.ReplaceRules(ctx, checked, expect)
+	s.forgetRules()
 	if err != nil {
 		return RuleSet{}, fmt.Errorf("save rules: %w", err)
 	}

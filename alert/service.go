@@ -22,6 +22,8 @@ type Service struct {
 	newID   func() string
 	lookups chan struct{} // bounds background lookups in Linear.
 	rules   RuleStore     // nil when store keeps no rules.
+	// rulesCache holds the rules for arriving alerts (see arrivalRules).
+	rulesCache rulesCache
 	// lookupWG owns the background lookups: Wait returns once they ended.
 	lookupWG sync.WaitGroup
 	// Notify, when set, is called after jobs are queued (Dispatcher.Wake),

@@ -70,14 +70,15 @@ func twoReplicas(t *testing.T, ctx context.Context, w *world) *Main {
 // TestE2ECreateInTeamOnce: the alert a rule routes to ENG offers "Create
 // in ENG"; the button is double clicked and the first click delivered
 // again, the three payloads spread over two replicas. Linear gets one
-// issueCreate with the rule's team, assignee, priority; the thread says
+// issueCreate with the rule's team, assignee, priority, labels and
+// project; the thread says
 // once who filed it and by which rule; the alert shows the issue instead
 // of the buttons.
 func TestE2ECreateInTeamOnce(t *testing.T) {
 	for name, dbURL := range databaseURLs(t) {
 		t.Run(name, func(t *testing.T) {
 			w, ctx := trackWorld(t, dbURL(t), nil)
-			saveRules(t, ctx, w.Main, "env=staging -> team=OPS", "env=production type=Type* -> team=ENG priority=high assignee=bob@acme.test")
+			saveRules(t, ctx, w.Main, "env=staging -> team=OPS", `env=production type=Type* -> team=ENG priority=high assignee=bob@acme.test labels=timeout,backend project="Q3 Reliability"`)
 			twoReplicas(t, ctx, w)
 
 			ts := postAlert(t, ctx, w, demoAlert())
@@ -122,6 +123,9 @@ func TestE2ECreateInTeamOnce(t *testing.T) {
 			is := issues[0]
 			if is.TeamID != fakelinear.TeamEngID || is.AssigneeID != fakelinear.UserBobID || is.Priority != int(alert.PriorityHigh) {
 				t.Errorf("issue team/assignee/priority = %s/%s/%d, want the rule's ENG/bob/high", is.TeamID, is.AssigneeID, is.Priority)
+			}
+			if len(is.LabelIDs) != 2 || is.ProjectID == "" {
+				t.Errorf("issue labels %v, project %q; want the rule's two labels and its project", is.LabelIDs, is.ProjectID)
 			}
 			if !strings.HasPrefix(is.Title, "TypeError") {
 				t.Errorf("title = %q, want the alert's", is.Title)
