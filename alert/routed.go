@@ -173,9 +173,11 @@ func (s *Service) autoJobs(ctx context.Context, a Alert, route Route) func(store
 		return nil
 	}
 	if q, ok := s.store.(jobFinder); ok {
-		if j, err := q.JobByDedupeKey(ctx, autoKey(a.ErrorID)); err == nil && j.Status == JobDead {
+		// One queued, running or failed already: it speaks for this alert
+		// too (a queued one would fold this one in anyway).
+		if _, err := q.JobByDedupeKey(ctx, autoKey(a.ErrorID)); err == nil {
 			return nil
-		} else if err != nil && !errors.Is(err, ErrNotFound) {
+		} else if !errors.Is(err, ErrNotFound) {
 			s.log.WarnContext(ctx, "auto rule: earlier job", "error_id", a.ErrorID, "err", err)
 		}
 	}
@@ -192,9 +194,12 @@ func (s *Service) autoJobs(ctx context.Context, a Alert, route Route) func(store
 	}
 }
 
-// jobFinder is the part of JobQueue autoJobs reads (store.DB has it).
+// jobFinder is what auto filing reads of the queue (store.DB has it).
 type jobFinder interface {
 	JobByDedupeKey(ctx context.Context, key string) (Job, error)
+	// DeadJobByDedupeKey is the newest dead job holding key; ErrNotFound
+	// if none.
+	DeadJobByDedupeKey(ctx context.Context, key string) (Job, error)
 }
 
 // routeOf is the route of an arriving alert (no default team: an auto
@@ -419,6 +424,16 @@ func (s *Service) runAuto(ctx context.Context, j Job, sub Submission) error {
 		return nil
 	} else if !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("link of %s: %w", a.ErrorID, err)
+	}
+	if q, ok := s.store.(jobFinder); ok {
+		// An earlier auto job of the error failed for good and told the
+		// thread; this one (queued while that one ran) says nothing twice.
+		if d, err := q.DeadJobByDedupeKey(ctx, autoKey(a.ErrorID)); err == nil && d.ID != j.ID {
+			log.InfoContext(ctx, "auto rule: an earlier filing of the error failed; not trying again", "dead_job_id", d.ID)
+			return nil
+		} else if err != nil && !errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("earlier auto job of %s: %w", a.ErrorID, err)
+		}
 	}
 	if a.Thread() == "" && s.now().Before(sub.SubmittedAt.Add(autoWaitForMessage)) {
 		// The issue links to the alert's thread: let its message go first.

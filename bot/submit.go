@@ -231,6 +231,12 @@ func (b *Bot) routedAck(cb slack.InteractionCallback, alertID int64) *deferredAc
 			var linked *alert.AlreadyLinkedError
 			var text string
 			switch {
+			case errors.As(err, &linked) && linked.Link.CreatedBy == user && time.Since(linked.Link.CreatedAt) < time.Minute:
+				// A repeat of this person's own click (a double click, a
+				// redelivery) that came after the issue was filed: the
+				// thread already says so.
+				log.InfoContext(ctx, "create by route: already filed by this click", "issue", linked.Link.Identifier)
+				return nil, nil
 			case errors.As(err, &linked):
 				text = ":information_source: " + alreadyFiledText(linked.Link)
 			case errors.Is(err, alert.ErrInvalid):

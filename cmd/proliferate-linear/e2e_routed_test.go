@@ -332,3 +332,39 @@ func TestE2EChannelRule(t *testing.T) {
 		})
 	}
 }
+
+// TestE2EAutoRuleFromSlackMessage: an alert read from Proliferate's own
+// Slack message (posted, then delivered again by Slack) is filed by an auto
+// rule once, and the thread of Proliferate's message says so.
+func TestE2EAutoRuleFromSlackMessage(t *testing.T) {
+	for name, dbURL := range databaseURLs(t) {
+		t.Run(name, func(t *testing.T) {
+			w, ctx := trackWorld(t, dbURL(t), nil)
+			saveRules(t, ctx, w.Main, "type=RangeError env=production -> team=ENG auto")
+			ts, ack, err := w.Slack.PostAsBot(ctx, demoChannel, proliferateBot,
+				proliferatePost(demoSlackIssue, "New issue: RangeError: Maximum call stack size exceeded", 12, 48))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.Slack.Redeliver(ctx, ack.EnvelopeID); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Slack.Wait(ctx, func() bool { return strings.Contains(threadTexts(w, ts), "automatically by rule 1") }); err != nil {
+				t.Fatalf("thread of Proliferate's message: %q; want the automatic filing: %v", threadTexts(w, ts), err)
+			}
+			waitQueueEmpty(t, ctx, w.Main)
+			if n, c := len(w.Linear.Issues()), w.Linear.CountRequests("createIssue"); n != 1 || c != 1 {
+				t.Fatalf("Linear has %d issues from %d createIssue documents, want 1 from 1", n, c)
+			}
+			var filed int
+			for _, m := range w.Slack.Thread(demoChannel, ts) {
+				if strings.Contains(m.Text, "automatically") {
+					filed++
+				}
+			}
+			if filed != 1 {
+				t.Errorf("%d notes of the filing in the thread, want 1: %q", filed, threadTexts(w, ts))
+			}
+		})
+	}
+}
