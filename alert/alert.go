@@ -144,7 +144,7 @@ type IssueLink struct {
 	TeamKey      string   `db:"team_key"`
 	AssigneeID   string   `db:"assignee_id"`
 	AssigneeName string   `db:"assignee_name"`
-	CreatedBy    string   `db:"created_by"` // Slack user ID, or "api".
+	CreatedBy    string   `db:"created_by"` // Slack user ID, "api", "linear", or "rule:N" (an auto rule).
 	Kind         LinkKind `db:"kind"`
 	// ClosedAt is when the issue was completed or canceled; zero while open.
 	ClosedAt time.Time `db:"closed_at"`
