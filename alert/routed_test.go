@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/proliferate/proliferate-linear/alert"
 	"github.com/proliferate/proliferate-linear/linear/fakelinear"
@@ -116,6 +117,48 @@ func TestAcceptRoutedChannel(t *testing.T) {
 			}
 			if as, _ := h.db.AlertsByError(ctx, "prl_lost"); len(as) != 0 {
 				t.Errorf("a refused alert was stored: %+v", as)
+			}
+		})
+	}
+}
+
+// An auto rule's filing while Linear stays down retries until the
+// patience (short here) runs out, then tells the thread what to do, once; later alerts
+// of the error do not try again.
+func TestAutoFilingGivesUpInWords(t *testing.T) {
+	for _, dc := range storetest.Dialects(t) {
+		t.Run(dc.Name, func(t *testing.T) {
+			ctx := context.Background()
+			h := newHarness(t, dc)
+			if _, err := h.svc.SaveRules(ctx, []alert.Rule{mustRule(t, "type=TypeError -> team=ENG auto")}, 0); err != nil {
+				t.Fatal(err)
+			}
+			r := h.replica(t)
+			r.svc.Patience = 200 * time.Millisecond
+			h.fl.FailNext("createIssue", 1000, fakelinear.ServerError)
+			if _, err := r.svc.Accept(ctx, alert.Alert{ErrorID: "prl_down", Channel: "C1", URL: errorURL("prl_down"), ErrorType: "TypeError"}); err != nil {
+				t.Fatal(err)
+			}
+			r.drain(t, h.db)
+			tries := h.fl.CountRequests("createIssue")
+			if _, err := r.svc.Accept(ctx, alert.Alert{ErrorID: "prl_down", Channel: "C1", URL: errorURL("prl_down"), ErrorType: "TypeError", EventCount: 9}); err != nil {
+				t.Fatal(err)
+			}
+			r.drain(t, h.db)
+
+			notes := r.slack.thread()
+			if len(notes) != 1 || notes[0].Kind != alert.NoteAutoFailed || notes[0].Rule != 1 || notes[0].Team != "ENG" ||
+				!strings.Contains(notes[0].Problem, "Linear was unavailable") {
+				t.Fatalf("thread notes = %+v, want one: rule 1 gave up, Linear unavailable", notes)
+			}
+			if tries < 1 {
+				t.Errorf("createIssue never tried")
+			}
+			if n := h.fl.CountRequests("createIssue"); n != tries {
+				t.Errorf("a later alert tried again: %d createIssue, was %d", n, tries)
+			}
+			if d, err := h.db.DeadJobByDedupeKey(ctx, "auto:prl_down"); err != nil || d.Kind != alert.JobAutoCreate {
+				t.Errorf("the failed filing is not kept for an operator: %+v, %v", d, err)
 			}
 		})
 	}
