@@ -260,13 +260,15 @@ func (s *Service) CreateIssue(ctx context.Context, req CreateRequest) (IssueLink
 
 	// Someone may have attached this error to an issue from elsewhere (in
 	// Linear, or another tool): link that rather than make a duplicate.
-	if !req.Force {
-		if link, found, err := s.findExisting(ctx, a, c.ID); err != nil {
+	// The modal asked Linear when it opened (CheckBeforeCreate); a recent
+	// "none" stands, confirmed by the store's link read above.
+	if !req.Force && !s.checkedRecently(ctx, a) {
+		if link, err := s.checkLinear(ctx, a, c.ID); err != nil {
 			s.releaseCreation(ctx, log, c.ID, err)
 			return IssueLink{}, err
-		} else if found && !link.Closed() {
+		} else if link != nil {
 			_ = s.store.AbandonCreation(ctx, c.ID)
-			return IssueLink{}, &AlreadyLinkedError{Link: link}
+			return IssueLink{}, &AlreadyLinkedError{Link: *link}
 		}
 	}
 
@@ -360,9 +362,9 @@ func (s *Service) LookupExisting(ctx context.Context, a Alert) {
 	if _, err := s.store.Link(ctx, a.ErrorID); err == nil {
 		return
 	}
-	if link, found, err := s.findExisting(ctx, a, ""); err != nil {
+	if link, err := s.checkLinear(ctx, a, ""); err != nil {
 		s.log.WarnContext(ctx, "look for an existing issue", "error_id", a.ErrorID, "err", err)
-	} else if found {
+	} else if link != nil {
 		s.log.InfoContext(ctx, "error already tracked in linear", "error_id", a.ErrorID, "issue", link.Identifier)
 	}
 }

@@ -123,6 +123,7 @@ type Bot struct {
 	// fast and slow are the lanes of work after the ack (see lane.go);
 	// overflow bounds the "busy" answers sent when a lane is full.
 	fast, slow *lane
+	check      *lane // the create modal's duplicate check (createflow.go)
 	overflow   chan struct{}
 	overflowWG sync.WaitGroup
 	socket     *socketClient
@@ -173,6 +174,7 @@ func New(cfg Config, svc *alert.Service) (*Bot, error) {
 		api:          api,
 		fast:         newLane("fast", fastWorkers, fastQueue),
 		slow:         newLane("slow", cfg.Workers, cfg.Workers*slowQueuePerWorker),
+		check:        newLane("check", checkWorkers, checkQueue),
 		overflow:     make(chan struct{}, maxOverflowAnswers),
 		socket:       newSocketClient(api, cfg.Log, cfg.Observer),
 		observer:     cfg.Observer,
@@ -226,6 +228,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	workCtx := context.WithoutCancel(ctx)
 	b.fast.start(workCtx, b.runJob)
 	b.slow.start(workCtx, b.runJob)
+	b.check.start(workCtx, b.runJob)
 	defer func() {
 		// Deferred acks may still queue work, and fast work hands its
 		// Linear part to the slow lane: close in that order.
@@ -233,6 +236,7 @@ func (b *Bot) Run(ctx context.Context) error {
 		b.overflowWG.Wait()
 		b.fast.close()
 		b.slow.close()
+		b.check.close()
 	}()
 
 	smCtx, stop := context.WithCancel(ctx)

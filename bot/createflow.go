@@ -60,6 +60,7 @@ func (b *Bot) openCreateWith(ctx context.Context, cb slack.InteractionCallback, 
 	if !cached {
 		view := b.openView(ctx, log, cb.TriggerID, loadingModal(meta))
 		if view != nil {
+			b.checkLater(ctx, log, view, meta)
 			b.fillLater(ctx, log, view, meta, func(ctx context.Context) {
 				b.fillCreate(ctx, log, view, meta, form, defaultKey, "")
 			})
@@ -74,10 +75,39 @@ func (b *Bot) openCreateWith(ctx context.Context, cb slack.InteractionCallback, 
 		form.MembersLoading = !cached
 	}
 	view := b.openView(ctx, log, cb.TriggerID, createModal(form, meta))
+	if view != nil {
+		b.checkLater(ctx, log, view, meta)
+	}
 	if view != nil && form.MembersLoading {
 		b.fillLater(ctx, log, view, meta, func(ctx context.Context) {
 			b.fillCreate(ctx, log, view, meta, form, defaultKey, form.TeamID)
 		})
+	}
+}
+
+// checkLater asks Linear, in the check lane, whether the error is already
+// attached to an issue, while the person fills the modal: the answer is
+// stored (Service.CheckBeforeCreate), so the submit makes one Linear
+// request, the create. An issue found is shown at once, as a click on a
+// tracked error shows it. The check is an optimisation: when its lane is
+// full or Linear fails, the submit asks Linear itself.
+func (b *Bot) checkLater(ctx context.Context, log *slog.Logger, view *slack.View, meta modalMeta) {
+	if meta.Force {
+		return // "Create another issue": the person knows it is tracked.
+	}
+	queued := b.check.submit(func(ctx context.Context) {
+		link, err := b.svc.CheckBeforeCreate(ctx, meta.AlertID)
+		switch {
+		case err != nil:
+			log.InfoContext(ctx, "create modal: duplicate check in linear failed; the submit checks again", "err", err)
+		case link != nil:
+			// A hash conflict (the person acted meanwhile) drops this
+			// update; the submit then finds the link and says so.
+			b.updateView(ctx, log, view, linkedModal(*link, meta))
+		}
+	})
+	if !queued {
+		log.DebugContext(ctx, "create modal: check lane full; the submit checks linear")
 	}
 }
 

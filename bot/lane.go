@@ -32,6 +32,12 @@ const (
 	fastQueue   = 1024
 	// slowQueuePerWorker sizes the slow lane's queue from Config.Workers.
 	slowQueuePerWorker = 16
+	// The check lane runs the create modal's duplicate check in Linear
+	// (see checkLater), apart from the slow lane so a burst of clicks
+	// cannot crowd out the fills people wait for; a check that finds it
+	// full is skipped.
+	checkWorkers = 4
+	checkQueue   = 64
 )
 
 // lane is a worker pool with a bounded queue.

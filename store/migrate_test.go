@@ -11,7 +11,7 @@ import (
 )
 
 // tables are the tables the migrations create.
-var tables = []string{"alerts", "issue_links", "creations", "jobs", "connections", "webhook_deliveries", "oauth_states", "channel_pace", "slack_events", "routing_rules", "schema_migrations"}
+var tables = []string{"alerts", "issue_links", "creations", "jobs", "connections", "webhook_deliveries", "oauth_states", "channel_pace", "slack_events", "routing_rules", "linear_checks", "schema_migrations"}
 
 func checkSchema(t *testing.T, db *store.DB) {
 	t.Helper()
@@ -20,10 +20,10 @@ func checkSchema(t *testing.T, db *store.DB) {
 			t.Errorf("%s has %s rows, want an empty table", table, got)
 		}
 	}
-	if got := store.QueryString(t, db, "SELECT COUNT(*) FROM schema_migrations"); got != "9" {
-		t.Errorf("schema_migrations has %s rows, want 9", got)
+	if got := store.QueryString(t, db, "SELECT COUNT(*) FROM schema_migrations"); got != "10" {
+		t.Errorf("schema_migrations has %s rows, want 10", got)
 	}
-	for version, want := range map[int]string{1: "0001_init.sql", 2: "0002_issue_tracking.sql", 3: "0003_oauth_connections.sql", 4: "0004_durable_deliveries.sql", 5: "0005_slack_messages.sql", 7: "0007_work_engine.sql", 11: "0011_routing_rules.sql", 12: "0012_webhook_jobs.sql", 13: "0013_jobs_claim.sql"} {
+	for version, want := range map[int]string{1: "0001_init.sql", 2: "0002_issue_tracking.sql", 3: "0003_oauth_connections.sql", 4: "0004_durable_deliveries.sql", 5: "0005_slack_messages.sql", 7: "0007_work_engine.sql", 11: "0011_routing_rules.sql", 12: "0012_webhook_jobs.sql", 13: "0013_jobs_claim.sql", 14: "0014_linear_checks.sql"} {
 		if got := store.QueryString(t, db, "SELECT name FROM schema_migrations WHERE version = ?", version); got != want {
 			t.Errorf("migration %d is recorded as %q, want %q", version, got, want)
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -139,5 +140,26 @@ func BenchmarkClickBurst(b *testing.B) {
 			b.ReportMetric(float64(p99(acks).Milliseconds()), "ms-p99-ack")
 			b.ReportMetric(float64(len(all))/float64(b.N), "modals/burst")
 		})
+	}
+}
+
+// BenchmarkSubmitToReply runs the bench command's submit rows alone: one
+// submit, then 16 at once, with Linear taking 1 s per request (the
+// reference), each alert in a channel of its own; it prints the rows (time
+// from the submit to the "Created" reply in the thread, and Linear
+// requests per create) and reports them.
+//
+//	go test -run '^$' -bench SubmitToReply -benchtime=1x ./cmd/proliferate-linear
+func BenchmarkSubmitToReply(b *testing.B) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	for range b.N {
+		bn := &bench{scale: fullScale, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		if err := bn.submit(ctx, ""); err != nil {
+			b.Fatal(err)
+		}
+		var out bytes.Buffer
+		bn.print(&out)
+		b.Logf("\n%s", out.String())
 	}
 }

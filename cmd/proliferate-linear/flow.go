@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,7 +35,8 @@ type flowResult struct {
 	// SubmitEnvelope is the envelope that carried the modal's submission.
 	SubmitEnvelope string
 	// CreateRequests counts the Linear requests made from submit to issue:
-	// the duplicate check (attachmentsForURL) and the create document.
+	// the create document alone (the duplicate check, attachmentsForURL,
+	// was made when the modal opened).
 	CreateRequests int
 	// CreateDocuments counts createIssue documents (issueCreate and
 	// attachmentCreate travel together): exactly one per created issue.
@@ -136,6 +138,11 @@ func walkCreate(ctx context.Context, w *world, res *flowResult, msg fakeslack.Me
 	if _, err = w.Slack.SelectOption(ctx, demoUser, view.ID, "assignee", pick.Value); err != nil {
 		return fmt.Errorf("pick the assignee: %w", err)
 	}
+	// The modal asked Linear whether the error is attached to an issue
+	// already while it was being filled; a person takes longer than that.
+	if err := awaitDuplicateCheck(ctx, w, msg); err != nil {
+		return err
+	}
 	before, beforeCreate := w.Linear.CountRequests(""), w.Linear.CountRequests("createIssue")
 	ack, err = w.Slack.SubmitView(ctx, demoUser, view.ID)
 	if err != nil {
@@ -169,7 +176,7 @@ func walkCreate(ctx context.Context, w *world, res *flowResult, msg fakeslack.Me
 	if u, ok := w.Linear.User(is.AssigneeID); ok {
 		assignee = u.Name
 	}
-	say("6. Linear       ← %d request(s) (duplicate check + one issueCreate/attachmentCreate document): issue %s %q, assignee %s, priority %d", res.CreateRequests, is.Identifier, is.Title, assignee, is.Priority)
+	say("6. Linear       ← %d request(s) (one issueCreate/attachmentCreate document; the duplicate check ran when the modal opened): issue %s %q, assignee %s, priority %d", res.CreateRequests, is.Identifier, is.Title, assignee, is.Priority)
 	for _, at := range w.Linear.Attachments(is.ID) {
 		say("                  attachment %q → %s", at.Title, at.URL)
 	}
@@ -183,6 +190,30 @@ func walkCreate(ctx context.Context, w *world, res *flowResult, msg fakeslack.Me
 	}
 	m, _ := w.Slack.Message(demoChannel, msg.TS)
 	say("8. Slack        ← chat.update: the alert now shows %s; buttons: %s", is.Identifier, strings.Join(buttonTexts(m.Blocks), " | "))
+	return nil
+}
+
+// awaitDuplicateCheck waits until the duplicate check the create modal of
+// the alert message msg started has been answered by Linear and stored
+// (nothing to check for an alert without a Proliferate link).
+func awaitDuplicateCheck(ctx context.Context, w *world, msg fakeslack.Message) error {
+	id, err := strconv.ParseInt(buttonValue(msg.Blocks, "create_issue"), 10, 64)
+	if err != nil {
+		return fmt.Errorf("the alert message's Create Linear Issue button carries no alert id: %w", err)
+	}
+	a, err := w.Main.DB.Alert(ctx, id)
+	if err != nil {
+		return err
+	}
+	if a.URL == "" {
+		return nil
+	}
+	if err := w.Slack.Wait(ctx, func() bool {
+		at, err := w.Main.DB.LinearCheckedAt(ctx, a.ErrorID)
+		return err == nil && !at.IsZero()
+	}); err != nil {
+		return fmt.Errorf("waiting for the modal's duplicate check in Linear: %w", err)
+	}
 	return nil
 }
 
@@ -216,6 +247,17 @@ func elementOptions(blocks json.RawMessage, actionID string) []option {
 		}
 	})
 	return out
+}
+
+// buttonValue is the value of the element with actionID ("" if none).
+func buttonValue(blocks json.RawMessage, actionID string) string {
+	var v string
+	walkElements(blocks, func(el map[string]any) {
+		if el["action_id"] == actionID {
+			v, _ = el["value"].(string)
+		}
+	})
+	return v
 }
 
 func buttonTexts(blocks json.RawMessage) []string {
