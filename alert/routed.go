@@ -227,6 +227,11 @@ type rulesCache struct {
 	at  time.Time // zero: nothing held.
 }
 
+// RecentRules is the rule list as arriving alerts see it: at most
+// arrivalRulesTTL old (a save on this replica shows at once). The alert
+// messages' "Create in TEAM" buttons read it too.
+func (s *Service) RecentRules(ctx context.Context) (RuleSet, error) { return s.arrivalRules(ctx) }
+
 // arrivalRules is the rule list as arriving alerts see it.
 func (s *Service) arrivalRules(ctx context.Context) (RuleSet, error) {
 	c := &s.rulesCache

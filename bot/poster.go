@@ -77,12 +77,12 @@ func (b *Bot) shorterOnRefusal(ctx context.Context, a alert.Alert, method string
 // routeTeam is the key of the team "Create in TEAM" files the alert's
 // issue in: the matching routing rule's team, else the default team; ""
 // when there is none or no create is offered (the error is tracked by an
-// open issue). Both are local reads.
+// open issue). Both are local reads; the rules may be a second old.
 func (b *Bot) routeTeam(ctx context.Context, a alert.Alert, link *alert.IssueLink) string {
 	if b.svc == nil || (link != nil && !isRegression(a, *link)) {
 		return ""
 	}
-	set, err := b.svc.Rules(ctx)
+	set, err := b.svc.RecentRules(ctx)
 	if err != nil {
 		b.log.WarnContext(ctx, "alert message: routing rules", "alert_id", a.ID, "err", err)
 		return ""
