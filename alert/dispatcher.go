@@ -26,22 +26,11 @@ func (d *Dispatcher) renderAlert(ctx context.Context, j Job) error {
 	if err != nil {
 		return fmt.Errorf("alert %d: %w", j.AlertID, err)
 	}
-	repeat := j.Payload == repeatPayload
-	if repeat {
-		if a.MessageTS == "" {
-			// Not posted yet: the render job that posts it shows the
-			// latest count. (Dead: there is no message to update.)
-			return nil
-		}
-		// At most one update per UpdateGap for repeats; the repeats of
-		// the wait fold into this job, due at the end of it.
-		wait, ok, err := d.store.ReserveChannelSlot(ctx, updatePace(a.ID), d.UpdateGap, 0)
-		if err != nil {
-			return fmt.Errorf("reserve an update of alert %d: %w", a.ID, err)
-		}
-		if !ok {
-			return Postpone(errors.New("message updated for repeats less than a gap ago"), wait)
-		}
+	if j.Payload == repeatPayload && a.MessageTS == "" {
+		// A repeat of an alert whose message is not posted: the render
+		// job that posts it shows the latest count (dead: there is no
+		// message to update).
+		return nil
 	}
 	link, err := d.linkOf(ctx, a.ErrorID)
 	if err != nil {
@@ -75,11 +64,6 @@ func (d *Dispatcher) renderAlert(ctx context.Context, j Job) error {
 	}
 	if d.OnAlertPosted != nil && !a.CreatedAt.IsZero() {
 		d.OnAlertPosted(d.now().Sub(a.CreatedAt))
-	}
-	// The post shows the count so far: the repeats' first update comes a
-	// gap later.
-	if _, _, err := d.store.ReserveChannelSlot(context.WithoutCancel(ctx), updatePace(a.ID), d.UpdateGap, 0); err != nil {
-		d.log.WarnContext(ctx, "pace the alert's updates", "alert_id", a.ID, "err", err)
 	}
 	return nil
 }

@@ -86,8 +86,7 @@ func (c *storeClock) skip(d time.Duration) {
 
 func newDispatcher(t *testing.T, db *store.DB, p alert.Poster) *alert.Dispatcher {
 	d := alert.NewDispatcher(db, p, storetest.Logger(t))
-	// Pacing has tests of its own (TestRepeatUpdatesPaced).
-	d.ChannelGap, d.UpdateGap, d.Lease = 0, 0, 10*time.Second
+	d.ChannelGap, d.Lease = 0, 10*time.Second
 	return d
 }
 
@@ -117,6 +116,7 @@ func TestDispatcherPostsOnceThenUpdatesFoldedRepeats(t *testing.T) {
 		t.Run(dc.Name, func(t *testing.T) {
 			ctx := context.Background()
 			db := dc.Open(t)
+			db.SetUpdateGap(0) // folding, not its pace (TestRepeatUpdatesPaced).
 			svc := alert.NewService(db, nil, nil)
 			p := &recordingPoster{}
 			d := newDispatcher(t, db, p)
@@ -143,22 +143,22 @@ func TestDispatcherPostsOnceThenUpdatesFoldedRepeats(t *testing.T) {
 	}
 }
 
-// TestRepeatUpdatesPaced: a storm of repeats updates the alert's message
-// at most once per UpdateGap, counted from the post; the repeats of a gap
-// fold into one update, due at its end, which shows the latest count, so
-// the message is right once the storm is over. A person's link is shown at
-// once, storm or not.
+// TestRepeatUpdatesPaced: once the alert's message is posted, repeats
+// update it a gap later (store.SetUpdateGap), and the repeats of that gap
+// fold into the one update, which shows the latest count, so the message
+// is right once the storm is over. A person's link is shown at once, storm
+// or not.
 func TestRepeatUpdatesPaced(t *testing.T) {
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			ctx := context.Background()
 			db := dc.Open(t)
+			db.SetUpdateGap(10 * time.Second)
 			clock := &storeClock{db: db}
 			svc := alert.NewService(db, nil, nil)
 			p := &recordingPoster{}
 			d := newDispatcher(t, db, p)
-			d.UpdateGap = 10 * time.Second
-			alert.SetDispatcherClock(d, func() time.Time { return time.Now().Add(clock.offset) })
+			d.ChannelGap = 0
 			run := func(want int) {
 				t.Helper()
 				if n, err := d.RunOnce(ctx); err != nil || n != want {
@@ -166,28 +166,27 @@ func TestRepeatUpdatesPaced(t *testing.T) {
 				}
 			}
 			a := accept(t, svc, "e1", 1)
-			run(1)
-			for i := range 20 {
+			for i := range 5 { // before the post: folded into the post.
 				accept(t, svc, "e1", int64(i+2))
 			}
-			run(1) // the repeats' job, postponed: the post was just now.
-			run(0)
-			if len(p.posts) != 1 || len(p.updates) != 0 {
-				t.Fatalf("posts %d updates %d, want the post alone within the gap", len(p.posts), len(p.updates))
+			run(1)
+			if len(p.posts) != 1 || p.posts[0].Occurrences != 6 {
+				t.Fatalf("posts %+v, want one showing 6 occurrences", p.posts)
 			}
+			for i := range 20 {
+				accept(t, svc, "e1", int64(i+7))
+			}
+			run(0) // due a gap after the first repeat.
 			clock.skip(9 * time.Second)
-			accept(t, svc, "e1", 22) // folds into the postponed job.
+			accept(t, svc, "e1", 27) // folds into the queued update.
 			run(0)
 			clock.skip(2 * time.Second)
 			run(1)
-			if len(p.updates) != 1 || p.updates[0].Occurrences != 22 || p.updates[0].EventCount != 22 {
-				t.Fatalf("updates %+v, want one update with the 22nd occurrence", p.updates)
+			if len(p.updates) != 1 || p.updates[0].Occurrences != 27 || p.updates[0].EventCount != 27 {
+				t.Fatalf("updates %+v, want one, with the 27th occurrence", p.updates)
 			}
-			accept(t, svc, "e1", 23)
-			run(1) // postponed again: updated just now.
-			if len(p.updates) != 1 {
-				t.Fatalf("%d updates, want 1 within the gap", len(p.updates))
-			}
+			accept(t, svc, "e1", 28)
+			run(0)
 			// A link is rendered at once, storm or not.
 			if err := db.SaveLink(ctx, alert.IssueLink{ErrorID: "e1", IssueID: "i1", Identifier: "ENG-1", URL: "https://linear.app/x/issue/ENG-1",
 				StateType: "unstarted", CreatedAt: time.Now(), UpdatedAt: time.Now()}, alert.RenderJob(a.ID)); err != nil {
@@ -198,9 +197,9 @@ func TestRepeatUpdatesPaced(t *testing.T) {
 				t.Fatalf("%d updates, want the link's at once", len(p.updates))
 			}
 			clock.skip(11 * time.Second)
-			run(1) // the last repeat's update, after its gap.
-			if len(p.updates) != 3 || p.updates[2].Occurrences != 23 {
-				t.Errorf("updates %+v, want a last one with the 23rd occurrence", p.updates)
+			run(1) // the last repeat's update.
+			if len(p.updates) != 3 || p.updates[2].Occurrences != 28 {
+				t.Errorf("updates %+v, want a last one with the 28th occurrence", p.updates)
 			}
 			run(0)
 		})

@@ -92,10 +92,6 @@ type Dispatcher struct {
 	// when the channel is. A job waiting for its turn does not count
 	// against Workers.
 	MaxChannelWait time.Duration
-	// UpdateGap is the least time between two updates of one alert's
-	// message for repeats (RepeatJob): a storm of one error updates it
-	// once per gap, not once per channel slot.
-	UpdateGap time.Duration
 	// ClaimAhead is how soon before its channel's next slot a job that
 	// posts in a channel is claimed: jobs of a busy channel stay in the
 	// queue, where other channels' due jobs pass them, instead of being
@@ -169,10 +165,10 @@ func NewDispatcher(store DispatcherStore, poster Poster, log *slog.Logger) *Disp
 		store: store, poster: poster, log: log,
 		Workers: 16, Batch: 16, Lease: DefaultLease, Poll: time.Second, MaxAttempts: 10,
 		MaxAge: 24 * time.Hour, Grace: 5 * time.Second, ChannelGap: time.Second, MaxChannelWait: 10 * time.Second,
-		UpdateGap: 10 * time.Second, ClaimAhead: time.Second,
-		owner:    uuid.NewString(),
-		handlers: map[JobKind]JobHandler{},
-		wake:     make(chan struct{}, 1), now: time.Now,
+		ClaimAhead: time.Second,
+		owner:      uuid.NewString(),
+		handlers:   map[JobKind]JobHandler{},
+		wake:       make(chan struct{}, 1), now: time.Now,
 		running: map[int64]context.CancelCauseFunc{},
 	}
 	d.Handle(JobRenderAlert, d.renderAlert)

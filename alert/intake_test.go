@@ -35,6 +35,7 @@ func TestAcceptFromSlack(t *testing.T) {
 		t.Run(dc.Name, func(t *testing.T) {
 			ctx := context.Background()
 			db := dc.Open(t)
+			db.SetUpdateGap(0) // folding, not its pace (TestRepeatUpdatesPaced).
 			svc := alert.NewService(db, nil, nil)
 			p := &recordingPoster{}
 			d := newDispatcher(t, db, p)

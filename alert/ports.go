@@ -78,16 +78,20 @@ func RenderJob(alertID int64) Job {
 // renderKey is the dedupe key of alert id's render job.
 func renderKey(alertID int64) string { return "render:" + itoa(alertID) }
 
+// DefaultUpdateGap is how long repeats wait to update their alert's
+// message (see RepeatJob): a storm of one error updates it about once per
+// gap, not once per channel slot.
+const DefaultUpdateGap = 10 * time.Second
+
 // RepeatJob refreshes the message of alert id after a repeat folded into
-// it. It is paced (Dispatcher.UpdateGap): while the message was updated
-// for repeats less than a gap ago it waits, and the repeats arriving
-// meanwhile fold into it, so a storm costs one update per gap, and the
+// it, at due. The repeats arriving before then fold into it (the queued
+// job keeps its due time), so a storm costs one update per gap, and the
 // last one, once the storm is over, shows the final count. Its own dedupe
 // key keeps it apart from RenderJob, which a person's create or link
 // queues and which must not wait behind a storm.
-func RepeatJob(alertID int64) Job {
+func RepeatJob(alertID int64, due time.Time) Job {
 	return Job{Kind: JobRenderAlert, AlertID: alertID, DedupeKey: repeatKey(alertID),
-		SerialKey: alertSerial(alertID), Payload: repeatPayload}
+		SerialKey: alertSerial(alertID), Payload: repeatPayload, RunAt: due}
 }
 
 // repeatKey is the dedupe key of alert id's RepeatJob.
@@ -96,19 +100,16 @@ func repeatKey(alertID int64) string { return "repeat:" + itoa(alertID) }
 // repeatPayload marks a RepeatJob.
 const repeatPayload = "repeat"
 
-// IntakeJob is the job an accept queues for stored alert a: RenderJob
-// while its message is not posted (a repeat folds into the queued render
-// job, which posts the latest count), RepeatJob once it is.
-func IntakeJob(a Alert) Job {
+// IntakeJob is the job an accept at now queues for stored alert a:
+// RenderJob while its message is not posted (a repeat folds into the
+// queued render job, which posts the latest count), else RepeatJob due a
+// gap later.
+func IntakeJob(a Alert, now time.Time, gap time.Duration) Job {
 	if a.MessageTS != "" {
-		return RepeatJob(a.ID)
+		return RepeatJob(a.ID, now.Add(gap))
 	}
 	return RenderJob(a.ID)
 }
-
-// updatePace is the pace key of the repeats' updates of alert id's
-// message, kept beside the channels' in the store.
-func updatePace(alertID int64) string { return "update:" + itoa(alertID) }
 
 // JobQueue is the durable queue as the Dispatcher drives it. store.DB
 // implements it on both dialects; every method is safe for several

@@ -118,7 +118,8 @@ func (s *Service) accept(ctx context.Context, a Alert, route Route) (Alert, erro
 	if a.FirstSeen.IsZero() {
 		a.FirstSeen = a.LastSeen
 	}
-	stored, err := s.store.AcceptAlert(ctx, a, s.autoJobs(ctx, a, route))
+	auto := s.autoJobs(ctx, a, route)
+	stored, err := s.store.AcceptAlert(ctx, a, auto)
 	if err != nil {
 		return Alert{}, fmt.Errorf("accept alert %s: %w", a.ErrorID, err)
 	}
@@ -130,7 +131,12 @@ func (s *Service) accept(ctx context.Context, a Alert, route Route) (Alert, erro
 		// only the thread note is missing.
 		s.log.WarnContext(ctx, "regression note", "alert_id", stored.ID, "err", err)
 	}
-	s.notify()
+	if stored.MessageTS == "" || auto != nil {
+		// Its render job (or an auto filing) is due now. A repeat of a
+		// posted alert is due a gap later, found by the dispatcher's poll:
+		// waking it for every repeat of a storm only costs claims.
+		s.notify()
+	}
 	s.log.InfoContext(ctx, "alert accepted", "alert_id", stored.ID, "error_id", stored.ErrorID,
 		"channel", stored.Channel, "occurrences", stored.Occurrences)
 	return stored, nil

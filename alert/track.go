@@ -318,7 +318,11 @@ func (s *Service) noteRegression(ctx context.Context, a Alert) error {
 		return nil
 	}
 	link.RegressedAt = s.now().UTC()
-	return s.store.SaveLink(ctx, link, NoteJob(a.ID, RegressionNote(link)), RenderJob(a.ID))
+	if err := s.store.SaveLink(ctx, link, NoteJob(a.ID, RegressionNote(link)), RenderJob(a.ID)); err != nil {
+		return err
+	}
+	s.notify()
+	return nil
 }
 
 func (s *Service) newLink(a Alert, issue Issue, by string, kind LinkKind) IssueLink {

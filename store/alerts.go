@@ -88,7 +88,7 @@ func (db *DB) acceptIn(ctx context.Context, tx *sqlx.Tx, a alert.Alert, more []f
 	if err != nil {
 		return alert.Alert{}, wrap(err, "upsert alert %s in %s", a.ErrorID, a.Channel)
 	}
-	jobs := []alert.Job{alert.IntakeJob(out)}
+	jobs := []alert.Job{alert.IntakeJob(out, now, db.UpdateGap())}
 	for _, f := range more {
 		if f != nil {
 			jobs = append(jobs, f(utcAlert(out))...)

@@ -88,7 +88,7 @@ func (db *DB) AcceptSlackAlert(ctx context.Context, eventID string, a alert.Aler
 		if err != nil {
 			return wrap(err, "upsert alert %s in %s", a.ErrorID, a.Channel)
 		}
-		jobs := []alert.Job{alert.IntakeJob(out)}
+		jobs := []alert.Job{alert.IntakeJob(out, now, db.UpdateGap())}
 		if more != nil {
 			jobs = append(jobs, more(utcAlert(out))...)
 		}

@@ -54,6 +54,7 @@ type DB struct {
 	now     atomic.Pointer[func() time.Time]
 	kr      atomic.Pointer[secret.Keyring] // seals tokens; nil until SetKeyring.
 	stmts   stmts                          // prepared statements (stmt.go)
+	gap     atomic.Int64                   // repeats' update gap (SetUpdateGap), nanoseconds
 	intake  *groupCommit                   // SQLite's single writer of alerts (groupcommit.go)
 }
 
@@ -72,6 +73,7 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*DB, error
 	}
 	db := &DB{log: log}
 	db.SetClock(time.Now)
+	db.SetUpdateGap(alert.DefaultUpdateGap)
 	switch {
 	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
 		x, err := sqlx.Open("postgres", databaseURL)
@@ -192,6 +194,13 @@ func (db *DB) Ping(ctx context.Context) error {
 // clock (RetryJob's runAt), so every replica's clock must roughly agree,
 // as NTP ensures.
 func (db *DB) SetClock(now func() time.Time) { db.now.Store(&now) }
+
+// SetUpdateGap sets how long after a repeat of a posted alert its
+// message is updated (alert.RepeatJob; alert.DefaultUpdateGap unless set).
+func (db *DB) SetUpdateGap(d time.Duration) { db.gap.Store(int64(d)) }
+
+// UpdateGap is the gap SetUpdateGap set.
+func (db *DB) UpdateGap() time.Duration { return time.Duration(db.gap.Load()) }
 
 // clock is the current time as stored.
 func (db *DB) clock() time.Time { return dbTime((*db.now.Load())()) }

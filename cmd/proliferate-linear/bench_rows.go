@@ -156,9 +156,9 @@ func (b *bench) storm(ctx context.Context, db string) error {
 	w, err := startWorld(ctx, db, b.log, func(w *world, _ map[string]string) {
 		w.onOpen = func(m *Main) {
 			if sc.updateGap > 0 {
-				m.Dispatcher.UpdateGap = sc.updateGap
+				m.DB.SetUpdateGap(sc.updateGap)
 			}
-			gap = m.Dispatcher.UpdateGap
+			gap = m.DB.UpdateGap()
 		}
 	})
 	if err != nil {

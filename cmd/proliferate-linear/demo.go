@@ -106,7 +106,7 @@ type world struct {
 	// and the replicas started from its Config.
 	channelGap time.Duration
 	// updateGap, when a configure function sets it, replaces the 10 s
-	// between updates of a repeated alert's message (Dispatcher.UpdateGap)
+	// between updates of a repeated alert's message (store.DB.SetUpdateGap)
 	// of this Main, before onOpen runs.
 	updateGap time.Duration
 }
@@ -165,7 +165,7 @@ func startWorld(ctx context.Context, databaseURL string, log *slog.Logger, confi
 		return nil, err
 	}
 	if w.updateGap > 0 {
-		w.Main.Dispatcher.UpdateGap = w.updateGap
+		w.Main.DB.SetUpdateGap(w.updateGap)
 	}
 	if w.onOpen != nil {
 		w.onOpen(w.Main)

@@ -65,20 +65,12 @@ func startTestWorld(t *testing.T, databaseURL string) (*world, context.Context) 
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
-	w, err := startWorld(ctx, databaseURL, testLogger(t), shortUpdateGap, testPace)
+	w, err := startWorld(ctx, databaseURL, testLogger(t), testPace)
 	if err != nil {
 		t.Fatalf("start: %v", err)
 	}
 	t.Cleanup(w.Close)
 	return w, ctx
-}
-
-// shortUpdateGap makes a world's repeats update their message 200 ms
-// apart rather than 10 s, so a test that sends a repeat does not wait
-// for the storm pacing (which alert's TestRepeatUpdatesPaced and the
-// bench's storm row cover).
-func shortUpdateGap(w *world, _ map[string]string) {
-	w.onOpen = func(m *Main) { m.Dispatcher.UpdateGap = 200 * time.Millisecond }
 }
 
 // TestEndToEnd runs the real Main, with the real slack-go and genqlient
