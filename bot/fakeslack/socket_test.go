@@ -135,8 +135,20 @@ func TestEnvelopeGoesToOneConnection(t *testing.T) {
 			t.Errorf("envelope %s handled %d times", id, n)
 		}
 	}
-	if len(seen) != 6 || len(conns) != 3 {
-		t.Errorf("handled %d envelopes over %d connections, want 6 over 3", len(seen), len(conns))
+	if len(seen) != 6 {
+		t.Errorf("handled %d envelopes, want 6", len(seen))
+	}
+	// Round robin spreads six envelopes over the three connections, unless
+	// a client reconnected meanwhile (a ping missed on a loaded machine):
+	// then the live set changed under the robin and only "once each" holds.
+	srv := h.srv
+	srv.mu.Lock()
+	opened := srv.sock.total
+	srv.mu.Unlock()
+	if opened == 3 && len(conns) != 3 {
+		t.Errorf("6 envelopes went over %d of 3 connections, want all 3", len(conns))
+	} else if opened != 3 {
+		t.Logf("%d connections opened for 3 clients (a reconnect); spread not checked", opened)
 	}
 }
 
