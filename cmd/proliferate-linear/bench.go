@@ -93,17 +93,8 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	verbose := fs.Bool("v", false, "print the bot's logs to stderr")
 	only := fs.String("rows", "intake,clicks,storm,submit,process", "the groups of rows to run, comma separated")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
-	switch err := fs.Parse(args); {
-	case errors.Is(err, flag.ErrHelp):
-		fs.SetOutput(stdout)
-		fs.Usage()
-		return nil
-	case err != nil:
-		fs.SetOutput(stderr)
-		fs.Usage()
-		return fmt.Errorf("%w: %v", errUsage, err)
-	case fs.NArg() > 0:
-		return fmt.Errorf("%w: bench takes no arguments, got %q", errUsage, fs.Args())
+	if done, err := parseFlags(fs, args, stdout, stderr); done {
+		return err
 	}
 	var dialects []string
 	switch *stores {

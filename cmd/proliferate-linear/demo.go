@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -44,17 +43,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	dbURL := fs.String("database-url", "", "database to use (default: a temporary embedded SQLite file)")
 	verbose := fs.Bool("v", false, "print the bot's logs to stderr")
-	switch err := fs.Parse(args); {
-	case errors.Is(err, flag.ErrHelp):
-		fs.SetOutput(stdout)
-		fs.Usage()
-		return nil
-	case err != nil:
-		fs.SetOutput(stderr)
-		fs.Usage()
-		return fmt.Errorf("%w: %v", errUsage, err)
-	case fs.NArg() > 0:
-		return fmt.Errorf("%w: demo takes no arguments, got %q", errUsage, fs.Args())
+	if done, err := parseFlags(fs, args, stdout, stderr); done {
+		return err
 	}
 	logw := io.Discard
 	if *verbose {

@@ -126,17 +126,30 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // stdout) or the arguments are wrong (a usage error).
 func noArgs(cmd, help string, args []string, stdout, stderr io.Writer) (done bool, err error) {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs.Usage = func() { fmt.Fprint(fs.Output(), help) }
+	return parseFlags(fs, args, stdout, stderr)
+}
+
+// parseFlags parses the flags of a command that takes no other arguments;
+// fs.Usage prints its help. done is true when the command must not run: -h
+// was asked for (err nil, help on stdout) or the arguments are wrong (help
+// on stderr and a usage error).
+func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (done bool, err error) {
+	fs.SetOutput(io.Discard) // the help is printed below, once, where it belongs
+	usage := func(w io.Writer) {
+		fs.SetOutput(w)
+		fs.Usage()
+	}
 	switch err := fs.Parse(args); {
 	case errors.Is(err, flag.ErrHelp):
-		fmt.Fprint(stdout, help)
+		usage(stdout)
 		return true, nil
 	case err != nil:
-		fmt.Fprint(stderr, help)
-		return true, fmt.Errorf("%w: %s: %v", errUsage, cmd, err)
+		usage(stderr)
+		return true, fmt.Errorf("%w: %s: %v", errUsage, fs.Name(), err)
 	case fs.NArg() > 0:
-		fmt.Fprint(stderr, help)
-		return true, fmt.Errorf("%w: %s takes no arguments, got %q", errUsage, cmd, fs.Args())
+		usage(stderr)
+		return true, fmt.Errorf("%w: %s takes no arguments, got %q", errUsage, fs.Name(), fs.Args())
 	}
 	return false, nil
 }
