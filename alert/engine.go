@@ -76,6 +76,14 @@ type Dispatcher struct {
 	Lease time.Duration
 	// Poll is how often an idle dispatcher looks for due jobs; Wake cuts it short.
 	Poll time.Duration
+	// WakeGap is the least time between the end of one claim and a claim
+	// prompted by a Wake or a finished job: the prompts that arrive
+	// while a claim runs or within WakeGap of its end are folded into one
+	// claim, due WakeGap after it, which takes a batch. (A busy intake
+	// wakes the dispatcher once per new alert; without it the dispatcher
+	// would claim once per alert.) A wake after a quiet spell claims at
+	// once; none is lost. 0 claims at every prompt.
+	WakeGap time.Duration
 	// MaxAttempts bounds the attempts of every job, whatever its errors.
 	MaxAttempts int
 	// MaxAge bounds how long a job may keep being postponed.
@@ -129,6 +137,10 @@ type Dispatcher struct {
 // missed renewals (3 s of a stalled database).
 const (
 	DefaultLease = 4 * time.Second
+	// DefaultWakeGap bounds the claims prompted by wakes to about 100 a
+	// second, whatever the intake's rate, and delays a post by at most
+	// that much (its channel's 1 s spacing is far longer).
+	DefaultWakeGap = 10 * time.Millisecond
 	// postponeAfterNote is how soon a thread note looks again for its
 	// alert's message.
 	noteRetry = 2 * time.Second
@@ -163,7 +175,7 @@ func NewDispatcher(store DispatcherStore, poster Poster, log *slog.Logger) *Disp
 	}
 	d := &Dispatcher{
 		store: store, poster: poster, log: log,
-		Workers: 16, Batch: 16, Lease: DefaultLease, Poll: time.Second, MaxAttempts: 10,
+		Workers: 16, Batch: 16, Lease: DefaultLease, Poll: time.Second, WakeGap: DefaultWakeGap, MaxAttempts: 10,
 		MaxAge: 24 * time.Hour, Grace: 5 * time.Second, ChannelGap: time.Second, MaxChannelWait: 10 * time.Second,
 		ClaimAhead: time.Second,
 		owner:      uuid.NewString(),
@@ -233,13 +245,39 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	sem := make(chan struct{}, max(d.Workers, 1))
 	t := time.NewTimer(0)
 	defer t.Stop()
+	next := time.Now() // when t fires.
+	resetTimer := func(wait time.Duration) {
+		if !t.Stop() {
+			select {
+			case <-t.C:
+			default:
+			}
+		}
+		t.Reset(wait)
+		next = time.Now().Add(wait)
+	}
+	var claimed time.Time // when the last claim ended.
 	for ctx.Err() == nil {
+		prompted := false
 		select {
 		case <-ctx.Done():
 			continue
 		case <-t.C:
 		case <-d.wake:
+			prompted = true
 		case <-finished:
+			prompted = true
+		}
+		if prompted {
+			// Fold a prompt that comes within WakeGap of the last claim
+			// into one claim when the gap ends (or sooner, if the timer
+			// is due sooner): the wake is kept, by the timer.
+			if early := d.WakeGap - time.Since(claimed); early > 0 {
+				if at := time.Now().Add(early); at.Before(next) {
+					resetTimer(early)
+				}
+				continue
+			}
 		}
 		// Claim a whole batch once no more than Workers jobs hold or wait
 		// for a worker: the next batch is in hand when a worker frees
@@ -252,6 +290,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		if want > 0 {
 			var err error
 			jobs, err = d.claim(ctx, want)
+			claimed = time.Now()
 			if err != nil && ctx.Err() == nil {
 				d.log.ErrorContext(ctx, "claim jobs", "err", err)
 			}
@@ -285,13 +324,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		if want > 0 && len(jobs) == want {
 			wait = 0 // more may be due right now.
 		}
-		if !t.Stop() {
-			select {
-			case <-t.C:
-			default:
-			}
-		}
-		t.Reset(wait)
+		resetTimer(wait)
 	}
 
 	// Shutdown: waits for a channel's turn end now (errStopping); calls
