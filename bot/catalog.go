@@ -149,22 +149,11 @@ func labelsBlock(f createForm) slack.Block {
 	if len(opts) == 0 {
 		return nil
 	}
-	var el *slack.MultiSelectBlockElement
-	var hint *slack.TextBlockObject
-	if len(f.Labels) > maxOptions {
-		el = slack.NewOptionsMultiSelectBlockElement(slack.MultiOptTypeExternal, plain("Type to search labels"), actionLabels)
-		el.MinQueryLength = ptr(0)
-		hint = plain(fmt.Sprintf("%d labels: type part of a label's name.", len(f.Labels)))
-	} else {
-		el = slack.NewOptionsMultiSelectBlockElement(slack.MultiOptTypeStatic, plain("No labels"), actionLabels, opts...)
-	}
-	if len(sel) > 0 {
-		el.InitialOptions = sel
-	}
+	labels := searchable{action: actionLabels, none: "No labels", search: "Type to search labels",
+		hint: "%d labels: type part of a label's name."}
+	el, hint := labels.multi(len(f.Labels), opts, sel)
 	el.MaxSelectedItems = ptr(maxIssueLabels)
-	b := slack.NewInputBlock(blockLabelsPrefix+f.TeamID, plain("Labels"), hint, el)
-	b.Optional = true
-	return b
+	return optionalInput(blockLabelsPrefix+f.TeamID, "Labels", hint, el)
 }
 
 // projectBlock is the optional Project select of the chosen team, nil when
@@ -177,17 +166,58 @@ func projectBlock(f createForm) slack.Block {
 	if len(opts) == 0 {
 		return nil
 	}
+	projects := searchable{action: actionProject, none: "No project", search: "Type to search projects",
+		hint: "%d projects: type part of a project's name."}
+	el, hint := projects.single(len(f.Projects), opts, sel)
+	return optionalInput(blockProjectPrefix+f.TeamID, "Project", hint, el)
+}
+
+// searchable words a select of the create modal that becomes a search box
+// past Slack's 100 options.
+type searchable struct {
+	action string
+	none   string // the static select's placeholder
+	search string // the search box's placeholder
+	hint   string // the search box's hint, given the number of items
+}
+
+// single is a static select of opts, or with more than 100 items (n) a
+// search box that block_suggestion answers, with a hint saying how many
+// there are. sel is the initial option either way.
+func (s searchable) single(n int, opts []*slack.OptionBlockObject, sel *slack.OptionBlockObject) (*slack.SelectBlockElement, *slack.TextBlockObject) {
 	var el *slack.SelectBlockElement
 	var hint *slack.TextBlockObject
-	if len(f.Projects) > maxOptions {
-		el = slack.NewOptionsSelectBlockElement(slack.OptTypeExternal, plain("Type to search projects"), actionProject)
+	if n > maxOptions {
+		el = slack.NewOptionsSelectBlockElement(slack.OptTypeExternal, plain(s.search), s.action)
 		el.MinQueryLength = ptr(0)
-		hint = plain(fmt.Sprintf("%d projects: type part of a project's name.", len(f.Projects)))
+		hint = plain(fmt.Sprintf(s.hint, n))
 	} else {
-		el = slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("No project"), actionProject, opts...)
+		el = slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain(s.none), s.action, opts...)
 	}
 	el.InitialOption = sel
-	b := slack.NewInputBlock(blockProjectPrefix+f.TeamID, plain("Project"), hint, el)
+	return el, hint
+}
+
+// multi is single for a multi-select, sel its initial options.
+func (s searchable) multi(n int, opts, sel []*slack.OptionBlockObject) (*slack.MultiSelectBlockElement, *slack.TextBlockObject) {
+	var el *slack.MultiSelectBlockElement
+	var hint *slack.TextBlockObject
+	if n > maxOptions {
+		el = slack.NewOptionsMultiSelectBlockElement(slack.MultiOptTypeExternal, plain(s.search), s.action)
+		el.MinQueryLength = ptr(0)
+		hint = plain(fmt.Sprintf(s.hint, n))
+	} else {
+		el = slack.NewOptionsMultiSelectBlockElement(slack.MultiOptTypeStatic, plain(s.none), s.action, opts...)
+	}
+	if len(sel) > 0 {
+		el.InitialOptions = sel
+	}
+	return el, hint
+}
+
+// optionalInput is an optional input block of the modal.
+func optionalInput(blockID, label string, hint *slack.TextBlockObject, el slack.BlockElement) *slack.InputBlock {
+	b := slack.NewInputBlock(blockID, plain(label), hint, el)
 	b.Optional = true
 	return b
 }

@@ -259,19 +259,10 @@ func assigneeBlock(f createForm) slack.Block {
 	if len(opts) == 0 {
 		return note("This team has no members to assign.")
 	}
-	var el *slack.SelectBlockElement
-	var hint *slack.TextBlockObject
-	if len(f.Members) > maxOptions {
-		el = slack.NewOptionsSelectBlockElement(slack.OptTypeExternal, plain("Type to search members"), actionAssignee)
-		el.MinQueryLength = ptr(0)
-		hint = plain(fmt.Sprintf("%d members: type part of a name or email.", len(f.Members)))
-	} else {
-		el = slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Unassigned"), actionAssignee, opts...)
-	}
-	el.InitialOption = sel
-	b := slack.NewInputBlock(blockAssigneePrefix+f.TeamID, plain("Assignee"), hint, el)
-	b.Optional = true
-	return b
+	members := searchable{action: actionAssignee, none: "Unassigned", search: "Type to search members",
+		hint: "%d members: type part of a name or email."}
+	el, hint := members.single(len(f.Members), opts, sel)
+	return optionalInput(blockAssigneePrefix+f.TeamID, "Assignee", hint, el)
 }
 
 // infoModal is a modal with text and no submit button: loading, progress,
