@@ -51,22 +51,6 @@ func issueState(id, stateType string) alert.LinearDelivery {
 		URL: "https://linear.app/acme/issue/ENG-1", StateName: name, StateType: stateType, TeamID: "team-eng", TeamKey: "ENG"}}
 }
 
-// deliveryJobsOf lists the delivery jobs in db, dead ones included.
-func deliveryJobsOf(t *testing.T, db *store.DB) []alert.Job {
-	t.Helper()
-	jobs, err := db.ListJobs(context.Background(), false, 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []alert.Job
-	for _, j := range jobs {
-		if j.Kind == alert.JobLinearDelivery {
-			out = append(out, j)
-		}
-	}
-	return out
-}
-
 func mustAccept(t *testing.T, svc *alert.Service, d alert.LinearDelivery, want alert.DeliveryOutcome) {
 	t.Helper()
 	got, err := svc.AcceptDelivery(context.Background(), d)
@@ -98,7 +82,7 @@ func TestDeliveryAppliedAfterACrash(t *testing.T) {
 			mustAccept(t, a.svc, issueState("d-1", "completed"), alert.DeliveryAccepted)
 			mustAccept(t, a.svc, issueState("d-1", "completed"), alert.DeliveryDuplicate)
 			mustAccept(t, b.svc, issueState("d-1", "completed"), alert.DeliveryDuplicate)
-			if jobs := deliveryJobsOf(t, b.db); len(jobs) != 1 {
+			if jobs := storetest.JobsOfKind(t, b.db, alert.JobLinearDelivery); len(jobs) != 1 {
 				t.Fatalf("%d delivery jobs stored, want 1", len(jobs))
 			}
 			// A claims it and dies before applying it.
@@ -119,7 +103,7 @@ func TestDeliveryAppliedAfterACrash(t *testing.T) {
 			if l.StateType != "completed" || l.StateName != "Done" || l.ClosedAt.IsZero() {
 				t.Errorf("link = %+v, want Done (completed) with its closing time", l)
 			}
-			if jobs := deliveryJobsOf(t, b.db); len(jobs) != 0 {
+			if jobs := storetest.JobsOfKind(t, b.db, alert.JobLinearDelivery); len(jobs) != 0 {
 				t.Errorf("delivery jobs left: %+v", jobs)
 			}
 			for b.runOnce(t) > 0 {
@@ -177,7 +161,7 @@ func TestDeliveryRetryPolicy(t *testing.T) {
 				if rev.calls != r.d.MaxAttempts {
 					t.Errorf("Revoked called %d times, want %d", rev.calls, r.d.MaxAttempts)
 				}
-				jobs := deliveryJobsOf(t, db)
+				jobs := storetest.JobsOfKind(t, db, alert.JobLinearDelivery)
 				if len(jobs) != 1 || jobs[0].Status != alert.JobDead ||
 					!strings.Contains(jobs[0].LastError, "gave up after 10 attempts: workspace org-a revoked: linear: ") {
 					t.Fatalf("jobs = %+v, want one dead with the reason", jobs)
@@ -189,8 +173,8 @@ func TestDeliveryRetryPolicy(t *testing.T) {
 				if _, err := db.ReviveJob(ctx, jobs[0].ID); err != nil {
 					t.Fatal(err)
 				}
-				if n := r.runOnce(t); n != 1 || len(rev.orgs) != 1 || len(deliveryJobsOf(t, db)) != 0 {
-					t.Errorf("after jobs retry: ran %d, revoked %v, jobs %+v", n, rev.orgs, deliveryJobsOf(t, db))
+				if n := r.runOnce(t); n != 1 || len(rev.orgs) != 1 || len(storetest.JobsOfKind(t, db, alert.JobLinearDelivery)) != 0 {
+					t.Errorf("after jobs retry: ran %d, revoked %v, jobs %+v", n, rev.orgs, storetest.JobsOfKind(t, db, alert.JobLinearDelivery))
 				}
 			})
 
@@ -202,7 +186,7 @@ func TestDeliveryRetryPolicy(t *testing.T) {
 					r.runOnce(t)
 					r.clk.skip(10 * time.Minute)
 				}
-				jobs := deliveryJobsOf(t, db)
+				jobs := storetest.JobsOfKind(t, db, alert.JobLinearDelivery)
 				if rev.calls != 1 || len(jobs) != 1 || jobs[0].Status != alert.JobDead || jobs[0].Attempts != 1 {
 					t.Errorf("Revoked called %d times, jobs %+v; want once, then dead", rev.calls, jobs)
 				}
@@ -214,7 +198,7 @@ func TestDeliveryRetryPolicy(t *testing.T) {
 			t.Run("a revocation without OAuth is ignored", func(t *testing.T) {
 				r := newDeliveryReplica(t, db, nil)
 				mustAccept(t, r.svc, alert.LinearDelivery{ID: "rev-3", RevokedOrg: "org-c"}, alert.DeliveryIgnored)
-				if jobs := deliveryJobsOf(t, db); len(jobs) != 0 {
+				if jobs := storetest.JobsOfKind(t, db, alert.JobLinearDelivery); len(jobs) != 0 {
 					t.Errorf("jobs = %+v, want none", jobs)
 				}
 			})
@@ -239,7 +223,7 @@ func TestAcceptDeliveryRefusesBadInput(t *testing.T) {
 			t.Errorf("AcceptDelivery(%+v) = %v, want ErrInvalid", d, err)
 		}
 	}
-	if jobs := deliveryJobsOf(t, db); len(jobs) != 0 {
+	if jobs := storetest.JobsOfKind(t, db, alert.JobLinearDelivery); len(jobs) != 0 {
 		t.Errorf("jobs = %+v, want none", jobs)
 	}
 	// Nothing burnt the ids: the delivery, sent well, is fresh.

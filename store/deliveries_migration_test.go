@@ -118,7 +118,7 @@ func TestMigration12MovesPendingDeliveries(t *testing.T) {
 				byID[r.id] = r
 			}
 			got := map[string]alert.Job{}
-			for _, j := range deliveryJobs(t, db) {
+			for _, j := range storetest.JobsOfKind(t, db, alert.JobLinearDelivery) {
 				if j.Status == alert.JobDead {
 					got["dead:"+j.LastError] = j
 					continue

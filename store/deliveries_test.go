@@ -27,22 +27,6 @@ func deliveryJob(t testing.TB, id, issue, stateType string) alert.Job {
 	return j
 }
 
-// deliveryJobs lists the stored jobs of kind linear_delivery.
-func deliveryJobs(t *testing.T, db *store.DB) []alert.Job {
-	t.Helper()
-	jobs, err := db.ListJobs(context.Background(), false, 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []alert.Job
-	for _, j := range jobs {
-		if j.Kind == alert.JobLinearDelivery {
-			out = append(out, j)
-		}
-	}
-	return out
-}
-
 // deliveryState is a delivery job's delivery id, issue state and status.
 func deliveryState(t *testing.T, j alert.Job) string {
 	t.Helper()
@@ -56,7 +40,7 @@ func deliveryState(t *testing.T, j alert.Job) string {
 func deliveryStates(t *testing.T, db *store.DB) []string {
 	t.Helper()
 	var out []string
-	for _, j := range deliveryJobs(t, db) {
+	for _, j := range storetest.JobsOfKind(t, db, alert.JobLinearDelivery) {
 		out = append(out, deliveryState(t, j))
 	}
 	return out
@@ -101,7 +85,7 @@ func TestRecordDelivery(t *testing.T) {
 			t.Errorf("%s deliveries stored, want 3", got)
 		}
 		// One job per fresh delivery, none for a repeat or a refusal.
-		if got := len(deliveryJobs(t, db)); got != 3 {
+		if got := len(storetest.JobsOfKind(t, db, alert.JobLinearDelivery)); got != 3 {
 			t.Errorf("%d jobs queued, want 3", got)
 		}
 	})
@@ -143,7 +127,7 @@ func TestRecordDeliveryConcurrent(t *testing.T) {
 					t.Fatalf("round %d: %d of %d calls got fresh, want exactly 1", round, n, goroutines)
 				}
 			}
-			if got := len(deliveryJobs(t, replicas[0])); got != rounds {
+			if got := len(storetest.JobsOfKind(t, replicas[0], alert.JobLinearDelivery)); got != rounds {
 				t.Errorf("%d jobs queued, want %d (one per delivery)", got, rounds)
 			}
 		})
@@ -174,7 +158,7 @@ func TestRecordDeliveryNewerStateWins(t *testing.T) {
 		}
 		clk.Advance(time.Second)
 		record(t, "d2", "completed")
-		jobs := deliveryJobs(t, db)
+		jobs := storetest.JobsOfKind(t, db, alert.JobLinearDelivery)
 		if diff := cmp.Diff([]string{"d2/completed/queued"}, deliveryStates(t, db)); diff != "" {
 			t.Fatalf("after d2 (-want +got):\n%s", diff)
 		}

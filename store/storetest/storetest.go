@@ -23,6 +23,7 @@ import (
 
 	_ "github.com/lib/pq" // driver "postgres", for CREATE/DROP SCHEMA.
 
+	"github.com/proliferate/proliferate-linear/alert"
 	"github.com/proliferate/proliferate-linear/store"
 )
 
@@ -158,4 +159,20 @@ func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Helper()
 	w.t.Log(strings.TrimSuffix(string(p), "\n"))
 	return len(p), nil
+}
+
+// JobsOfKind lists db's jobs of kind (up to 1,000), dead ones included.
+func JobsOfKind(t testing.TB, db *store.DB, kind alert.JobKind) []alert.Job {
+	t.Helper()
+	jobs, err := db.ListJobs(context.Background(), false, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []alert.Job
+	for _, j := range jobs {
+		if j.Kind == kind {
+			out = append(out, j)
+		}
+	}
+	return out
 }
