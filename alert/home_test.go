@@ -32,7 +32,6 @@ func TestRefreshIssuesOneRequest(t *testing.T) {
 			if err := h.fl.SetIssueState(links[1].Identifier, "Done"); err != nil {
 				t.Fatal(err)
 			}
-			h.svc.Wait() // the accepts' background lookups are Linear requests too.
 			before := h.fl.CountRequests("")
 			got, err := h.svc.RefreshIssues(ctx, links)
 			if err != nil {

@@ -123,7 +123,6 @@ func TestIntakeCallsNoLinear(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			h.svc.Wait()
 			if n := h.fl.CountRequests("") - before; n != 0 {
 				t.Errorf("%d Linear requests while accepting 40 new alerts, want none", n)
 			}

@@ -38,7 +38,6 @@ func TestCheckBeforeCreateSparesTheSubmitALinearRequest(t *testing.T) {
 			}
 			check := func(a alert.Alert) *alert.IssueLink {
 				t.Helper()
-				h.svc.Wait() // the accept's own background look, if any
 				link, err := h.svc.CheckBeforeCreate(ctx, a.ID)
 				if err != nil {
 					t.Fatalf("check %s: %v", a.ErrorID, err)
@@ -65,10 +64,8 @@ func TestCheckBeforeCreateSparesTheSubmitALinearRequest(t *testing.T) {
 				t.Errorf("create after a stale check: %d Linear requests (%d duplicate checks), want 2 (1)", n, looks)
 			}
 
-			// The check failed (Linear down): the submit checks itself. (The
-			// clock moves past any "none" the accept's own look recorded.)
+			// The check failed (Linear down): the submit checks itself.
 			failed := h.accept(t, "prl_failed")
-			h.svc.Wait()
 			now = now.Add(alert.DuplicateCheckTTL + time.Second)
 			h.fl.FailNext("issuesForURL", 1, fakelinear.ServerError)
 			if _, err := h.svc.CheckBeforeCreate(ctx, failed.ID); err == nil {

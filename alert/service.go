@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -20,12 +19,9 @@ type Service struct {
 	log     *slog.Logger
 	now     func() time.Time
 	newID   func() string
-	lookups chan struct{} // bounds background lookups in Linear.
-	rules   RuleStore     // nil when store keeps no rules.
+	rules   RuleStore // nil when store keeps no rules.
 	// rulesCache holds the rules for arriving alerts (see arrivalRules).
 	rulesCache rulesCache
-	// lookupWG owns the background lookups: Wait returns once they ended.
-	lookupWG sync.WaitGroup
 	// Notify, when set, is called after jobs are queued (Dispatcher.Wake),
 	// so Slack hears of a change at once rather than at the next poll.
 	Notify func()
@@ -65,7 +61,6 @@ func NewService(store Store, tracker Tracker, log *slog.Logger) *Service {
 		log:     log,
 		now:     time.Now,
 		newID:   func() string { return uuid.NewString() },
-		lookups: make(chan struct{}, 4),
 		// store.DB keeps the routing rules too; a test's own Store may not.
 		rules: asRuleStore(store),
 	}
@@ -331,53 +326,6 @@ func (s *Service) notify() {
 		s.Notify()
 	}
 }
-
-// lookupExisting asks Linear, in the background, whether a new error is
-// already attached to an issue (linked from elsewhere), so that its alert
-// shows that issue instead of offering a new one. It is an optimisation:
-// CreateIssue checks again before creating, so a lookup lost to a crash or
-// a full pool costs nothing but a click. Wait waits for it.
-func (s *Service) lookupExisting(a Alert) {
-	if s.tracker == nil || a.URL == "" {
-		return
-	}
-	select {
-	case s.lookups <- struct{}{}:
-	default:
-		return // busy: skip rather than queue unbounded work.
-	}
-	s.lookupWG.Add(1)
-	go func() {
-		defer s.lookupWG.Done()
-		defer func() { <-s.lookups }()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		s.LookupExisting(ctx, a)
-	}()
-}
-
-// LookupExisting is the lookup lookupExisting runs in the background, run
-// here and now. It never records an issue this bot created (or is
-// creating) as linked from elsewhere: a create whose answer was lost has
-// made its issue in Linear, with the error attached, before the lookup
-// reads it, and the retry of that create must end with it as created.
-func (s *Service) LookupExisting(ctx context.Context, a Alert) {
-	if s.tracker == nil {
-		return
-	}
-	if _, err := s.store.Link(ctx, a.ErrorID); err == nil {
-		return
-	}
-	if link, err := s.checkLinear(ctx, a, ""); err != nil {
-		s.log.WarnContext(ctx, "look for an existing issue", "error_id", a.ErrorID, "err", err)
-	} else if link != nil {
-		s.log.InfoContext(ctx, "error already tracked in linear", "error_id", a.ErrorID, "issue", link.Identifier)
-	}
-}
-
-// Wait blocks until the background lookups started so far have ended, so
-// nothing outlives a shutdown (or a test).
-func (s *Service) Wait() { s.lookupWG.Wait() }
 
 // releaseCreation frees the error for another try when Linear refused for
 // good (bad team, no permission, bad token): nothing was created. After a

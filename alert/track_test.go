@@ -36,7 +36,6 @@ func newHarness(t *testing.T, dc storetest.Case) *harness {
 	db := dc.Open(t)
 	svc := alert.NewService(db, lc, storetest.Logger(t))
 	svc.LinkWait = time.Second // a create in flight elsewhere answers well within it.
-	t.Cleanup(svc.Wait)        // no background lookup outlives the test (or its store).
 	return &harness{db: db, fl: fl, linear: lc, svc: svc}
 }
 
@@ -389,24 +388,35 @@ func TestCreateRetryAfterALostResponse(t *testing.T) {
 }
 
 // TestLateLookupNeverClaimsOwnCreation is the interleaving behind a rare
-// failure of TestCreateRetryAfterALostResponse, made deterministic: the
-// background lookup that Accept starts reads Linear after a create whose
-// answer was lost has made its issue. The lookup must not record that
-// issue as linked from Linear; the retry ends with it, as created.
+// failure of TestCreateRetryAfterALostResponse (then with a background
+// lookup at accept time), made deterministic: a duplicate check (a create
+// modal opening) reads Linear after a create whose answer was lost has
+// made its issue. The check must not record that issue as linked from
+// Linear; the retry ends with it, as created.
 func TestLateLookupNeverClaimsOwnCreation(t *testing.T) {
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			ctx := context.Background()
 			h := newHarness(t, dc)
+			now := time.Now()
+			alert.SetClock(h.svc, func() time.Time { return now })
 			a := h.accept(t, "prl_late")
-			h.svc.Wait() // the lookup at accept time found nothing.
 			req := alert.CreateRequest{CreationID: uuid.NewString(), AlertID: a.ID, TeamID: fakelinear.TeamEngID,
 				Title: a.Title(), SlackUser: "U1"}
 			h.fl.LoseResponseNext("createIssue")
 			if _, err := h.svc.CreateIssue(ctx, req); err == nil {
 				t.Fatal("the first attempt should fail: its response was lost")
 			}
-			h.svc.LookupExisting(ctx, a) // late: the issue exists in Linear now.
+			// Late: the issue exists in Linear now, and the create's own
+			// "none" is too old to spare the check its Linear request.
+			now = now.Add(alert.DuplicateCheckTTL + time.Second)
+			looks := h.fl.CountRequests("issuesForURL")
+			if l, err := h.svc.CheckBeforeCreate(ctx, a.ID); err != nil || l != nil {
+				t.Fatalf("check = %+v, %v; want none (the issue is our own creation's)", l, err)
+			}
+			if n := h.fl.CountRequests("issuesForURL") - looks; n != 1 {
+				t.Fatalf("the check made %d duplicate lookups in Linear, want 1", n)
+			}
 			if l, err := h.svc.Link(ctx, a.ErrorID); !errors.Is(err, alert.ErrNotFound) {
 				t.Fatalf("the lookup recorded our own creation's issue: %+v, %v", l, err)
 			}

@@ -238,7 +238,6 @@ func (m *Main) Run(ctx context.Context) error {
 		m.Log.Warn("http handler close", "err", err)
 	}
 	wg.Wait()
-	m.Service.Wait() // background Linear lookups (at most 30 s each)
 	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}

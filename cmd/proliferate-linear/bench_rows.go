@@ -55,7 +55,6 @@ func (b *bench) intake(ctx context.Context, dialect string, db func(string) stri
 	if err != nil {
 		return err
 	}
-	w.Main.Service.Wait() // background work the accepts started
 	reqs := w.Linear.Requests()[linearBefore:]
 	linearCalls := len(reqs)
 	ops := map[string]int{}
@@ -244,7 +243,6 @@ func submitRound(ctx context.Context, w *world, n int, tag string, d time.Durati
 	if err != nil {
 		return nil, 0, err
 	}
-	w.Main.Service.Wait() // the alerts' background work, if any
 	// A person takes longer than Slack's one message a second per channel
 	// to fill the modal: the reply does not wait for the alert's own post.
 	time.Sleep(1100 * time.Millisecond)
