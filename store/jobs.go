@@ -292,10 +292,27 @@ func (db *DB) BuryJob(ctx context.Context, id int64, reason string) error {
 // JobByDedupeKey returns the newest job holding key, dead ones included;
 // ErrNotFound if none.
 func (db *DB) JobByDedupeKey(ctx context.Context, key string) (alert.Job, error) {
+	return db.jobByKey(ctx, key, "")
+}
+
+// DeadJobByDedupeKey returns the newest dead job holding key; ErrNotFound
+// if none. An auto rule's filing that failed for good stays dead under its
+// error's key, so a later job for the error knows the thread was told.
+func (db *DB) DeadJobByDedupeKey(ctx context.Context, key string) (alert.Job, error) {
+	return db.jobByKey(ctx, key, jobDead)
+}
+
+// jobByKey returns the newest job holding key, in status unless that is
+// empty; ErrNotFound if none.
+func (db *DB) jobByKey(ctx context.Context, key, status string) (alert.Job, error) {
+	query, args := `SELECT `+jobColumns+` FROM jobs WHERE dedupe_key = ?`, []any{key}
+	what := "job %s"
+	if status != "" {
+		query, args, what = query+` AND status = ?`, append(args, status), status+" job %s"
+	}
 	var j alert.Job
-	err := db.get(ctx, nil, &j, `SELECT `+jobColumns+` FROM jobs WHERE dedupe_key = ? ORDER BY id DESC LIMIT 1`, key)
-	if err != nil {
-		return alert.Job{}, wrap(err, "job %s", key)
+	if err := db.get(ctx, nil, &j, query+` ORDER BY id DESC LIMIT 1`, args...); err != nil {
+		return alert.Job{}, wrap(err, what, key)
 	}
 	return utcJob(j), nil
 }
