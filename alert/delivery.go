@@ -68,8 +68,18 @@ type Revoker interface {
 }
 
 // maxDeliveryID bounds a delivery id. Linear sends a UUID; it comes from a
-// request header, so anything far longer is not Linear's.
+// request header, so anything far longer is not Linear's (and must not grow
+// the store's table of seen ids).
 const maxDeliveryID = 200
+
+// CheckDeliveryID refuses a delivery id that is empty or far longer than
+// Linear's.
+func CheckDeliveryID(id string) error {
+	if strings.TrimSpace(id) == "" || len(id) > maxDeliveryID {
+		return fmt.Errorf("delivery id of %d bytes (want 1 to %d): %w", len(id), maxDeliveryID, ErrInvalid)
+	}
+	return nil
+}
 
 // deliveryPayload is a delivery job's payload. Migration 0012 builds the
 // same JSON from deliveries stored by older releases: keep the two in step.
@@ -150,9 +160,10 @@ func JobDelivery(j Job) (LinearDelivery, error) {
 
 // check refuses a delivery that is not exactly one of the two kinds.
 func (d LinearDelivery) check() error {
+	if err := CheckDeliveryID(d.ID); err != nil {
+		return err
+	}
 	switch {
-	case strings.TrimSpace(d.ID) == "" || len(d.ID) > maxDeliveryID:
-		return fmt.Errorf("delivery id of %d bytes (want 1 to %d): %w", len(d.ID), maxDeliveryID, ErrInvalid)
 	case (d.Issue != nil) == (d.RevokedOrg != ""):
 		return fmt.Errorf("delivery %s: want an issue or a revoked organization, exactly one: %w", d.ID, ErrInvalid)
 	case d.Issue != nil && d.Issue.ID == "":

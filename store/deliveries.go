@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -18,19 +17,6 @@ import (
 // for a late manual redelivery, and still keeps the table small. Pass
 // now.Add(-DeliveryRetention) to PruneDeliveries.
 const DeliveryRetention = 7 * 24 * time.Hour
-
-// maxDeliveryID bounds a stored delivery id. Linear sends a UUID; the id
-// comes from a request header, so anything far longer is not Linear's and
-// must not grow the table.
-const maxDeliveryID = 200
-
-// checkDeliveryID refuses an id the table should not hold.
-func checkDeliveryID(id string) error {
-	if strings.TrimSpace(id) == "" || len(id) > maxDeliveryID {
-		return fmt.Errorf("delivery id of %d bytes (want 1 to %d): %w", len(id), maxDeliveryID, alert.ErrInvalid)
-	}
-	return nil
-}
 
 // upsertDeliveryJobSQL queues a delivery's job, or, when a job of the same
 // subject (dedupe key) is still queued, gives that job the newer
@@ -58,7 +44,7 @@ ON CONFLICT (dedupe_key) WHERE status = 'queued' DO UPDATE SET
 // Record only after the signature and timestamp are verified, so a forged
 // request cannot burn the id of a genuine delivery.
 func (db *DB) RecordDelivery(ctx context.Context, deliveryID string, j alert.Job) (fresh bool, err error) {
-	if err := checkDeliveryID(deliveryID); err != nil {
+	if err := alert.CheckDeliveryID(deliveryID); err != nil {
 		return false, err
 	}
 	if j.Kind == "" || j.DedupeKey == "" || j.AlertID != 0 {
