@@ -87,7 +87,10 @@ func (b *Bot) routeTeam(ctx context.Context, a alert.Alert, link *alert.IssueLin
 		b.log.WarnContext(ctx, "alert message: routing rules", "alert_id", a.ID, "err", err)
 		return ""
 	}
-	return alert.Match(set.Rules, a, b.defaultTeamKey(ctx, b.slackTeam)).TeamKey
+	if team := alert.Match(set.Rules, a, "").TeamKey; team != "" {
+		return team
+	}
+	return b.defaultTeamKey(ctx, b.slackTeam) // read only when no rule names a team
 }
 
 // transientCodes are Slack error codes worth a retry
