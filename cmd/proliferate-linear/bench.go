@@ -85,7 +85,6 @@ func (b *bench) add(r benchRow) { b.rows = append(b.rows, r) }
 
 func runBench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	fs.Usage = func() { fmt.Fprint(fs.Output(), benchUsage); fs.PrintDefaults() }
 	stores := fs.String("store", "sqlite", "sqlite, postgres or both")
 	dbURL := fs.String("database-url", getenv("DATABASE_URL"), "PostgreSQL URL for -store postgres or both")

@@ -34,7 +34,6 @@ const (
 // and Linear saw.
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // the help is printed below, once, where it belongs
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "usage: proliferate-linear demo [-v] [-database-url URL]\n\n"+
 			"Walks one alert through the whole loop against built-in fakes of Slack\n"+
