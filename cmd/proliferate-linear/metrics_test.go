@@ -139,15 +139,20 @@ func testMetricsLoop(t *testing.T, dbURL string) {
 	}
 
 	// Linear may still be asked something in the background (the Home,
-	// the poller): take a scrape between two equal counts of the fake.
+	// the poller): take a scrape between two equal counts of the fake. A
+	// job's run is counted just after its row leaves the queue, so the
+	// scrape also waits (briefly) until the render jobs' runs have caught
+	// up with the message's edits; the checks below still say if not.
 	var fams map[string]*dto.MetricFamily
 	var linearRequests int
-	for range 20 {
+	for range 100 {
 		before := w.Linear.CountRequests("")
 		fams = scrape(t, ctx, w)
-		if linearRequests = w.Linear.CountRequests(""); linearRequests == before {
+		renders, _ := value(fams, "proliferate_linear_job_runs_total", l("kind", "render_alert", "outcome", "done"))
+		if linearRequests = w.Linear.CountRequests(""); linearRequests == before && renders == float64(1+editsOf(w, res.AlertTS)) {
 			break
 		}
+		time.Sleep(10 * time.Millisecond)
 	}
 
 	exps := []expect{
