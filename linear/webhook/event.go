@@ -53,8 +53,6 @@ type Event struct {
 	UpdatedFrom map[string]json.RawMessage
 	// Data is the entity as sent, for types this package does not model.
 	Data json.RawMessage
-	// Raw is the whole body as verified (a copy).
-	Raw json.RawMessage
 }
 
 // IssueData is the part of Linear's IssueWebhookPayload the bot uses.
@@ -237,7 +235,6 @@ func Parse(body []byte) (Event, error) {
 		WebhookID:        env.WebhookID,
 		URL:              env.URL,
 		OAuthClientID:    env.OAuthClientID,
-		Raw:              bytes.Clone(body),
 	}
 	if t, err := time.Parse(time.RFC3339Nano, env.CreatedAt); err == nil {
 		ev.CreatedAt = t

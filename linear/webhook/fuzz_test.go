@@ -54,7 +54,7 @@ func FuzzVerify(f *testing.F) {
 		if err != nil {
 			t.Fatalf("genuine delivery %s refused: %v", body, err)
 		}
-		if ev.Type != typ || ev.Action != action || !ev.WebhookTimestamp.Equal(now) || !bytes.Equal(ev.Raw, body) {
+		if ev.Type != typ || ev.Action != action || !ev.WebhookTimestamp.Equal(now) {
 			t.Fatalf("genuine delivery %s read back as %+v", body, ev)
 		}
 		if typ == TypeIssue && (ev.Issue == nil || ev.Issue.ID != id || ev.Issue.Title != title) {
