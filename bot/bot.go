@@ -91,6 +91,7 @@ type Bot struct {
 	log         *slog.Logger
 	http        *http.Client
 	appToken    string
+	botToken    string // for the views.* calls made without slack-go (viewsapi.go).
 	apiURL      string
 	defaultTeam string
 	slackTeam   string
@@ -182,6 +183,7 @@ func New(cfg Config, svc *alert.Service) (*Bot, error) {
 		log:          cfg.Log,
 		http:         cfg.HTTPClient,
 		appToken:     cfg.AppToken,
+		botToken:     cfg.BotToken,
 		apiURL:       cfg.APIURL,
 		defaultTeam:  cfg.DefaultTeamKey,
 		slackTeam:    cfg.SlackTeamID,
@@ -241,28 +243,58 @@ func (b *Bot) Run(ctx context.Context) error {
 
 	smCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	events := make(chan inbound)
+	events := make(chan inbound, socketQueue)
 	smDone := make(chan error, 1)
 	go func() { smDone <- b.socket.run(smCtx, events) }()
 
+	// Envelopes already acked by their reader (ackfirst.go) must reach
+	// their lanes, so events is read until the socket client has returned
+	// (its readers with it), then emptied.
 	for {
 		select {
 		case <-ctx.Done():
 			stop()
-			<-smDone
+			for ended := false; !ended; {
+				select {
+				case in := <-events:
+					b.receive(ctx, in)
+				case <-smDone:
+					ended = true
+				}
+			}
+			b.drain(ctx, events)
 			return nil
 		case err := <-smDone:
+			b.drain(ctx, events)
 			if ctx.Err() != nil {
 				return nil
 			}
 			b.log.ErrorContext(ctx, "slack refused the app token", "err", err)
 			return fmt.Errorf("slack socket mode: %w", err)
 		case in := <-events:
-			conn := in.conn
-			if b.observer != nil {
-				conn = timedAcker{acker: conn, read: in.read, kind: string(in.evt.Type), obs: b.observer}
-			}
-			b.handleEvent(ctx, conn, in.evt)
+			b.receive(ctx, in)
+		}
+	}
+}
+
+// receive parses an envelope a reader handed on and dispatches it.
+func (b *Bot) receive(ctx context.Context, in inbound) {
+	evt := in.event(b.log)
+	if in.acked {
+		b.dispatchAcked(ctx, evt)
+		return
+	}
+	b.handleEvent(ctx, in.conn, evt)
+}
+
+// drain receives what is left in events once no reader sends any more.
+func (b *Bot) drain(ctx context.Context, events <-chan inbound) {
+	for {
+		select {
+		case in := <-events:
+			b.receive(ctx, in)
+		default:
+			return
 		}
 	}
 }

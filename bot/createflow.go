@@ -288,21 +288,22 @@ func defaultTeamID(teams []alert.Team, key string) string {
 	return ""
 }
 
-// openView calls views.open and returns the opened view, nil on failure.
+// openView calls views.open and returns the opened view (its ID and hash,
+// see viewsapi.go), nil on failure.
 func (b *Bot) openView(ctx context.Context, log *slog.Logger, trigger string, v slack.ModalViewRequest) *slack.View {
-	resp, err := b.api.OpenViewContext(ctx, trigger, v)
+	view, err := b.viewsOpen(ctx, trigger, v)
 	if err != nil {
 		log.ErrorContext(ctx, "views.open", "err", err)
 		return nil
 	}
-	return &resp.View
+	return view
 }
 
 // updateView replaces view guarded by its hash. On hash_conflict the user
 // has changed the modal meanwhile and their own action brings a newer
 // update, so this one is dropped rather than retried.
 func (b *Bot) updateView(ctx context.Context, log *slog.Logger, view *slack.View, v slack.ModalViewRequest) *slack.View {
-	resp, err := b.api.UpdateViewContext(ctx, v, "", view.Hash, view.ID)
+	next, err := b.viewsUpdate(ctx, v, view.Hash, view.ID)
 	if err != nil {
 		if slackCode(err) == "hash_conflict" {
 			return nil
@@ -310,7 +311,7 @@ func (b *Bot) updateView(ctx context.Context, log *slog.Logger, view *slack.View
 		log.ErrorContext(ctx, "views.update", "view_id", view.ID, "err", err)
 		return nil
 	}
-	return &resp.View
+	return next
 }
 
 // slackCode is the error code of a Web API error ("" if not one).

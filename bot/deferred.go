@@ -67,7 +67,7 @@ func (b *Bot) routeDeferred(evt socketmode.Event) *deferredAck {
 	case cb.Type == slack.InteractionTypeBlockActions:
 		// Submissions are stored before their ack (see submit.go).
 		for _, act := range cb.ActionCallback.BlockActions {
-			if act.ActionID != actionReopen && act.ActionID != actionCreateRouted {
+			if !deferredActions[act.ActionID] { // see ackfirst.go
 				continue
 			}
 			id, err := strconv.ParseInt(act.Value, 10, 64)

@@ -10,7 +10,9 @@ import (
 )
 
 // handleEvent acks a Socket Mode envelope at once, on the connection it
-// came on, and queues its work in its lane. Slack waits 3 seconds for the
+// came on, and queues its work in its lane. (Envelopes whose ack is empty
+// whatever they hold are acked by the connection's reader before they are
+// parsed, and come to dispatchAcked instead: see ackfirst.go.) Slack waits 3 seconds for the
 // ack and for a trigger_id to be used
 // (https://api.slack.com/apis/connections/socket#acknowledge), so nothing
 // here touches the network except the ack itself. The lane's place is
@@ -46,6 +48,28 @@ func (b *Bot) handleEvent(ctx context.Context, conn acker, evt socketmode.Event)
 	case queued && l.push(work):
 	default:
 		b.log.WarnContext(ctx, "slack work refused: lane full", "envelope_id", envelopeID, "type", evt.Type, "lane", l.name)
+		b.answerBusy(ctx, evt)
+	}
+}
+
+// dispatchAcked queues the work of an envelope its connection's reader
+// has acked already (ackFirst): an empty ack was right whatever the
+// payload, so only the work is left. A full lane is answered right after
+// the ack, as handleEvent answers these envelopes' types.
+func (b *Bot) dispatchAcked(ctx context.Context, evt socketmode.Event) {
+	if d := b.routeDeferred(evt); d != nil {
+		// ackFirst and routeDeferred disagree: a bug, and the answer this
+		// envelope needed in its ack can no longer be given.
+		b.log.ErrorContext(ctx, "slack envelope acked before its answer", "envelope_id", evt.Request.EnvelopeID, "type", evt.Type, "kind", d.kind)
+		return
+	}
+	_, work := b.route(evt)
+	if work == nil {
+		return
+	}
+	l := b.laneFor(evt)
+	if !l.submit(work) {
+		b.log.WarnContext(ctx, "slack work refused: lane full", "envelope_id", evt.Request.EnvelopeID, "type", evt.Type, "lane", l.name)
 		b.answerBusy(ctx, evt)
 	}
 }

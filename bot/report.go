@@ -183,7 +183,7 @@ func (b *Bot) showOutcome(ctx context.Context, sub alert.Submission, view *slack
 	// the submission was stored (just before its ack).
 	sleepCtx(ctx, b.minProgress-time.Since(sub.SubmittedAt))
 	if view != nil && sub.Reply.ViewID != "" {
-		_, err := b.api.UpdateViewContext(ctx, *view, "", "", sub.Reply.ViewID)
+		_, err := b.viewsUpdate(ctx, *view, "", sub.Reply.ViewID)
 		if err == nil {
 			return nil
 		}

@@ -57,12 +57,20 @@ type acker interface {
 }
 
 // inbound is an envelope, the connection it came on and when its frame
-// was read.
+// was read. Its payload is parsed by the receiver (Bot.Run), not by the
+// connection's reader; acked says the reader has acked it already (see
+// ackfirst.go).
 type inbound struct {
-	evt  socketmode.Event
-	conn acker
-	read time.Time
+	req   *socketmode.Request
+	conn  acker
+	read  time.Time
+	acked bool
 }
+
+// socketQueue is how many envelopes a connection's reader may have handed
+// on ahead of their parsing and routing (Bot.Run's loop): a burst of
+// clicks is acked as fast as it is read, and parsed behind.
+const socketQueue = 256
 
 // timedAcker tells the Observer how long an envelope waited for its ack.
 type timedAcker struct {
@@ -347,17 +355,41 @@ func (s *socketClient) serve(ctx context.Context, c *socketConn, out chan<- inbo
 			}
 			continue
 		}
-		evt, err := parseRequest(&req)
-		if err != nil {
-			c.log.WarnContext(ctx, "slack socket mode envelope unreadable", "envelope_id", req.EnvelopeID, "type", req.Type, "err", err)
-			evt = socketmode.Event{Type: socketmode.EventType(req.Type), Request: &req}
+		in := inbound{req: &req, conn: c, read: read}
+		if s.obs != nil {
+			in.conn = timedAcker{acker: c, read: read, kind: req.Type, obs: s.obs}
+		}
+		if ackFirst(&req) {
+			if err := in.conn.ack(ctx, req.EnvelopeID, nil); err != nil {
+				// The connection is gone: Slack shows the user an error for
+				// this envelope, so its work is not done behind their back.
+				c.log.WarnContext(ctx, "slack ack not sent", "envelope_id", req.EnvelopeID, "type", req.Type, "err", err)
+				return
+			}
+			// Acked: it must reach its lane. The receiver reads out until
+			// every reader has returned (Bot.Run), so this send ends.
+			in.acked = true
+			out <- in
+			continue
 		}
 		select {
-		case out <- inbound{evt: evt, conn: c, read: read}:
+		case out <- in:
 		case <-c.done:
 			return
 		}
 	}
+}
+
+// event parses in's payload into the event slack-go's client would emit;
+// a payload it cannot parse becomes an event of the envelope's own type
+// with the raw request, which is acked and routed all the same.
+func (in inbound) event(log *slog.Logger) socketmode.Event {
+	evt, err := parseRequest(in.req)
+	if err != nil {
+		log.Warn("slack socket mode envelope unreadable", "envelope_id", in.req.EnvelopeID, "type", in.req.Type, "err", err)
+		evt = socketmode.Event{Type: socketmode.EventType(in.req.Type), Request: in.req}
+	}
+	return evt
 }
 
 // readEndReason says why a read ended, in words for the log.

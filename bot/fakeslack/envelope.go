@@ -60,9 +60,13 @@ func (s *Server) deliverRetry(ctx context.Context, typ string, payload any, trig
 			s.st.triggers[triggerID] = &trigger{sentAt: rec.SentAt, userID: userID}
 		}
 		s.mu.Unlock()
-		env := map[string]any{"envelope_id": rec.ID, "type": typ, "payload": json.RawMessage(body),
-			"accepts_response_payload": typ != "events_api", "retry_attempt": attempt, "retry_reason": reason}
-		if err := c.writeJSON(env); err != nil {
+		frame, err := json.Marshal(map[string]any{"envelope_id": rec.ID, "type": typ, "payload": json.RawMessage(body),
+			"accepts_response_payload": typ != "events_api", "retry_attempt": attempt, "retry_reason": reason})
+		if err != nil {
+			return Ack{}, fmt.Errorf("fakeslack: encode envelope: %w", err)
+		}
+		sent, err := c.writeFrame(frame)
+		if err != nil {
 			s.log.Warn("envelope write failed; retrying on another connection", "conn", c.idx, "err", err)
 			s.mu.Lock()
 			delete(s.sock.pending, rec.ID)
@@ -70,6 +74,16 @@ func (s *Server) deliverRetry(ctx context.Context, typ string, payload any, trig
 			c.close()
 			continue
 		}
+		// The envelope's clock (its ack's latency, its trigger_id's age)
+		// starts when its frame went out, not when it was queued behind
+		// the connection's other envelopes. Until now a views.open saw the
+		// earlier time, which only makes it older.
+		s.mu.Lock()
+		if t := s.st.triggers[triggerID]; triggerID != "" && t != nil && t.sentAt.Equal(rec.SentAt) {
+			t.sentAt = sent
+		}
+		rec.SentAt = sent
+		s.mu.Unlock()
 		return s.awaitAck(ctx, p)
 	}
 }

@@ -164,7 +164,9 @@ func New(opts Options) *Server {
 	mux.HandleFunc("/_response/", s.handleResponseURL)
 	mux.HandleFunc("/link/", s.handleSocket)
 	mux.HandleFunc("/", s.handleAPI)
-	s.hs = httptest.NewServer(mux)
+	s.hs = httptest.NewUnstartedServer(mux)
+	s.hs.Listener = rxListener{s.hs.Listener} // acks' arrival times (rxstamp.go)
+	s.hs.Start()
 	return s
 }
 

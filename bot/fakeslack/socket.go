@@ -29,7 +29,10 @@ type sockConn struct {
 	ws       *websocket.Conn
 	wmu      sync.Mutex // gorilla allows one concurrent writer
 	draining bool       // sent "disconnect"; guarded by Server.mu
-	once     sync.Once
+	// rx, when set, tells when an ack's bytes reached the socket
+	// (rxstamp.go); otherwise its arrival is when it was read.
+	rx   *rxConn
+	once sync.Once
 }
 
 func (c *sockConn) writeJSON(v any) error {
@@ -37,6 +40,18 @@ func (c *sockConn) writeJSON(v any) error {
 	defer c.wmu.Unlock()
 	_ = c.ws.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	return c.ws.WriteJSON(v)
+}
+
+// writeFrame writes one encoded message and returns when it was handed
+// to the socket: the moment Slack would call it sent. The time spent
+// waiting for the connection's other writers is the fake's own, not the
+// app's, so it is not counted.
+func (c *sockConn) writeFrame(data []byte) (time.Time, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	_ = c.ws.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	sent := time.Now()
+	return sent, c.ws.WriteMessage(websocket.TextMessage, data)
 }
 
 func (c *sockConn) close() { c.once.Do(func() { _ = c.ws.Close() }) }
@@ -100,7 +115,7 @@ func (s *Server) connectionsOpen(*apiRequest) (map[string]any, string) {
 	return map[string]any{"url": wsURL}, ""
 }
 
-var upgrader = websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
+var upgrader = websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }, ReadBufferSize: socketReadBuffer}
 
 // handleSocket accepts a websocket dialled with a ticket, says hello, then
 // reads acks until the connection ends, pinging it meanwhile.
@@ -126,6 +141,9 @@ func (s *Server) handleSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := &sockConn{idx: s.sock.total, ws: ws}
+	if rc, ok := ws.NetConn().(*rxConn); ok && rc.stamp() {
+		c.rx = rc
+	}
 	s.sock.total++
 	s.sock.conns = append(s.sock.conns, c)
 	n := len(s.liveConns())
@@ -204,6 +222,9 @@ func (s *Server) readAcks(c *sockConn) {
 			return
 		}
 		at := time.Now()
+		if c.rx != nil {
+			at = c.rx.arrival()
+		}
 		if len(data) >= maxAckPayload {
 			// Slack ignores such a message, so the envelope stays unacked.
 			s.log.Warn("ack of 20 KB or more dropped", "conn", c.idx, "bytes", len(data))

@@ -146,7 +146,7 @@ func (m *Main) Open(ctx context.Context) error {
 		AdminUsers:     m.Config.AdminUsers,
 		Home:           db,
 		Log:            m.Log,
-		HTTPClient:     &http.Client{Timeout: 30 * time.Second, Transport: m.metrics.slackTransport(http.DefaultTransport)},
+		HTTPClient:     &http.Client{Timeout: 30 * time.Second, Transport: m.metrics.slackTransport(slackHTTPTransport())},
 		// Proliferate's own channel messages (bot/intake.go).
 		ProliferateBotIDs: m.Config.ProliferateSlackBotIDs,
 		ProliferateURL:    m.Config.ProliferateURL,
@@ -337,4 +337,19 @@ func (m *Main) Close() error {
 		return m.DB.Close()
 	}
 	return nil
+}
+
+// slackIdleConns is how many idle connections to the Slack Web API are
+// kept: about as many as the bot's workers call it at once (the fast lane's
+// 16 opening modals, the slow lane, the dispatcher's posts). With
+// net/http's default of 2, a burst of clicks closed and dialled (TLS with
+// Slack) a connection for nearly every views.open.
+const slackIdleConns = 32
+
+// slackHTTPTransport is http.DefaultTransport keeping slackIdleConns idle
+// connections per host.
+func slackHTTPTransport() http.RoundTripper {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = slackIdleConns
+	return t
 }

@@ -36,6 +36,12 @@ dropped afterwards. Takes about two minutes; -quick uses small counts to
 check that the bench works (its figures mean little; the storm's updates
 are paced 1 s apart instead of 10 s).
 
+The ack rows time an envelope from its frame's write to the kernel's
+receive time of its ack (SO_TIMESTAMPNS on Linux): the fake shares the
+bot's Go runtime, and its reader's own wait for a turn is not the bot's.
+"bot-side read → ack" is the bot's own figure, from reading the frame to
+writing the ack.
+
 `
 
 // benchScale holds the counts of one bench run.

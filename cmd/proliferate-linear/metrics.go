@@ -38,6 +38,9 @@ type metrics struct {
 	// bot is set once Open has built it (scrapes start before: the alert
 	// webhook serves while Slack is still being reached).
 	bot atomic.Pointer[bot.Bot]
+	// ackTap, when set before Run, is told of every ack too (the bench's
+	// bot-side ack figures).
+	ackTap func(kind string, took time.Duration)
 
 	httpRequests   *prometheus.CounterVec
 	httpDuration   *prometheus.HistogramVec
@@ -378,6 +381,9 @@ func linearClass(code int, body []byte) string {
 // EnvelopeAcked implements bot.Observer.
 func (mt *metrics) EnvelopeAcked(kind string, took time.Duration) {
 	mt.ackDuration.WithLabelValues(kind).Observe(took.Seconds())
+	if mt.ackTap != nil {
+		mt.ackTap(kind, took)
+	}
 }
 
 // SocketReconnecting implements bot.Observer.

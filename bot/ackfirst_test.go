@@ -1,0 +1,97 @@
+package bot
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/socketmode"
+
+	"github.com/proliferate/proliferate-linear/bot/fakeslack"
+)
+
+// TestReaderAcksFirst: a click and an Events API envelope are acked by the
+// connection's reader while nothing has parsed or routed them yet (nobody
+// reads the reader's output here); a slash command and a Reopen click,
+// whose acks depend on their payload or wait on the store, are handed on
+// unacked.
+func TestReaderAcksFirst(t *testing.T) {
+	fs := fakeslack.New(fakeslack.Options{AckTimeout: 2 * time.Second})
+	t.Cleanup(fs.Close)
+	fs.AddUser(fakeslack.User{ID: "U1", Name: "ada"})
+	fs.AddChannel("C1", "alerts")
+	api := slack.New(fakeslack.DefaultBotToken, slack.OptionAPIURL(fs.URL()), slack.OptionAppLevelToken(fakeslack.DefaultAppToken))
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	_, ts, err := api.PostMessageContext(ctx, "C1", slack.MsgOptionBlocks(slack.NewActionBlock("actions",
+		slack.NewButtonBlockElement(actionCreateIssue, "42", plainText("Create")),
+		slack.NewButtonBlockElement(actionReopen, "42", plainText("Reopen")),
+	)))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	sc := newSocketClient(api, slog.New(slog.DiscardHandler), nil)
+	out := make(chan inbound, 8) // read only below, after the acks
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- sc.run(rctx, out) }()
+	defer func() { stop(); <-done }()
+	if err := fs.WaitConnections(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := fs.ClickButton(ctx, "U1", "C1", ts, actionCreateIssue); err != nil {
+		t.Errorf("click: %v (not acked before it was parsed)", err)
+	}
+	if _, err := fs.Event(ctx, map[string]any{"type": "reaction_added", "user": "U1"}); err != nil {
+		t.Errorf("event: %v (not acked before it was parsed)", err)
+	}
+	for _, want := range []string{socketmode.RequestTypeInteractive, socketmode.RequestTypeEventsAPI} {
+		in := <-out
+		if !in.acked || in.req.Type != want {
+			t.Errorf("handed on %s acked=%v, want %s acked", in.req.Type, in.acked, want)
+		}
+	}
+
+	for _, tt := range []struct {
+		name string
+		send func(context.Context) error
+	}{
+		{"slash command", func(ctx context.Context) error {
+			_, err := fs.SlashCommand(ctx, "U1", "C1", "/proliferate-linear", "status")
+			return err
+		}},
+		{"reopen click", func(ctx context.Context) error {
+			_, err := fs.ClickButton(ctx, "U1", "C1", ts, actionReopen)
+			return err
+		}},
+	} {
+		sent := make(chan error, 1)
+		go func() { sent <- tt.send(ctx) }()
+		in := <-out
+		if in.acked {
+			t.Errorf("%s: acked by the reader", tt.name)
+		}
+		select {
+		case err := <-sent:
+			t.Errorf("%s: answered before its ack (%v)", tt.name, err)
+		default:
+		}
+		if err := in.conn.ack(ctx, in.req.EnvelopeID, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-sent; err != nil {
+			t.Errorf("%s: %v", tt.name, err)
+		}
+	}
+	if s := fs.StrayAcks(); len(s) != 0 {
+		t.Errorf("stray acks: %+v", s)
+	}
+}
+
+func plainText(s string) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.PlainTextType, s, false, false)
+}
