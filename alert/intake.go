@@ -53,7 +53,13 @@ func (s *Service) AcceptFromSlack(ctx context.Context, eventID string, a Alert) 
 		s.log.InfoContext(ctx, "slack event already handled", "event_id", eventID, "error_id", a.ErrorID, "channel", a.Channel)
 		return stored, false, nil
 	}
-	if err := s.noteRegression(ctx, stored); err != nil {
+	var link *IssueLink
+	if l, err := s.store.Link(ctx, stored.ErrorID); err == nil {
+		link = &l
+	} else if !errors.Is(err, ErrNotFound) {
+		s.log.WarnContext(ctx, "regression note: link", "alert_id", stored.ID, "err", err)
+	}
+	if err := s.noteRegression(ctx, stored, link); err != nil {
 		s.log.WarnContext(ctx, "regression note", "alert_id", stored.ID, "err", err)
 	}
 	s.notify()

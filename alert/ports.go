@@ -181,6 +181,15 @@ func StatusJob(alertID int64, threadTS string) Job {
 	return Job{Kind: JobThreadStatus, AlertID: alertID, Payload: threadTS, SerialKey: alertSerial(alertID)}
 }
 
+// Accepted is what Store.AcceptAlert stored: the alert as its row now
+// stands, and the issue link of its error as the accept's transaction saw
+// it (nil if the error has none), so the caller needs no second read to
+// tell a regression.
+type Accepted struct {
+	Alert Alert
+	Link  *IssueLink
+}
+
 // Store is the persistence the core needs. store.DB implements it on SQLite
 // and on PostgreSQL; every method is safe for concurrent use by several
 // replicas sharing one database.
@@ -190,8 +199,8 @@ type Store interface {
 	// replaced, Occurrences grows by one, MessageTS and FirstSeen are kept.
 	// In the same transaction it queues RenderJob for the alert and the
 	// jobs more returns for the stored alert (more may be nil). It returns
-	// the stored alert.
-	AcceptAlert(ctx context.Context, a Alert, more ...func(stored Alert) []Job) (Alert, error)
+	// the stored alert and its error's link as that transaction saw it.
+	AcceptAlert(ctx context.Context, a Alert, more ...func(stored Alert) []Job) (Accepted, error)
 	// AcceptSlackAlert is AcceptAlert for an alert read from a Slack
 	// message, handled once per Events API eventID: in one transaction it
 	// records eventID and, unless it was recorded already (then nothing

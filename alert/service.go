@@ -114,14 +114,15 @@ func (s *Service) accept(ctx context.Context, a Alert, route Route) (Alert, erro
 		a.FirstSeen = a.LastSeen
 	}
 	auto := s.autoJobs(ctx, a, route)
-	stored, err := s.store.AcceptAlert(ctx, a, auto)
+	acc, err := s.store.AcceptAlert(ctx, a, auto)
 	if err != nil {
 		return Alert{}, fmt.Errorf("accept alert %s: %w", a.ErrorID, err)
 	}
+	stored := acc.Alert
 	// No Linear call here: whether Linear already has an issue for a new
 	// error is asked when someone opens the create modal, so a burst of
 	// alerts never becomes a burst of Linear requests.
-	if err := s.noteRegression(ctx, stored); err != nil {
+	if err := s.noteRegression(ctx, stored, acc.Link); err != nil {
 		// The alert is stored and its message will show the regression;
 		// only the thread note is missing.
 		s.log.WarnContext(ctx, "regression note", "alert_id", stored.ID, "err", err)

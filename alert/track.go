@@ -306,17 +306,14 @@ func reopenComment(a Alert, slackUser string) string {
 
 // noteRegression tells the thread, once per regression, that an error
 // whose issue was closed is back.
-func (s *Service) noteRegression(ctx context.Context, a Alert) error {
-	link, err := s.store.Link(ctx, a.ErrorID)
-	if errors.Is(err, ErrNotFound) {
+//
+// found is the error's link as a's accept saw it (nil: none): the store
+// returns it with the accepted alert, so an alert costs no second read.
+func (s *Service) noteRegression(ctx context.Context, a Alert, found *IssueLink) error {
+	if found == nil || !found.Closed() || !found.RegressedAt.IsZero() {
 		return nil
 	}
-	if err != nil {
-		return err
-	}
-	if !link.Closed() || !link.RegressedAt.IsZero() {
-		return nil
-	}
+	link := *found
 	link.RegressedAt = s.now().UTC()
 	if err := s.store.SaveLink(ctx, link, NoteJob(a.ID, RegressionNote(link)), RenderJob(a.ID)); err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -426,6 +427,61 @@ func TestLateLookupNeverClaimsOwnCreation(t *testing.T) {
 			}
 			if link.IssueID != req.CreationID || link.Kind != alert.LinkCreated || link.CreatedBy != "U1" {
 				t.Errorf("link = %+v, want the issue made with the creation id, recorded as created", link)
+			}
+		})
+	}
+}
+
+// linkCounter is the store counting its Link reads.
+type linkCounter struct {
+	*store.DB
+	reads atomic.Int64
+}
+
+func (c *linkCounter) Link(ctx context.Context, errorID string) (alert.IssueLink, error) {
+	c.reads.Add(1)
+	return c.DB.Link(ctx, errorID)
+}
+
+// TestAcceptTellsRegressionWithoutReadingTheLink: an accept learns the
+// error's link from the store's accept itself, so it reads nothing more,
+// and the regression of a closed issue is still noted, once.
+func TestAcceptTellsRegressionWithoutReadingTheLink(t *testing.T) {
+	for _, dc := range storetest.Dialects(t) {
+		t.Run(dc.Name, func(t *testing.T) {
+			ctx := context.Background()
+			db := &linkCounter{DB: dc.Open(t)}
+			svc := alert.NewService(db, nil, storetest.Logger(t))
+			in := alert.Alert{ErrorID: "prl_back", Channel: "C1", URL: errorURL("prl_back"), ErrorType: "TypeError"}
+			a, err := svc.Accept(ctx, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := db.SaveLink(ctx, alert.IssueLink{ErrorID: "prl_back", IssueID: "iss-1", Identifier: "ENG-1",
+				StateName: "Done", StateType: "completed", ClosedAt: time.Now()}); err != nil {
+				t.Fatal(err)
+			}
+			for range 3 {
+				if _, err := svc.Accept(ctx, in); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n := db.reads.Load(); n != 0 {
+				t.Errorf("%d Link reads for 4 accepts, want 0", n)
+			}
+			var notes []alert.Note
+			for _, j := range storetest.JobsOfKind(t, db.DB, alert.JobThreadNote) {
+				n, err := alert.JobNote(j)
+				if err != nil || j.AlertID != a.ID {
+					t.Fatalf("note job %+v: %v", j, err)
+				}
+				notes = append(notes, n)
+			}
+			if len(notes) != 1 || notes[0].Kind != alert.NoteRegressed {
+				t.Errorf("notes = %+v, want one regression note", notes)
+			}
+			if l, err := db.DB.Link(ctx, "prl_back"); err != nil || l.RegressedAt.IsZero() {
+				t.Errorf("link after the regression = %+v, %v; want RegressedAt set", l, err)
 			}
 		})
 	}

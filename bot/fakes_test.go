@@ -34,12 +34,16 @@ func newMemStore(alerts ...alert.Alert) *memStore {
 	return s
 }
 
-func (s *memStore) AcceptAlert(_ context.Context, a alert.Alert, _ ...func(alert.Alert) []alert.Job) (alert.Alert, error) {
+func (s *memStore) AcceptAlert(_ context.Context, a alert.Alert, _ ...func(alert.Alert) []alert.Job) (alert.Accepted, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a.ID = int64(len(s.alerts) + 1)
 	s.alerts[a.ID] = a
-	return a, nil
+	acc := alert.Accepted{Alert: a}
+	if l, ok := s.links[a.ErrorID]; ok {
+		acc.Link = &l
+	}
+	return acc, nil
 }
 
 func (s *memStore) Alert(_ context.Context, id int64) (alert.Alert, error) {

@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -41,63 +43,151 @@ ON CONFLICT (error_id, channel) DO UPDATE SET
 	updated_at     = excluded.updated_at
 RETURNING ` + alertColumns
 
+// acceptReturning is what an accept reads back of the stored row: what a
+// fold keeps of the first alert, and the counter. Every other column holds
+// what the accept wrote (see upsertAlertSQL), so the caller fills it from
+// the alert it sent rather than scanning all 21 columns back.
+const acceptReturning = `id, message_ts, thread_ts, first_seen, occurrences, created_at`
+
+// acceptSQL is upsertAlertSQL returning only acceptReturning.
+var acceptSQL = strings.TrimSuffix(upsertAlertSQL, alertColumns) + acceptReturning
+
 // AcceptAlert stores a new alert or folds it into the existing one for the
 // same (ErrorID, Channel), and queues its render job, in one transaction.
 // While a render job for the alert is still queued the new one folds into
-// it, so a burst of repeats costs one Slack update. On SQLite, alerts
-// accepted at the same moment share a transaction (see groupcommit.go);
-// each call still returns only once its alert is committed.
+// it, so a burst of repeats costs one Slack update. It returns the stored
+// alert with the error's issue link as it stood in that transaction.
+//
+// On SQLite, alerts accepted at the same moment share a transaction (see
+// groupcommit.go); each call still returns only once its alert is
+// committed. On PostgreSQL an accept without more jobs is one statement
+// (see acceptPostgresSQL): one round trip instead of BEGIN, two
+// statements, a link read and COMMIT.
 //
 // The jobs each more returns for the stored alert are queued with it.
-func (db *DB) AcceptAlert(ctx context.Context, a alert.Alert, more ...func(alert.Alert) []alert.Job) (alert.Alert, error) {
+func (db *DB) AcceptAlert(ctx context.Context, a alert.Alert, more ...func(alert.Alert) []alert.Job) (alert.Accepted, error) {
 	a = cleanAlert(a)
 	if strings.TrimSpace(a.ErrorID) == "" || strings.TrimSpace(a.Channel) == "" {
-		return alert.Alert{}, fmt.Errorf("alert needs an error id and a channel: %w", alert.ErrInvalid)
+		return alert.Accepted{}, fmt.Errorf("alert needs an error id and a channel: %w", alert.ErrInvalid)
 	}
 	if db.intake != nil {
 		return db.intake.accept(ctx, a, more)
 	}
-	var out alert.Alert
+	if db.dialect == DialectPostgres && !slices.ContainsFunc(more, func(f func(alert.Alert) []alert.Job) bool { return f != nil }) {
+		return db.acceptPostgres(ctx, a)
+	}
+	var out alert.Accepted
 	err := db.inTx(ctx, func(tx *sqlx.Tx) error {
 		var err error
 		out, err = db.acceptIn(ctx, tx, a, more)
 		return err
 	})
 	if err != nil {
-		return alert.Alert{}, err
+		return alert.Accepted{}, err
 	}
 	return out, nil
 }
 
-// acceptIn is AcceptAlert's work in tx.
-func (db *DB) acceptIn(ctx context.Context, tx *sqlx.Tx, a alert.Alert, more []func(alert.Alert) []alert.Job) (alert.Alert, error) {
-	now := db.clock()
-	// The core fills these; a caller that did not gets "seen now".
+// seen fills in the times the core leaves zero: "seen now".
+func seen(a alert.Alert, now time.Time) alert.Alert {
 	if a.LastSeen.IsZero() {
 		a.LastSeen = now
 	}
 	if a.FirstSeen.IsZero() {
 		a.FirstSeen = a.LastSeen
 	}
-	var out alert.Alert
-	err := db.get(ctx, tx, &out, upsertAlertSQL,
-		a.ErrorID, a.Channel, a.URL, a.Project, a.Level, a.ErrorType, a.ErrorMessage,
+	return a
+}
+
+// upsertArgs are upsertAlertSQL's arguments for a at now.
+func (db *DB) upsertArgs(a alert.Alert, now time.Time) []any {
+	return []any{a.ErrorID, a.Channel, a.URL, a.Project, a.Level, a.ErrorType, a.ErrorMessage,
 		a.Stack, a.Environment, a.Release, db.t(a.FirstSeen), db.t(a.LastSeen), a.EventCount,
-		a.UsersAffected, string(a.Trigger), db.t(now), db.t(now),
-	)
+		a.UsersAffected, string(a.Trigger), db.t(now), db.t(now)}
+}
+
+// storedAlert is the row the upsert of a at now left: a's columns as
+// written, and the ones the upsert returned (acceptReturning, scanned into
+// out).
+func storedAlert(a alert.Alert, now time.Time, out alert.Alert) alert.Alert {
+	a.ID, a.MessageTS, a.ThreadTS, a.Occurrences = out.ID, out.MessageTS, out.ThreadTS, out.Occurrences
+	a.FirstSeen, a.CreatedAt = out.FirstSeen, out.CreatedAt
+	a.LastSeen, a.UpdatedAt = dbTime(a.LastSeen), now
+	return utcAlert(a)
+}
+
+// returned is where acceptReturning's columns scan into.
+func returned(out *alert.Alert) []any {
+	return []any{&out.ID, &out.MessageTS, &out.ThreadTS, &out.FirstSeen, &out.Occurrences, &out.CreatedAt}
+}
+
+// acceptIn is AcceptAlert's work in tx.
+func (db *DB) acceptIn(ctx context.Context, tx *sqlx.Tx, a alert.Alert, more []func(alert.Alert) []alert.Job) (alert.Accepted, error) {
+	stored, err := db.storeIn(ctx, tx, a, more)
 	if err != nil {
+		return alert.Accepted{}, err
+	}
+	link, err := db.linkIn(ctx, tx, a.ErrorID)
+	if err != nil {
+		return alert.Accepted{}, err
+	}
+	return alert.Accepted{Alert: stored, Link: link}, nil
+}
+
+// storeIn upserts a and queues its jobs in tx, and returns the stored alert.
+func (db *DB) storeIn(ctx context.Context, tx *sqlx.Tx, a alert.Alert, more []func(alert.Alert) []alert.Job) (alert.Alert, error) {
+	now := db.clock()
+	a = seen(a, now)
+	var out alert.Alert
+	if err := db.scan(ctx, tx, acceptSQL, db.upsertArgs(a, now), returned(&out)...); err != nil {
 		return alert.Alert{}, wrap(err, "upsert alert %s in %s", a.ErrorID, a.Channel)
 	}
-	jobs := []alert.Job{alert.IntakeJob(out, now, db.UpdateGap())}
+	stored := storedAlert(a, now, out)
+	jobs := []alert.Job{alert.IntakeJob(stored, now, db.UpdateGap())}
 	for _, f := range more {
 		if f != nil {
-			jobs = append(jobs, f(utcAlert(out))...)
+			jobs = append(jobs, f(stored)...)
 		}
 	}
 	if err := db.insertJobs(ctx, tx, now, jobs...); err != nil {
 		return alert.Alert{}, err
 	}
-	return utcAlert(out), nil
+	return stored, nil
+}
+
+// acceptPostgresSQL is AcceptAlert on PostgreSQL in one statement, run in
+// autocommit (a statement is its own transaction): the upsert, the intake
+// job and the read of the error's link. The job is alert.IntakeJob
+// written in SQL (TestAcceptQueuesIntakeJob holds the two together): the
+// render job while the message is not posted, else the repeat job due a
+// gap later; its INSERT folds into a queued job of the same key as
+// insertJobSQL does. The link is read in the same snapshot the upsert
+// ran in, as a transaction's read would be.
+var acceptPostgresSQL = `WITH a AS (` + acceptSQL + `, error_id),
+j AS (
+	INSERT INTO jobs (kind, alert_id, text, payload, dedupe_key, serial_key, status, attempts, run_at, created_at)
+	SELECT 'render_alert', a.id, '',
+		CASE WHEN a.message_ts = '' THEN '' ELSE 'repeat' END,
+		CASE WHEN a.message_ts = '' THEN 'render:' ELSE 'repeat:' END || CAST(a.id AS TEXT),
+		'alert:' || CAST(a.id AS TEXT), 'queued', 0,
+		CASE WHEN a.message_ts = '' THEN CAST(? AS TIMESTAMPTZ) ELSE CAST(? AS TIMESTAMPTZ) END,
+		CAST(? AS TIMESTAMPTZ)
+	FROM a
+	ON CONFLICT DO NOTHING)
+SELECT a.` + strings.ReplaceAll(acceptReturning, ", ", ", a.") + `, ` + linkScanColumns + `
+FROM a LEFT JOIN issue_links l ON l.error_id = a.error_id`
+
+// acceptPostgres is AcceptAlert on PostgreSQL without more jobs.
+func (db *DB) acceptPostgres(ctx context.Context, a alert.Alert) (alert.Accepted, error) {
+	now := db.clock()
+	a = seen(a, now)
+	args := append(db.upsertArgs(a, now), db.t(now), db.t(now.Add(db.UpdateGap())), db.t(now))
+	var out alert.Alert
+	var lr linkScan
+	if err := db.scan(ctx, nil, acceptPostgresSQL, args, append(returned(&out), lr.dests()...)...); err != nil {
+		return alert.Accepted{}, wrap(err, "accept alert %s in %s", a.ErrorID, a.Channel)
+	}
+	return alert.Accepted{Alert: storedAlert(a, now, out), Link: lr.link()}, nil
 }
 
 // Alert returns one alert; ErrNotFound if none.

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,7 +18,8 @@ import (
 // and COMMIT. Instead one goroutine takes every accept waiting at that
 // moment and writes them in one transaction: a burst costs one COMMIT per
 // batch, not per alert, and a lone alert waits for nobody (a batch is
-// whatever queued up while the previous one was being written). Each
+// whatever queued up while the previous one was being written, and what
+// the handlers ready to run queue once the writer yields to them). Each
 // caller is answered after its batch commits, so a 202 still means
 // stored. If the batch's transaction fails, each alert of it is written
 // again in a transaction of its own, so one bad alert fails alone.
@@ -29,7 +31,7 @@ type intakeReq struct {
 	ctx  context.Context
 	a    alert.Alert
 	more []func(alert.Alert) []alert.Job
-	out  alert.Alert
+	out  alert.Accepted
 	err  error
 	done chan struct{}
 }
@@ -60,12 +62,12 @@ func newGroupCommit(db *DB) *groupCommit {
 
 // accept queues a (and the jobs more returns for it) for the next batch and
 // waits until it is committed.
-func (g *groupCommit) accept(ctx context.Context, a alert.Alert, more []func(alert.Alert) []alert.Job) (alert.Alert, error) {
+func (g *groupCommit) accept(ctx context.Context, a alert.Alert, more []func(alert.Alert) []alert.Job) (alert.Accepted, error) {
 	r := &intakeReq{ctx: ctx, a: a, more: more, done: make(chan struct{})}
 	g.mu.RLock()
 	if g.closed {
 		g.mu.RUnlock()
-		return alert.Alert{}, errClosed
+		return alert.Accepted{}, errClosed
 	}
 	g.pending.Add(1)
 	defer g.pending.Add(-1)
@@ -74,7 +76,7 @@ func (g *groupCommit) accept(ctx context.Context, a alert.Alert, more []func(ale
 		g.mu.RUnlock()
 	case <-ctx.Done():
 		g.mu.RUnlock()
-		return alert.Alert{}, ctx.Err()
+		return alert.Accepted{}, ctx.Err()
 	}
 	// Wait for the batch even if ctx ends meanwhile: the answer must say
 	// whether the alert was stored. A batch skips a request whose ctx
@@ -94,16 +96,33 @@ func (g *groupCommit) run() {
 			g.drain()
 			return
 		}
-	more:
+		g.take(&batch)
+		// Yield while that finds more: the handlers already runnable (on a
+		// busy machine, waiting for a CPU) queue their alerts in this batch
+		// rather than each in a batch of its own behind it. With nothing
+		// else to run, Gosched returns at once, so a lone alert still
+		// waits for nobody.
 		for len(batch) < maxIntakeBatch {
-			select {
-			case r := <-g.reqs:
-				batch = append(batch, r)
-			default:
-				break more
+			n := len(batch)
+			runtime.Gosched()
+			g.take(&batch)
+			if len(batch) == n {
+				break
 			}
 		}
 		g.write(batch)
+	}
+}
+
+// take adds to batch the requests queued now, up to maxIntakeBatch.
+func (g *groupCommit) take(batch *[]*intakeReq) {
+	for len(*batch) < maxIntakeBatch {
+		select {
+		case r := <-g.reqs:
+			*batch = append(*batch, r)
+		default:
+			return
+		}
 	}
 }
 
@@ -129,14 +148,32 @@ func (g *groupCommit) write(batch []*intakeReq) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	g.batches.Add(1)
-	outs := make([]alert.Alert, len(live))
+	outs := make([]alert.Accepted, len(live))
 	err := g.db.inTx(ctx, func(tx *sqlx.Tx) error {
+		// The transaction's context bounds the batch: once it ends,
+		// database/sql rolls the transaction back and every statement
+		// after fails. The statements themselves run without one, because
+		// modernc.org/sqlite watches a cancellable context with a
+		// goroutine of its own for every statement.
+		sctx := context.WithoutCancel(ctx)
+		ids := make([]string, len(live))
 		for i, r := range live {
-			out, err := g.db.acceptIn(ctx, tx, r.a, r.more)
+			out, err := g.db.storeIn(sctx, tx, r.a, r.more)
 			if err != nil {
 				return err
 			}
-			outs[i] = out
+			outs[i].Alert, ids[i] = out, out.ErrorID
+		}
+		// The links as the batch sees them: one read for the batch.
+		links, err := g.db.linksIn(sctx, tx, ids)
+		if err != nil {
+			return err
+		}
+		for i := range outs {
+			if l, ok := links[ids[i]]; ok {
+				c := *l // each caller its own.
+				outs[i].Link = &c
+			}
 		}
 		return nil
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -27,7 +28,9 @@ func TestAcceptAlertsAnsweredApart(t *testing.T) {
 			fails := make([]error, n)
 			for i := range n {
 				wg.Go(func() {
-					got[i], fails[i] = db.AcceptAlert(ctx, newAlert(fmt.Sprintf("E-%d", i%errs), "C1"))
+					var acc alert.Accepted
+					acc, fails[i] = db.AcceptAlert(ctx, newAlert(fmt.Sprintf("E-%d", i%errs), "C1"))
+					got[i] = acc.Alert
 				})
 			}
 			wg.Wait()
@@ -121,6 +124,29 @@ func TestAcceptAlertGroupCommit(t *testing.T) {
 		case aerr != nil || len(as) != 1:
 			t.Errorf("accept %d answered, but the store has %+v (%v)", i, as, aerr)
 		}
+	}
+}
+
+// TestAcceptAlertBatchesRunnableCallers: accepts whose callers are all
+// ready to run, but not yet running (one CPU, as on a busy machine), go in
+// one batch: the writer yields to them before it writes, rather than
+// writing the first alone and each of the others in a batch of its own.
+func TestAcceptAlertBatchesRunnableCallers(t *testing.T) {
+	db := storetest.SQLite(t)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	before := store.IntakeBatches(db)
+	const n = 32
+	var wg sync.WaitGroup
+	fails := make([]error, n)
+	for i := range n {
+		wg.Go(func() { _, fails[i] = db.AcceptAlert(context.Background(), newAlert(fmt.Sprintf("E-%d", i), "C1")) })
+	}
+	wg.Wait()
+	if err := errors.Join(fails...); err != nil {
+		t.Fatal(err)
+	}
+	if got := store.IntakeBatches(db) - before; got > 4 {
+		t.Errorf("%d transactions for %d accepts made at once on one CPU, want at most 4", got, n)
 	}
 }
 

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -57,6 +59,90 @@ func nullTime(n sql.NullTime) time.Time {
 		return time.Time{}
 	}
 	return n.Time.UTC()
+}
+
+// linkScanColumns reads the link of a LEFT JOIN (alias l) that may find
+// none, into linkScan: a missing link reads as NULL error_id.
+const linkScanColumns = `l.error_id, COALESCE(l.issue_id, ''), COALESCE(l.identifier, ''), COALESCE(l.title, ''),
+	COALESCE(l.url, ''), COALESCE(l.state_name, ''), COALESCE(l.state_type, ''), COALESCE(l.team_id, ''),
+	COALESCE(l.team_key, ''), COALESCE(l.assignee_id, ''), COALESCE(l.assignee_name, ''),
+	COALESCE(l.created_by, ''), COALESCE(l.kind, ''), l.created_at, l.updated_at, l.closed_at, l.regressed_at`
+
+// linkScan is a link scanned with plain Scan from linkScanColumns.
+type linkScan struct {
+	l                                   alert.IssueLink
+	errorID                             sql.NullString
+	kind                                string
+	created, updated, closed, regressed sql.NullTime
+}
+
+// dests are linkScanColumns' destinations, in order.
+func (r *linkScan) dests() []any {
+	l := &r.l
+	return []any{&r.errorID, &l.IssueID, &l.Identifier, &l.Title, &l.URL, &l.StateName, &l.StateType,
+		&l.TeamID, &l.TeamKey, &l.AssigneeID, &l.AssigneeName, &l.CreatedBy, &r.kind,
+		&r.created, &r.updated, &r.closed, &r.regressed}
+}
+
+// link is the scanned link as the core sees it (see linkRow.link), nil if
+// there was none.
+func (r *linkScan) link() *alert.IssueLink {
+	if !r.errorID.Valid {
+		return nil
+	}
+	l := r.l
+	l.ErrorID, l.Kind = r.errorID.String, alert.LinkKind(r.kind)
+	l.CreatedAt, l.UpdatedAt = nullTime(r.created), nullTime(r.updated)
+	l.ClosedAt, l.RegressedAt = nullTime(r.closed), nullTime(r.regressed)
+	return &l
+}
+
+// linksInSQLite reads the links of the error ids in a JSON array, in one
+// statement whatever their number (SQLite's json_each).
+const linksInSQLite = `SELECT ` + linkScanColumns + ` FROM issue_links l
+WHERE l.error_id IN (SELECT value FROM json_each(?))`
+
+// linksIn returns the links of errorIDs as tx sees them, by error id; an
+// error without a link is absent. SQLite only (group commit reads a
+// batch's links with it).
+func (db *DB) linksIn(ctx context.Context, tx *sqlx.Tx, errorIDs []string) (map[string]*alert.IssueLink, error) {
+	ids, err := json.Marshal(errorIDs)
+	if err != nil {
+		return nil, err
+	}
+	st, err := db.on(ctx, tx, linksInSQLite)
+	if err != nil {
+		return nil, wrap(err, "links of %d errors", len(errorIDs))
+	}
+	rows, err := st.QueryContext(ctx, string(ids))
+	if err != nil {
+		return nil, wrap(err, "links of %d errors", len(errorIDs))
+	}
+	defer rows.Close()
+	out := map[string]*alert.IssueLink{}
+	for rows.Next() {
+		var r linkScan
+		if err := rows.Scan(r.dests()...); err != nil {
+			return nil, wrap(err, "links of %d errors", len(errorIDs))
+		}
+		if l := r.link(); l != nil {
+			out[l.ErrorID] = l
+		}
+	}
+	return out, wrap(rows.Err(), "links of %d errors", len(errorIDs))
+}
+
+// linkIn is the link of errorID as tx sees it, nil if it has none.
+func (db *DB) linkIn(ctx context.Context, tx *sqlx.Tx, errorID string) (*alert.IssueLink, error) {
+	var r linkScan
+	err := db.scan(ctx, tx, `SELECT `+linkScanColumns+` FROM issue_links l WHERE l.error_id = ?`, []any{errorID}, r.dests()...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, wrap(err, "link of error %s", errorID)
+	}
+	return r.link(), nil
 }
 
 // upsertLinkSQL replaces the link of an error. created_at survives when the

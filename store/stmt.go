@@ -110,6 +110,16 @@ func (db *DB) get(ctx context.Context, tx *sqlx.Tx, dest any, query string, args
 	return st.GetContext(ctx, dest, args...)
 }
 
+// scan scans query's one row into dest with plain Scan (no reflection),
+// in tx when not nil; sql.ErrNoRows if there is none.
+func (db *DB) scan(ctx context.Context, tx *sqlx.Tx, query string, args []any, dest ...any) error {
+	st, err := db.on(ctx, tx, query)
+	if err != nil {
+		return err
+	}
+	return st.QueryRowContext(ctx, args...).Scan(dest...)
+}
+
 // sel scans query's rows into dest (sqlx.Select), in tx when not nil.
 func (db *DB) sel(ctx context.Context, tx *sqlx.Tx, dest any, query string, args ...any) error {
 	st, err := db.on(ctx, tx, query)

@@ -78,7 +78,7 @@ func accept(t *testing.T, db *store.DB, a alert.Alert) alert.Alert {
 	if err != nil {
 		t.Fatalf("AcceptAlert(%s, %s): %v", a.ErrorID, a.Channel, err)
 	}
-	return got
+	return got.Alert
 }
 
 // ms is t as stored: UTC, microseconds.

@@ -36,7 +36,7 @@ func TestJobsCommand(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := db.Enqueue(ctx, alert.NoteJob(a.ID, alert.Note{Kind: alert.NoteText, Text: "created ENG-1"}), alert.Job{Kind: "linear_delivery", Payload: "{}"}); err != nil {
+			if err := db.Enqueue(ctx, alert.NoteJob(a.Alert.ID, alert.Note{Kind: alert.NoteText, Text: "created ENG-1"}), alert.Job{Kind: "linear_delivery", Payload: "{}"}); err != nil {
 				t.Fatal(err)
 			}
 			jobs, err := db.ListJobs(ctx, false, 10)
@@ -58,8 +58,8 @@ func TestJobsCommand(t *testing.T) {
 				t.Fatalf("jobs list: %v", err)
 			}
 			for _, want := range []*regexp.Regexp{
-				regexp.MustCompile(`(?m)^` + id(render) + `\s+render_alert\s+dead\s+1\s+` + id(a.ID) + `\s+-\s+gave up after 10 attempts: .*channel_not_found$`),
-				regexp.MustCompile(`(?m)^` + id(note) + `\s+thread_note\s+queued\s+0\s+` + id(a.ID) + `\s+now\s*$`),
+				regexp.MustCompile(`(?m)^` + id(render) + `\s+render_alert\s+dead\s+1\s+` + id(a.Alert.ID) + `\s+-\s+gave up after 10 attempts: .*channel_not_found$`),
+				regexp.MustCompile(`(?m)^` + id(note) + `\s+thread_note\s+queued\s+0\s+` + id(a.Alert.ID) + `\s+now\s*$`),
 				regexp.MustCompile(`(?m)^` + id(delivery) + `\s+linear_delivery\s+running\s+0\s+-\s+-\s*$`),
 			} {
 				if !want.MatchString(out) {
