@@ -2,7 +2,11 @@ package bot
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -94,4 +98,65 @@ func TestReaderAcksFirst(t *testing.T) {
 
 func plainText(s string) *slack.TextBlockObject {
 	return slack.NewTextBlockObject(slack.PlainTextType, s, false, false)
+}
+
+// TestParseInteractionAsSlackGo: a block_actions payload reads as
+// slack-go reads it, but for its message's blocks and attachments, which
+// no handler of a message button uses; other payloads read exactly as
+// slack-go reads them.
+func TestParseInteractionAsSlackGo(t *testing.T) {
+	h := startHarness(t, "ENG")
+	h.bot.teams.put("", sampleTeams())
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if _, err := h.fs.ClickButton(ctx, "U1", "C100", h.ts, actionCreateIssue); err != nil {
+		t.Fatal(err)
+	}
+	v := h.waitView(t, `"block_id":"team"`)
+	if _, err := h.fs.SelectOption(ctx, "U1", v.ID, actionTeam, sampleTeams()[1].ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.fs.SubmitView(ctx, "U1", v.ID); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join("testdata", "socket", "slack_socket_block_actions_button_envelope_docs.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var docs socketmode.Request
+	if err := json.Unmarshal(raw, &docs); err != nil {
+		t.Fatal(err)
+	}
+	payloads := []json.RawMessage{docs.Payload}
+	for _, e := range h.fs.Envelopes() {
+		if e.Type == socketmode.RequestTypeInteractive {
+			payloads = append(payloads, e.Payload)
+		}
+	}
+	kinds := map[slack.InteractionType]int{}
+	for i, p := range payloads {
+		got, err := parseInteraction(p)
+		if err != nil {
+			t.Fatalf("payload %d: %v", i, err)
+		}
+		var want slack.InteractionCallback
+		if err := json.Unmarshal(p, &want); err != nil {
+			t.Fatal(err)
+		}
+		kinds[want.Type]++
+		if want.Type == slack.InteractionTypeBlockActions {
+			m := want.Message.Msg
+			if want.Container.Type == "message" && len(m.Blocks.BlockSet) == 0 {
+				t.Errorf("payload %d: slack-go read no message blocks; the test shows nothing", i)
+			}
+			want.Message = slack.Message{Msg: slack.Msg{Type: m.Type, User: m.User, BotID: m.BotID, Text: m.Text,
+				Timestamp: m.Timestamp, ThreadTimestamp: m.ThreadTimestamp}}
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("payload %d (%s) reads differently:\n got %+v\nwant %+v", i, want.Type, got, want)
+		}
+	}
+	if kinds[slack.InteractionTypeBlockActions] < 3 || kinds[slack.InteractionTypeViewSubmission] < 1 {
+		t.Errorf("payload kinds %v: want block_actions from a message and a view, and a submission", kinds)
+	}
 }

@@ -427,11 +427,54 @@ func parseRequest(req *socketmode.Request) (socketmode.Event, error) {
 		}
 		evt.Type, evt.Data = socketmode.EventTypeSlashCommand, cmd
 	case socketmode.RequestTypeInteractive:
-		var cb slack.InteractionCallback
-		if err := json.Unmarshal(req.Payload, &cb); err != nil {
+		cb, err := parseInteraction(req.Payload)
+		if err != nil {
 			return evt, fmt.Errorf("interactive payload: %w", err)
 		}
 		evt.Type, evt.Data = socketmode.EventTypeInteractive, cb
 	}
 	return evt, nil
+}
+
+// clickedMessage is what a block_actions payload's message is read for:
+// the handlers of message buttons use its ts, nothing of its blocks.
+type clickedMessage struct {
+	Type            string `json:"type"`
+	User            string `json:"user"`
+	BotID           string `json:"bot_id"`
+	Text            string `json:"text"`
+	Timestamp       string `json:"ts"`
+	ThreadTimestamp string `json:"thread_ts"`
+}
+
+// parseInteraction reads an interactive payload as slack-go does, except
+// that a block_actions payload's message is read only as clickedMessage:
+// decoding the whole message (an alert's blocks) into Block Kit types was
+// most of a click's parse.
+func parseInteraction(payload json.RawMessage) (slack.InteractionCallback, error) {
+	type plain slack.InteractionCallback // without slack-go's UnmarshalJSON
+	var cb slack.InteractionCallback
+	light := struct {
+		*plain
+		Message clickedMessage `json:"message"` // shadows plain's
+	}{plain: (*plain)(&cb)}
+	if err := json.Unmarshal(payload, &light); err != nil {
+		return slack.InteractionCallback{}, err
+	}
+	if cb.Type != slack.InteractionTypeBlockActions {
+		// A shortcut quotes its message: read all of it as slack-go does.
+		cb = slack.InteractionCallback{}
+		err := json.Unmarshal(payload, &cb)
+		return cb, err
+	}
+	m := light.Message
+	cb.Message = slack.Message{Msg: slack.Msg{Type: m.Type, User: m.User, BotID: m.BotID, Text: m.Text,
+		Timestamp: m.Timestamp, ThreadTimestamp: m.ThreadTimestamp}}
+	// As slack-go's InteractionCallback.UnmarshalJSON does for block_actions.
+	if len(cb.RawState) > 0 {
+		if err := json.Unmarshal(cb.RawState, &cb.BlockActionState); err != nil {
+			return slack.InteractionCallback{}, err
+		}
+	}
+	return cb, nil
 }
