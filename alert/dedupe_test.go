@@ -51,6 +51,7 @@ func newSlackBot(t *testing.T) (*bot.Bot, *fakeslack.Server) {
 // updates it: one message, whose ts the alert keeps. When the history
 // cannot be read the retry posts (a duplicate beats a lost alert).
 func TestRenderRetryAdoptsTheMessageItPosted(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			for _, tc := range []struct {

@@ -66,6 +66,7 @@ func mustAccept(t *testing.T, svc *alert.Service, d alert.LinearDelivery, want a
 // the alert's message is refreshed. Repeats of the delivery id, at either
 // replica, store nothing.
 func TestDeliveryAppliedAfterACrash(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			ctx := context.Background()
@@ -143,6 +144,7 @@ func (r *flakyRevoker) Revoked(_ context.Context, org string) error {
 // times, then the job is dead with its reason for an operator, who can
 // retry it (jobs retry); a refusal that cannot pass is dead at once.
 func TestDeliveryRetryPolicy(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			ctx := context.Background()
@@ -209,6 +211,7 @@ func TestDeliveryRetryPolicy(t *testing.T) {
 // TestAcceptDeliveryRefusesBadInput: a delivery that is not exactly an
 // issue state or a revocation is refused in words and stores nothing.
 func TestAcceptDeliveryRefusesBadInput(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLite(t)
 	svc := alert.NewService(db, nil, storetest.Logger(t))
 	svc.Revoker = &flakyRevoker{}

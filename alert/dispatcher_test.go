@@ -112,6 +112,7 @@ func due(t *testing.T, db *store.DB) []alert.Job {
 }
 
 func TestDispatcherPostsOnceThenUpdatesFoldedRepeats(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			ctx := context.Background()
@@ -149,6 +150,7 @@ func TestDispatcherPostsOnceThenUpdatesFoldedRepeats(t *testing.T) {
 // is right once the storm is over. A person's link is shown at once, storm
 // or not.
 func TestRepeatUpdatesPaced(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			ctx := context.Background()
@@ -207,6 +209,7 @@ func TestRepeatUpdatesPaced(t *testing.T) {
 }
 
 func TestDispatcherRetries(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	rateLimited := alert.Temporary(errors.New("slack: 429"), 30*time.Second)
 	permanent := errors.New("slack: channel_not_found")

@@ -124,6 +124,7 @@ func (s signalStore) ReserveChannelSlot(ctx context.Context, channel string, gap
 // Replica 2 must not run the repeat's render job meanwhile (it would read
 // an empty ts and post a second message); it updates the message after.
 func TestTwoReplicasPostOneMessagePerAlert(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			ctx := context.Background()
@@ -168,6 +169,7 @@ func TestTwoReplicasPostOneMessagePerAlert(t *testing.T) {
 // channel keep Slack's pace between them: the i-th message goes out no
 // sooner than i gaps after the start.
 func TestChannelPaceAcrossReplicas(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			ctx := context.Background()
@@ -217,6 +219,7 @@ func TestChannelPaceAcrossReplicas(t *testing.T) {
 // 429 and Retry-After: 1 s. Replica 2 must not call before that second is
 // over.
 func TestRetryAfterVoidsReservedSlots(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			ctx := context.Background()
@@ -276,6 +279,7 @@ func TestRetryAfterVoidsReservedSlots(t *testing.T) {
 // the worker stalls past it, the job comes back and the stalled worker is
 // told to stop.
 func TestLeaseRenewedWhileRunning(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			ctx := context.Background()
@@ -339,6 +343,7 @@ func TestLeaseRenewedWhileRunning(t *testing.T) {
 // at once with no attempt counted, so a restart runs them at once rather
 // than after their lease.
 func TestShutdownHandsJobsBack(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			db := dc.Open(t)
@@ -403,6 +408,7 @@ func TestShutdownHandsJobsBack(t *testing.T) {
 // channel: its render job dies, its thread note is buried with a reason,
 // and a later alert in the channel is posted.
 func TestDeadRenderBuriesItsNotes(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			ctx := context.Background()

@@ -53,6 +53,7 @@ func enqueueOne(t *testing.T, db *store.DB, j alert.Job) int64 {
 // job about no alert, with a payload) through every outcome of the one
 // retry policy.
 func TestEngineRetryPolicy(t *testing.T) {
+	t.Parallel()
 	boom := errors.New("boom")
 	tests := []struct {
 		name string
@@ -131,6 +132,7 @@ func TestEngineRetryPolicy(t *testing.T) {
 // like any other (they used to be exempt, so a job could hold its channel
 // for ever); a panic is an attempt, not a crash; an unknown kind is dead.
 func TestEngineBoundsEveryKind(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			ctx := context.Background()

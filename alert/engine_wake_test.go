@@ -28,6 +28,7 @@ func (c *claimCounter) ClaimPacedJobs(ctx context.Context, owner string, limit i
 // claims, at most one per WakeGap, not one per wake; and no wake is lost:
 // with a poll of an hour, every job still runs within seconds.
 func TestWakesCoalesce(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			db := dc.Open(t)

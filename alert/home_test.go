@@ -13,6 +13,7 @@ import (
 // request, applies the new state to the store as the poller would, and
 // returns the links in their order, fresh.
 func TestRefreshIssuesOneRequest(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			ctx := context.Background()
@@ -59,6 +60,7 @@ func TestRefreshIssuesOneRequest(t *testing.T) {
 }
 
 func TestRefreshIssuesWithoutLinear(t *testing.T) {
+	t.Parallel()
 	dc := storetest.Dialects(t)[0]
 	svc := alert.NewService(dc.Open(t), nil, nil)
 	in := []alert.IssueLink{{ErrorID: "e", IssueID: "i", StateName: "Todo"}}

@@ -31,6 +31,7 @@ func (p *recordingPoster) PostStatus(_ context.Context, a alert.Alert, link *ale
 // changes nothing; a later message folds into the alert (updated in place)
 // and gets a status reply in its own thread, keeping what the first knew.
 func TestAcceptFromSlack(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			ctx := context.Background()
@@ -109,6 +110,7 @@ func TestAcceptFromSlack(t *testing.T) {
 // Linear requests); whether Linear already tracks the error is asked when
 // someone opens the create modal.
 func TestIntakeCallsNoLinear(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			h := newHarness(t, dc)

@@ -20,6 +20,7 @@ import (
 // an issue already carrying the error is found at open and the create is
 // refused without asking Linear again.
 func TestCheckBeforeCreateSparesTheSubmitALinearRequest(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			ctx := context.Background()

@@ -10,6 +10,7 @@ import (
 // TestReadmeRuleExamples parses every `rules add` example in the README
 // and checks that, together, they show every matcher and action key.
 func TestReadmeRuleExamples(t *testing.T) {
+	t.Parallel()
 	b, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)

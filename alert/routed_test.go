@@ -18,6 +18,7 @@ import (
 // tracked and a further click is refused with the issue. An alert with no
 // team to go to is refused in words.
 func TestSubmitRoutedOnceOnTwoReplicas(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			ctx := context.Background()
@@ -93,6 +94,7 @@ func TestSubmitRoutedOnceOnTwoReplicas(t *testing.T) {
 // An alert naming no channel goes to its rule's channel, else the default;
 // its own channel wins; with none at all it is refused and not stored.
 func TestAcceptRoutedChannel(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			ctx := context.Background()
@@ -126,6 +128,7 @@ func TestAcceptRoutedChannel(t *testing.T) {
 // patience (short here) runs out, then tells the thread what to do, once; later alerts
 // of the error do not try again.
 func TestAutoFilingGivesUpInWords(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			ctx := context.Background()

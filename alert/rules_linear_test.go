@@ -27,6 +27,7 @@ func mustRule(t *testing.T, s string) alert.Rule {
 // SaveRules checks each rule's team, assignee, labels and project against
 // (fake) Linear over GraphQL, refuses in words, and stores nothing then.
 func TestSaveRulesCheckedAgainstLinear(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			fl := fakelinear.New(fakelinear.WithSeed())
@@ -84,6 +85,7 @@ func TestSaveRulesCheckedAgainstLinear(t *testing.T) {
 }
 
 func TestSaveRulesWithoutLinear(t *testing.T) {
+	t.Parallel()
 	svc := alert.NewService(storetest.SQLite(t), nil, nil)
 	ctx := context.Background()
 	if _, err := svc.SaveRules(ctx, []alert.Rule{{ErrorType: "*", TeamKey: "ENG"}}, 0); !errors.Is(err, alert.ErrNotConnected) {

@@ -10,6 +10,7 @@ import (
 )
 
 func TestMatchEveryMatcherAndGlob(t *testing.T) {
+	t.Parallel()
 	a := alert.Alert{Project: "checkout-api", Environment: "production", Level: "error",
 		ErrorType: "ReadTimeoutError", Trigger: alert.TriggerSpike}
 	cases := []struct {
@@ -49,6 +50,7 @@ func TestMatchEveryMatcherAndGlob(t *testing.T) {
 }
 
 func TestMatchEmptyFieldMatchesOnlyStar(t *testing.T) {
+	t.Parallel()
 	a := alert.Alert{ErrorType: ""}
 	if !(alert.Rule{ErrorType: "*"}).Matches(a) {
 		t.Error("type=* should match an alert without a type")
@@ -62,6 +64,7 @@ func TestMatchEmptyFieldMatchesOnlyStar(t *testing.T) {
 }
 
 func TestMatchFirstWinsAndFallback(t *testing.T) {
+	t.Parallel()
 	rules := []alert.Rule{
 		{Environment: "production", ErrorType: "*TimeoutError", TeamKey: "OPS"},
 		{Environment: "production", TeamKey: "ENG", HasPriority: true, Priority: alert.PriorityHigh},
@@ -100,6 +103,7 @@ func TestMatchFirstWinsAndFallback(t *testing.T) {
 }
 
 func TestGlobIsNotExponential(t *testing.T) {
+	t.Parallel()
 	// A backtracking matcher takes ages on this; ours is linear-ish.
 	r := alert.Rule{ErrorType: strings.Repeat("*a", 30) + "b"}
 	if r.Matches(alert.Alert{ErrorType: strings.Repeat("a", 200)}) {
@@ -108,6 +112,7 @@ func TestGlobIsNotExponential(t *testing.T) {
 }
 
 func TestParseRule(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		in   string
 		want alert.Rule
@@ -147,6 +152,7 @@ func TestParseRule(t *testing.T) {
 }
 
 func TestFormatRule(t *testing.T) {
+	t.Parallel()
 	r := alert.Rule{Environment: "production", ErrorType: "*TimeoutError", Channel: "C1", TeamKey: "ENG",
 		HasPriority: true, Priority: alert.PriorityUrgent, Labels: []string{"timeout", "needs investigation"},
 		LinearProject: "Q3", Auto: true}
@@ -157,6 +163,7 @@ func TestFormatRule(t *testing.T) {
 }
 
 func TestParseRuleErrorsInWords(t *testing.T) {
+	t.Parallel()
 	cases := []struct{ in, want string }{
 		{"", "there is no `->`"},
 		{"env=production team=ENG", "there is no `->`"},
@@ -196,6 +203,7 @@ func TestParseRuleErrorsInWords(t *testing.T) {
 }
 
 func TestCheckRules(t *testing.T) {
+	t.Parallel()
 	ok := alert.Rule{ErrorType: "*", TeamKey: "ENG"}
 	if err := alert.CheckRules([]alert.Rule{ok}); err != nil {
 		t.Fatal(err)

@@ -164,6 +164,7 @@ func createdNotes(notes []alert.Note) int {
 // submission (what it does before the ack) and dies; replica B finishes it:
 // one issue as submitted, one thread note, the person told.
 func TestSubmissionSurvivesTheReplicaThatAcked(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			ctx := context.Background()
@@ -208,6 +209,7 @@ func TestSubmissionSurvivesTheReplicaThatAcked(t *testing.T) {
 // TestSubmissionLostResponseReconciledOnce: Linear made the issue but its
 // answer was lost; the job's next run reads it back by the creation UUID.
 func TestSubmissionLostResponseReconciledOnce(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			ctx := context.Background()
@@ -238,6 +240,7 @@ func TestSubmissionLostResponseReconciledOnce(t *testing.T) {
 // not told "already being created": the lost issue is found by its UUID,
 // recorded and announced, and the new attempt is shown that issue.
 func TestNewAttemptSettlesACreationCutOffInFlight(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			ctx := context.Background()
@@ -280,6 +283,7 @@ func TestNewAttemptSettlesACreationCutOffInFlight(t *testing.T) {
 // TestDoubleSubmitOneIssue: one modal submitted twice (Slack redelivers,
 // or two clicks on Create) is one intent: one issue, one note.
 func TestDoubleSubmitOneIssue(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			ctx := context.Background()
@@ -311,6 +315,7 @@ func TestDoubleSubmitOneIssue(t *testing.T) {
 // The person is told it keeps trying and until when; once Linear is back
 // the issue is created once.
 func TestSubmissionWhileLinearIsDown(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			ctx := context.Background()
@@ -354,6 +359,7 @@ func statesText(s []alert.OutcomeState) []string {
 // is told it stopped, the job is dead with its reason, and a later attempt
 // (Linear back) still makes exactly one issue.
 func TestSubmissionGivesUp(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			ctx := context.Background()
@@ -383,6 +389,7 @@ func TestSubmissionGivesUp(t *testing.T) {
 // told what to do, the job ends (no retry), and the error is free for
 // another try.
 func TestSubmissionPermanentError(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			ctx := context.Background()
@@ -417,6 +424,7 @@ func TestSubmissionPermanentError(t *testing.T) {
 // TestSubmitRefusesBadInput: nothing is stored for a submission that
 // cannot be carried out.
 func TestSubmitRefusesBadInput(t *testing.T) {
+	t.Parallel()
 	dc := storetest.Dialects(t)[0]
 	h := newHarness(t, dc)
 	r := h.replica(t)
@@ -441,6 +449,7 @@ func TestSubmitRefusesBadInput(t *testing.T) {
 // finished by another replica, once; a stored Reopen clicked twice
 // comments on the issue once.
 func TestLinkAndReopenSubmissions(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			ctx := context.Background()
@@ -514,6 +523,7 @@ func TestLinkAndReopenSubmissions(t *testing.T) {
 // place and creates the one issue, and the dead attempt's job, should it
 // run after all, sends nothing.
 func TestPendingCreationThatLinearNeverSaw(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			ctx := context.Background()
@@ -560,6 +570,7 @@ func TestPendingCreationThatLinearNeverSaw(t *testing.T) {
 // creation's UUID and announces it once, without waiting for the dead
 // replica's job; the job, when it runs again, only reports it.
 func TestReconcileCreations(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			ctx := context.Background()

@@ -20,6 +20,7 @@ func sampleAlert() Alert {
 }
 
 func TestTitle(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		typ, msg  string
@@ -43,6 +44,7 @@ func TestTitle(t *testing.T) {
 }
 
 func TestDescriptionHasEveryFact(t *testing.T) {
+	t.Parallel()
 	d := Description(sampleAlert())
 	for _, want := range []string{
 		"**TypeError**", "Cannot read properties of undefined", "at render (app.js:10:5)",
@@ -56,6 +58,7 @@ func TestDescriptionHasEveryFact(t *testing.T) {
 }
 
 func TestDescriptionWithinCutsOnlyTheStack(t *testing.T) {
+	t.Parallel()
 	a := sampleAlert()
 	a.Stack = strings.Repeat("at frame (file.js:1:1) ünïcode\n", 500)
 	full := Description(a)
@@ -77,6 +80,7 @@ func TestDescriptionWithinCutsOnlyTheStack(t *testing.T) {
 }
 
 func TestDescriptionFenceSurvivesBackticks(t *testing.T) {
+	t.Parallel()
 	a := sampleAlert()
 	a.Stack = "```\nrm -rf /\n```"
 	d := Description(a)
@@ -86,6 +90,7 @@ func TestDescriptionFenceSurvivesBackticks(t *testing.T) {
 }
 
 func TestTruncate(t *testing.T) {
+	t.Parallel()
 	if got := Truncate("héllo wörld", 5); got != "héll…" || utf8.RuneCountInString(got) != 5 {
 		t.Errorf("Truncate = %q", got)
 	}
@@ -95,6 +100,7 @@ func TestTruncate(t *testing.T) {
 }
 
 func TestUserMessage(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		err  error
 		want string
@@ -122,6 +128,7 @@ func TestUserMessage(t *testing.T) {
 }
 
 func TestBackoffBounds(t *testing.T) {
+	t.Parallel()
 	for attempts := range 20 {
 		d := backoff(attempts)
 		base := min(time.Second<<min(attempts, 9), 5*time.Minute)

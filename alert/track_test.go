@@ -35,6 +35,10 @@ func newHarness(t *testing.T, dc storetest.Case) *harness {
 	lc := linear.New(fl.URL(), &http.Client{Timeout: 10 * time.Second,
 		Transport: &linear.APIKeyTransport{Key: fakelinear.APIKey}}, nil)
 	db := dc.Open(t)
+	// A repeat's update is due at once, not 10 s later, so draining the
+	// queue after a repeat does not wait out alert.DefaultUpdateGap (the
+	// gap itself: TestRepeatUpdatesPaced).
+	db.SetUpdateGap(0)
 	svc := alert.NewService(db, lc, storetest.Logger(t))
 	svc.LinkWait = time.Second // a create in flight elsewhere answers well within it.
 	return &harness{db: db, fl: fl, linear: lc, svc: svc}
@@ -108,6 +112,7 @@ func mustRef(t *testing.T, s string) issueref.Ref {
 }
 
 func TestLinkExisting(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			ctx := context.Background()
@@ -178,6 +183,7 @@ func TestLinkExisting(t *testing.T) {
 }
 
 func TestIssueChangedIsIdempotentAndNotesTransitions(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			ctx := context.Background()
@@ -233,6 +239,7 @@ func TestIssueChangedIsIdempotentAndNotesTransitions(t *testing.T) {
 }
 
 func TestRefreshLinksReadsEachBatchInOneRequest(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			ctx := context.Background()
@@ -274,6 +281,7 @@ func TestRefreshLinksReadsEachBatchInOneRequest(t *testing.T) {
 }
 
 func TestRegressionReopenAndRecreate(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			ctx := context.Background()
@@ -334,6 +342,7 @@ func TestRegressionReopenAndRecreate(t *testing.T) {
 }
 
 func TestCreateLinksAnIssueThatAlreadyCarriesTheError(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			ctx := context.Background()
@@ -363,6 +372,7 @@ func TestCreateLinksAnIssueThatAlreadyCarriesTheError(t *testing.T) {
 // answer was lost; the retry of the same intent must end with that issue,
 // recorded as created, not as "already tracked".
 func TestCreateRetryAfterALostResponse(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			ctx := context.Background()
@@ -395,6 +405,7 @@ func TestCreateRetryAfterALostResponse(t *testing.T) {
 // made its issue. The check must not record that issue as linked from
 // Linear; the retry ends with it, as created.
 func TestLateLookupNeverClaimsOwnCreation(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			ctx := context.Background()

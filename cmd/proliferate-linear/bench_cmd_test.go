@@ -15,6 +15,7 @@ import (
 // meet their goals is the bench's business, not this test's (the machine
 // running the tests decides that).
 func TestBenchQuick(t *testing.T) {
+	t.Parallel() // it checks the table, not the figures, so it may share the CPU.
 	if testing.Short() {
 		t.Skip("starts the bot several times")
 	}

@@ -75,6 +75,7 @@ func twoReplicas(t *testing.T, ctx context.Context, w *world) *Main {
 // once who filed it and by which rule; the alert shows the issue instead
 // of the buttons.
 func TestE2ECreateInTeamOnce(t *testing.T) {
+	t.Parallel()
 	for name, dbURL := range databaseURLs(t) {
 		t.Run(name, func(t *testing.T) {
 			w, ctx := trackWorld(t, dbURL(t), nil)
@@ -181,6 +182,7 @@ func waitQueueEmpty(t *testing.T, ctx context.Context, m *Main) {
 // (one issueCreate at Linear), the thread says so once, and every alert
 // was accepted.
 func TestE2EAutoRuleStorm(t *testing.T) {
+	t.Parallel()
 	const storm = 1000
 	for name, dbURL := range databaseURLs(t) {
 		t.Run(name, func(t *testing.T) {
@@ -259,6 +261,7 @@ func TestE2EAutoRuleStorm(t *testing.T) {
 // note in the thread saying why and what to do, once, however many alerts
 // follow.
 func TestE2EAutoRuleFailsInWords(t *testing.T) {
+	t.Parallel()
 	for name, dbURL := range databaseURLs(t) {
 		t.Run(name, func(t *testing.T) {
 			w, ctx := trackWorld(t, dbURL(t), nil)
@@ -297,6 +300,7 @@ func TestE2EAutoRuleFailsInWords(t *testing.T) {
 // matches (naming no channel) to that channel; others, and an alert that
 // names its own channel, go where they did.
 func TestE2EChannelRule(t *testing.T) {
+	t.Parallel()
 	for name, dbURL := range databaseURLs(t) {
 		t.Run(name, func(t *testing.T) {
 			w, ctx := trackWorld(t, dbURL(t), nil)
@@ -337,6 +341,7 @@ func TestE2EChannelRule(t *testing.T) {
 // Slack message (posted, then delivered again by Slack) is filed by an auto
 // rule once, and the thread of Proliferate's message says so.
 func TestE2EAutoRuleFromSlackMessage(t *testing.T) {
+	t.Parallel()
 	for name, dbURL := range databaseURLs(t) {
 		t.Run(name, func(t *testing.T) {
 			w, ctx := trackWorld(t, dbURL(t), nil)

@@ -72,6 +72,7 @@ func TestStrayArguments(t *testing.T) {
 // TestDemoNamesTheAssignee: the demo prints the name of the person the
 // issue was assigned to in Linear, not their UUID.
 func TestDemoNamesTheAssignee(t *testing.T) {
+	t.Parallel() // it waits on the real channel pace the demo keeps
 	out, err := runCmd(t, nil, "demo")
 	if err != nil {
 		t.Fatalf("demo: %v\n%s", err, out)

@@ -104,6 +104,7 @@ func l(kv ...string) map[string]string {
 // recorded, one create job done, one issueCreate document, one alert
 // posted, an empty queue of every kind.
 func TestMetricsAfterAlertToIssue(t *testing.T) {
+	t.Parallel()
 	for name, dbURL := range databaseURLs(t) {
 		t.Run(name, func(t *testing.T) { testMetricsLoop(t, dbURL(t)) })
 	}
