@@ -133,7 +133,9 @@ func (s *Service) accept(ctx context.Context, a Alert, route Route) (Alert, erro
 		// waking it for every repeat of a storm only costs claims.
 		s.notify()
 	}
-	s.log.InfoContext(ctx, "alert accepted", "alert_id", stored.ID, "error_id", stored.ErrorID,
+	// Debug: the webhook's request line says the same at Info (one line
+	// per alert, not two), and the metrics count accepts and folds.
+	s.log.DebugContext(ctx, "alert accepted", "alert_id", stored.ID, "error_id", stored.ErrorID,
 		"channel", stored.Channel, "occurrences", stored.Occurrences)
 	return stored, nil
 }

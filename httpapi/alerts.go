@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 
@@ -90,8 +91,16 @@ func (s *server) postAlert(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "the alert could not be stored; retry later")
 		return
 	}
+	logAttrs(ctx, acceptedAttrs(stored)...)
 	crashpoint.Hit(crashpoint.AlertStored) // fault tests: stored, 202 not yet sent.
 	writeJSON(w, http.StatusAccepted, acceptedResponse{Status: "accepted", AlertID: stored.ID, Occurrences: stored.Occurrences})
+}
+
+// acceptedAttrs are what the request's log line says of the alert it
+// stored: one line per alert, which the core logs at Debug only.
+func acceptedAttrs(a alert.Alert) []slog.Attr {
+	return []slog.Attr{slog.Int64("alert_id", a.ID), slog.String("error_id", a.ErrorID),
+		slog.String("channel", a.Channel), slog.Int64("occurrences", a.Occurrences)}
 }
 
 // unauthorized answers 401 with the reason (which header, what is wrong;

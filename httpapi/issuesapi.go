@@ -90,7 +90,9 @@ func (s *server) postIssue(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if err == nil {
-			a, err = s.integ.api.Accept(ctx, a)
+			if a, err = s.integ.api.Accept(ctx, a); err == nil {
+				logAttrs(ctx, acceptedAttrs(a)...)
+			}
 		}
 	}
 	if err != nil {

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -86,13 +87,30 @@ func (r *recorder) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the real writer.
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
+// requestLog holds what a handler adds to its request's log line.
+type requestLog struct{ attrs []slog.Attr }
+
+type requestLogKey struct{}
+
+// logAttrs adds attrs to the log line of the request ctx is of (see
+// logRequests): an accepted alert's ids go there rather than on a line of
+// their own. Outside a logged request it does nothing.
+func logAttrs(ctx context.Context, attrs ...slog.Attr) {
+	if rl, ok := ctx.Value(requestLogKey{}).(*requestLog); ok {
+		rl.attrs = append(rl.attrs, attrs...)
+	}
+}
+
 // logRequests logs one line per request: method, path, status, duration,
-// size. The query string is left out (an OAuth callback carries its code
-// there) and so are bodies and headers (signatures, tokens).
+// size, and what the handler added (logAttrs). The query string is left
+// out (an OAuth callback carries its code there) and so are bodies and
+// headers (signatures, tokens).
 func logRequests(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &recorder{ResponseWriter: w}
+		rl := &requestLog{}
+		r = r.WithContext(context.WithValue(r.Context(), requestLogKey{}, rl))
 		next.ServeHTTP(rec, r)
 		status := rec.status
 		if status == 0 {
@@ -105,13 +123,13 @@ func logRequests(log *slog.Logger, next http.Handler) http.Handler {
 		case r.URL.Path == "/healthz" || r.URL.Path == "/readyz":
 			level = slog.LevelDebug // probes every few seconds would drown the log.
 		}
-		log.LogAttrs(r.Context(), level, "http request",
+		log.LogAttrs(r.Context(), level, "http request", append([]slog.Attr{
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", status),
 			slog.Duration("duration", time.Since(start)),
 			slog.Int64("bytes", rec.bytes),
-		)
+		}, rl.attrs...)...)
 	})
 }
 

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -120,7 +121,9 @@ func TestRequestLog(t *testing.T) {
 		t.Fatalf("status = %d", resp.status)
 	}
 	logs := h.logs.String()
-	for _, want := range []string{`"msg":"http request"`, `"method":"POST"`, `"path":"/api/v1/alerts"`, `"status":202`, `"duration":`} {
+	for _, want := range []string{`"msg":"http request"`, `"method":"POST"`, `"path":"/api/v1/alerts"`, `"status":202`, `"duration":`,
+		// The alert it stored, on the same line.
+		fmt.Sprintf(`"alert_id":%v,"error_id":%q,"channel":"C0DEFAULT","occurrences":1`, resp.body["alert_id"], p["issue_id"])} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("request log lacks %s:\n%s", want, logs)
 		}
