@@ -31,6 +31,7 @@ var acceptModes = []struct {
 // job of a new alert, nothing more while it is queued, and once the message
 // is posted a repeat job due a gap later that further repeats fold into.
 func TestAcceptAlertIntakeJobs(t *testing.T) {
+	t.Parallel()
 	const gap = 7 * time.Second
 	for _, dc := range storetest.Dialects(t) {
 		for _, mode := range acceptModes {
@@ -114,6 +115,7 @@ func TestAcceptAlertIntakeJobs(t *testing.T) {
 // transaction saw it, nil when there is none, on every path and in a
 // group-commit batch of several errors, some linked and some not.
 func TestAcceptAlertReturnsLink(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		for _, mode := range acceptModes {
 			t.Run(dc.Name+"/"+mode.name, func(t *testing.T) {

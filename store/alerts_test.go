@@ -14,6 +14,7 @@ import (
 )
 
 func TestAcceptAlertFolds(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, db *store.DB, clk *fakeClock) {
 		ctx := context.Background()
 		first := accept(t, db, newAlert("E1", "C1"))
@@ -73,6 +74,7 @@ func TestAcceptAlertFolds(t *testing.T) {
 }
 
 func TestAcceptAlertQueuesOneRenderPerBurst(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, db *store.DB, _ *fakeClock) {
 		ctx := context.Background()
 		var a alert.Alert
@@ -104,6 +106,7 @@ func TestAcceptAlertQueuesOneRenderPerBurst(t *testing.T) {
 }
 
 func TestAcceptAlertConcurrent(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, db *store.DB, _ *fakeClock) {
 		const n = 40
 		var wg sync.WaitGroup
@@ -135,6 +138,7 @@ func TestAcceptAlertConcurrent(t *testing.T) {
 }
 
 func TestAlertErrors(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, db *store.DB, _ *fakeClock) {
 		ctx := context.Background()
 		tests := []struct {

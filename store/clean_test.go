@@ -15,6 +15,7 @@ import (
 // sequence for encoding UTF8: 0x00"), which made a valid alert a 503 for
 // ever.
 func TestTextPostgreSQLRefusesIsStored(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, db *store.DB, _ *fakeClock) {
 		ctx := context.Background()
 		a := newAlert("E-nul\x00", "C1")

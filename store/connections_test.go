@@ -60,6 +60,7 @@ func newConnection(team string) alert.Connection {
 }
 
 func TestConnectionRoundTrip(t *testing.T) {
+	t.Parallel()
 	eachSealed(t, func(t *testing.T, db *store.DB, clk *fakeClock) {
 		ctx := context.Background()
 		c := newConnection("T1")
@@ -126,6 +127,7 @@ func TestConnectionRoundTrip(t *testing.T) {
 // TestDeleteConnectionKeepsLinks disconnects: the tokens are gone, every
 // error↔issue link stays, and a second disconnect says not connected.
 func TestDeleteConnectionKeepsLinks(t *testing.T) {
+	t.Parallel()
 	eachSealed(t, func(t *testing.T, db *store.DB, clk *fakeClock) {
 		ctx := context.Background()
 		for _, team := range []string{"T1", "T2"} {
@@ -161,6 +163,7 @@ func TestDeleteConnectionKeepsLinks(t *testing.T) {
 }
 
 func TestConnectionErrors(t *testing.T) {
+	t.Parallel()
 	eachSealed(t, func(t *testing.T, db *store.DB, clk *fakeClock) {
 		ctx := context.Background()
 		noTeam := newConnection("")
@@ -197,6 +200,7 @@ func TestConnectionErrors(t *testing.T) {
 // TestNoKeyring: every method that seals or opens refuses to work without
 // a keyring, rather than storing a token in plain text.
 func TestNoKeyring(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, db *store.DB, clk *fakeClock) {
 		ctx := context.Background()
 		keep := func(c alert.Connection) (alert.Connection, error) { return c, nil }
@@ -227,6 +231,7 @@ func TestNoKeyring(t *testing.T) {
 }
 
 func TestConnectionByOrg(t *testing.T) {
+	t.Parallel()
 	eachSealed(t, func(t *testing.T, db *store.DB, _ *fakeClock) {
 		ctx := context.Background()
 		if err := db.SaveConnection(ctx, newConnection("T1")); err != nil {

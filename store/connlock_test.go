@@ -23,6 +23,7 @@ import (
 // to k+1. With the lock, every fn sees the previous one's result: no fn
 // observes a stale token, none overlap, and no refresh is lost.
 func TestWithConnectionLockSerialises(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			t.Parallel()
@@ -100,6 +101,7 @@ func TestWithConnectionLockSerialises(t *testing.T) {
 // TestWithConnectionLockSaves: what fn returns is stored and returned; a
 // failing or invalid fn result rolls back; no connection, no fn call.
 func TestWithConnectionLockSaves(t *testing.T) {
+	t.Parallel()
 	eachSealed(t, func(t *testing.T, db *store.DB, clk *fakeClock) {
 		ctx := context.Background()
 		c := newConnection("T1")

@@ -22,6 +22,7 @@ func pending(id, errorID string, alertID int64) alert.Creation {
 }
 
 func TestBeginCreation(t *testing.T) {
+	t.Parallel()
 	first, second := uuid.NewString(), uuid.NewString()
 	tests := []struct {
 		name string
@@ -104,6 +105,7 @@ func TestBeginCreation(t *testing.T) {
 }
 
 func TestBeginCreationUnknownAlert(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, db *store.DB, _ *fakeClock) {
 		_, err := db.BeginCreation(context.Background(), pending(uuid.NewString(), "E-x", 4242), staleAfter)
 		wantErr(t, "BeginCreation", err, alert.ErrNotFound)
@@ -114,6 +116,7 @@ func TestBeginCreationUnknownAlert(t *testing.T) {
 // one wins, the others conflict; a retry racing with itself is not a
 // conflict.
 func TestBeginCreationRace(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, db *store.DB, _ *fakeClock) {
 		ctx := context.Background()
 		a := accept(t, db, newAlert("E-race", "C1"))
@@ -162,6 +165,7 @@ func link(errorID, issueID, identifier string) alert.IssueLink {
 }
 
 func TestCompleteCreation(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, db *store.DB, clk *fakeClock) {
 		ctx := context.Background()
 		a := accept(t, db, newAlert("E-done", "C1"))

@@ -13,6 +13,7 @@ import (
 // DeadJobByDedupeKey finds a buried job under its key even when a newer
 // job holds the key too, and nothing while none is dead.
 func TestDeadJobByDedupeKey(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, db *store.DB, _ *fakeClock) {
 		ctx := context.Background()
 		a := accept(t, db, newAlert("E-dead", "C1"))

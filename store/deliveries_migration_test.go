@@ -25,6 +25,7 @@ import (
 // issue, of the kinds it acted on. A body that is not JSON becomes a dead
 // job, for an operator. Every id still dedupes afterwards.
 func TestMigration12MovesPendingDeliveries(t *testing.T) {
+	t.Parallel()
 	fixture := func(t *testing.T, name string) []byte {
 		t.Helper()
 		b, err := os.ReadFile(filepath.Join("..", "linear", "webhook", "testdata", name))

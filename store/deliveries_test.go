@@ -47,6 +47,7 @@ func deliveryStates(t *testing.T, db *store.DB) []string {
 }
 
 func TestRecordDelivery(t *testing.T) {
+	t.Parallel()
 	first := uuid.NewString()
 	tests := []struct {
 		name      string
@@ -95,6 +96,7 @@ func TestRecordDelivery(t *testing.T) {
 // spread over two replicas (two DBs on one database) at once, over many
 // rounds: each round exactly one of them gets fresh, and one job is queued.
 func TestRecordDeliveryConcurrent(t *testing.T) {
+	t.Parallel()
 	const goroutines, rounds = 10, 20
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
@@ -139,6 +141,7 @@ func TestRecordDeliveryConcurrent(t *testing.T) {
 // (also one waiting out a backoff: it is due now, attempts afresh), waits
 // behind one running, and comes after a dead one.
 func TestRecordDeliveryNewerStateWins(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, db *store.DB, clk *fakeClock) {
 		ctx := context.Background()
 		record := func(t *testing.T, id, state string) {
@@ -199,6 +202,7 @@ func TestRecordDeliveryNewerStateWins(t *testing.T) {
 }
 
 func TestPruneDeliveries(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, db *store.DB, clk *fakeClock) {
 		ctx := context.Background()
 		// Received 30 days, 8 days, exactly 7 days and 1 hour before t0+30d.

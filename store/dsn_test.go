@@ -12,6 +12,7 @@ import (
 )
 
 func TestSQLiteDSN(t *testing.T) {
+	t.Parallel()
 	defaults := []string{"busy_timeout(5000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(NORMAL)"}
 	tests := []struct {
 		name        string

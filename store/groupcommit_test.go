@@ -18,6 +18,7 @@ import (
 // each answered with its own alert and every one stored, with the right
 // occurrence counts and one queued render job per alert.
 func TestAcceptAlertsAnsweredApart(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			db := dc.Open(t)
@@ -70,6 +71,7 @@ func TestAcceptAlertsAnsweredApart(t *testing.T) {
 // each caller is answered only once it is committed. An accept whose
 // caller gave up before its batch began is not stored, and says so.
 func TestAcceptAlertGroupCommit(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLite(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -132,6 +134,7 @@ func TestAcceptAlertGroupCommit(t *testing.T) {
 // one batch: the writer yields to them before it writes, rather than
 // writing the first alone and each of the others in a batch of its own.
 func TestAcceptAlertBatchesRunnableCallers(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLite(t)
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	before := store.IntakeBatches(db)
@@ -153,6 +156,7 @@ func TestAcceptAlertBatchesRunnableCallers(t *testing.T) {
 // TestAcceptAlertAfterClose: an accept after Close is refused, not lost
 // in a queue nobody reads.
 func TestAcceptAlertAfterClose(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			u := storetest.SQLiteURL(t)

@@ -12,6 +12,7 @@ import (
 )
 
 func TestAlertChannels(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, db *store.DB, _ *fakeClock) {
 		ctx := context.Background()
 		if got, err := db.AlertChannels(ctx, 10); err != nil || len(got) != 0 {
@@ -52,6 +53,7 @@ func TestAlertChannels(t *testing.T) {
 }
 
 func TestRecentLinks(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, db *store.DB, clk *fakeClock) {
 		ctx := context.Background()
 		save := func(errorID, issueID, ident, by string, kind alert.LinkKind) {

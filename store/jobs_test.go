@@ -30,6 +30,7 @@ func claimIDs(t *testing.T, db *store.DB, limit int, lease time.Duration) []int6
 }
 
 func TestJobLifecycle(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, db *store.DB, clk *fakeClock) {
 		ctx := context.Background()
 		a := accept(t, db, newAlert("E-jobs", "C1")) // queues its render job.
@@ -118,6 +119,7 @@ func TestJobLifecycle(t *testing.T) {
 // the retried job's attempts summed, and the oldest due time among the
 // queued jobs of every kind.
 func TestQueueStatsByKind(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, db *store.DB, clk *fakeClock) {
 		ctx := context.Background()
 		a := accept(t, db, newAlert("E-stats-1", "C1"))
@@ -149,6 +151,7 @@ func TestQueueStatsByKind(t *testing.T) {
 }
 
 func TestLeaseExpiryCountsAttempts(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, db *store.DB, clk *fakeClock) {
 		ctx := context.Background()
 		accept(t, db, newAlert("E-lease", "C1"))
@@ -169,6 +172,7 @@ func TestLeaseExpiryCountsAttempts(t *testing.T) {
 }
 
 func TestRetryFoldsIntoNewerQueuedJob(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, db *store.DB, clk *fakeClock) {
 		ctx := context.Background()
 		a := accept(t, db, newAlert("E-retry", "C1"))
@@ -197,6 +201,7 @@ func TestRetryFoldsIntoNewerQueuedJob(t *testing.T) {
 }
 
 func TestJobErrors(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, db *store.DB, _ *fakeClock) {
 		ctx := context.Background()
 		tests := []struct {
@@ -220,6 +225,7 @@ func TestJobErrors(t *testing.T) {
 }
 
 func TestLastErrorIsClipped(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, db *store.DB, _ *fakeClock) {
 		accept(t, db, newAlert("E-clip", "C1"))
 		id := claimIDs(t, db, 1, time.Minute)[0]
@@ -238,6 +244,7 @@ func TestLastErrorIsClipped(t *testing.T) {
 // handles, several connections each on PostgreSQL) at once: every job is
 // claimed exactly once.
 func TestClaimJobsConcurrent(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			t.Parallel()

@@ -14,6 +14,7 @@ import (
 )
 
 func TestSaveLink(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, db *store.DB, clk *fakeClock) {
 		ctx := context.Background()
 		a := accept(t, db, newAlert("E-link", "C1"))
@@ -74,6 +75,7 @@ func TestSaveLink(t *testing.T) {
 }
 
 func TestLinkErrors(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, db *store.DB, _ *fakeClock) {
 		ctx := context.Background()
 		tests := []struct {
@@ -100,6 +102,7 @@ func TestLinkErrors(t *testing.T) {
 // them back through both readers: a zero time is stored as NULL and read
 // back as zero, a set one comes back in UTC at microseconds.
 func TestLinkNullTimes(t *testing.T) {
+	t.Parallel()
 	paris := time.FixedZone("CET", 3600)
 	closed := time.Date(2025, 11, 12, 17, 4, 5, 123456789, paris)
 	regressed := closed.Add(36 * time.Hour)
@@ -179,6 +182,7 @@ func TestLinkNullTimes(t *testing.T) {
 // TestSaveLinkClearsTimes moves one link through open, closed, regressed
 // and reopened: each save replaces both times, so a reopen clears them.
 func TestSaveLinkClearsTimes(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, db *store.DB, clk *fakeClock) {
 		ctx := context.Background()
 		l := link("E-cycle", "issue-cycle", "PRO-3")
@@ -232,6 +236,7 @@ func zeroOrMS(t time.Time) time.Time {
 }
 
 func TestAddLinkNeverOverwrites(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, db *store.DB, _ *fakeClock) {
 		ctx := context.Background()
 		a := accept(t, db, newAlert("E-add", "C1"))

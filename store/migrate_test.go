@@ -31,6 +31,7 @@ func checkSchema(t *testing.T, db *store.DB) {
 }
 
 func TestMigrateIsIdempotent(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			t.Parallel()
@@ -48,6 +49,7 @@ func TestMigrateIsIdempotent(t *testing.T) {
 // TestMigrateConcurrent starts several replicas on one empty database at
 // once: each Migrate succeeds and the migration runs once.
 func TestMigrateConcurrent(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			t.Parallel()
@@ -81,6 +83,7 @@ func TestMigrateConcurrent(t *testing.T) {
 // migration 2: a closed link gets its last update as closed_at, an open
 // one stays NULL, and the links read back whole.
 func TestMigrate2Backfills(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			t.Parallel()

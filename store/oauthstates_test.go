@@ -33,6 +33,7 @@ func takePending(db *store.DB, state string, now time.Time) (pendingAuth, error)
 }
 
 func TestPendingAuth(t *testing.T) {
+	t.Parallel()
 	eachSealed(t, func(t *testing.T, db *store.DB, clk *fakeClock) {
 		ctx := context.Background()
 		expires := t0.Add(10 * time.Minute)
@@ -78,6 +79,7 @@ func TestPendingAuth(t *testing.T) {
 }
 
 func TestSavePendingAuth(t *testing.T) {
+	t.Parallel()
 	eachSealed(t, func(t *testing.T, db *store.DB, clk *fakeClock) {
 		ctx := context.Background()
 		t.Run("sweeps expired states", func(t *testing.T) {
@@ -110,6 +112,7 @@ func TestSavePendingAuth(t *testing.T) {
 // TestTakePendingAuthOnce: replicas racing on one callback; exactly one
 // gets the flow.
 func TestTakePendingAuthOnce(t *testing.T) {
+	t.Parallel()
 	eachSealed(t, func(t *testing.T, db *store.DB, clk *fakeClock) {
 		if err := db.SavePendingAuth(context.Background(), "s", "T1", "U1", "v", t0.Add(time.Minute)); err != nil {
 			t.Fatal(err)

@@ -50,6 +50,7 @@ func pairs(ls []alert.IssueLink) []pair {
 }
 
 func TestOpenLinks(t *testing.T) {
+	t.Parallel()
 	var (
 		a = []pair{{"i-a", "e1"}, {"i-a", "e2"}, {"i-a", "e3"}}
 		c = []pair{{"i-c", "e5"}}
@@ -114,6 +115,7 @@ func TestOpenLinks(t *testing.T) {
 // follows a status change: a completed issue drops out, a reopened one
 // comes back.
 func TestOpenLinksPaging(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, db *store.DB, _ *fakeClock) {
 		ctx := context.Background()
 		// 60 issues; issue n has n%4 errors (0 to 3), every fifth closed.
@@ -203,6 +205,7 @@ func TestOpenLinksPaging(t *testing.T) {
 // found through issue_links_open, not by scanning the table. (PostgreSQL
 // picks by statistics, so its plan is not pinned.)
 func TestOpenLinksUsesPartialIndex(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLite(t)
 	plan := store.OpenLinksPlan(t, db)
 	t.Logf("plan:\n%s", plan)

@@ -13,6 +13,7 @@ import (
 // (Retry-After) pushes the next one past its end, a slot further off than
 // maxWait is refused and reserves nothing, and channels are independent.
 func TestReserveChannelSlot(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, db *store.DB, clk *fakeClock) {
 		ctx := context.Background()
 		const gap, maxWait = time.Second, 2500 * time.Millisecond
@@ -57,6 +58,7 @@ func TestReserveChannelSlot(t *testing.T) {
 // oldest of a channel first and no more than PerChannel of it, and never
 // holds back a job of another kind.
 func TestClaimPacedJobs(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, db *store.DB, clk *fakeClock) {
 		ctx := context.Background()
 		var c1 []int64

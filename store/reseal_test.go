@@ -16,6 +16,7 @@ import (
 // (current) and v1 (previous), ResealAll, and then the v2 key alone opens
 // everything.
 func TestResealAll(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, db *store.DB, clk *fakeClock) {
 		ctx := context.Background()
 		k1, k2 := newKey(t, 1), newKey(t, 2)
@@ -75,6 +76,7 @@ func TestResealAll(t *testing.T) {
 // TestResealAllGoesOn: a value that does not open is reported, and the
 // rest is resealed all the same.
 func TestResealAllGoesOn(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, db *store.DB, clk *fakeClock) {
 		ctx := context.Background()
 		k1, k2 := newKey(t, 1), newKey(t, 2)

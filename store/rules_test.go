@@ -22,6 +22,7 @@ var sampleRules = []alert.Rule{
 }
 
 func TestRulesReplaceAndRead(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, db *store.DB, _ *fakeClock) {
 		ctx := context.Background()
 		set, err := db.RuleSet(ctx)
@@ -59,6 +60,7 @@ func TestRulesReplaceAndRead(t *testing.T) {
 }
 
 func TestRulesStaleOrBadSaveChangesNothing(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, db *store.DB, _ *fakeClock) {
 		ctx := context.Background()
 		if _, err := db.ReplaceRules(ctx, sampleRules, 0); err != nil {
@@ -82,6 +84,7 @@ func TestRulesStaleOrBadSaveChangesNothing(t *testing.T) {
 // Two replicas saving from the same version at once: exactly one wins, the
 // other is told of the conflict, and both then read the winner's list.
 func TestRulesSharedByReplicas(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			ctx := context.Background()

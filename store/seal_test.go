@@ -45,6 +45,7 @@ func (s *syncBuffer) String() string {
 // plain text (nor in base64 or hex, the encodings a careless fix might
 // use).
 func TestNoSecretInPlainText(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			t.Parallel()
@@ -137,6 +138,7 @@ func TestNoSecretInPlainText(t *testing.T) {
 // with plain SQL: none opens there, and the error says which value failed
 // without showing it.
 func TestSealedValueBoundToRow(t *testing.T) {
+	t.Parallel()
 	eachSealed(t, func(t *testing.T, db *store.DB, clk *fakeClock) {
 		ctx := context.Background()
 		a, b := newConnection("T1"), newConnection("T2")

@@ -14,6 +14,7 @@ import (
 // event_id at once exactly one stores the alert and queues its jobs; the
 // others change nothing.
 func TestAcceptSlackAlertOncePerEvent(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, db *store.DB, _ *fakeClock) {
 		ctx := context.Background()
 		a := newAlert("prl_1", "C1")
@@ -51,6 +52,7 @@ func TestAcceptSlackAlertOncePerEvent(t *testing.T) {
 // TestAcceptSlackAlertFold: a later message keeps what it does not show
 // and the alert's thread; the jobs more returns are queued with the render.
 func TestAcceptSlackAlertFold(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, db *store.DB, clk *fakeClock) {
 		ctx := context.Background()
 		first := accept(t, db, newAlert("prl_2", "C1")) // from the webhook: no thread.
@@ -85,6 +87,7 @@ func TestAcceptSlackAlertFold(t *testing.T) {
 // TestPruneSlackEvents: a pruned event_id is handled again (Slack stopped
 // retrying it long before).
 func TestPruneSlackEvents(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, db *store.DB, clk *fakeClock) {
 		ctx := context.Background()
 		a := newAlert("prl_3", "C1")

@@ -114,6 +114,7 @@ func queue(t *testing.T, db *store.DB) []jobView {
 }
 
 func TestOpen(t *testing.T) {
+	// Not parallel: a case changes the working directory (t.Chdir).
 	ctx := context.Background()
 	tests := []struct {
 		name        string
@@ -150,6 +151,7 @@ func TestOpen(t *testing.T) {
 }
 
 func TestSQLitePragmas(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLite(t)
 	tests := []struct{ pragma, want string }{
 		{"journal_mode", "wal"},
@@ -167,6 +169,7 @@ func TestSQLitePragmas(t *testing.T) {
 }
 
 func TestTimesRoundTrip(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, db *store.DB, _ *fakeClock) {
 		paris := time.FixedZone("CET", 3600)
 		a := newAlert("E-times", "C1")
@@ -192,6 +195,7 @@ func TestTimesRoundTrip(t *testing.T) {
 }
 
 func TestAcceptAlertWithoutTimes(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, db *store.DB, _ *fakeClock) {
 		a := newAlert("E-notimes", "C1")
 		a.FirstSeen, a.LastSeen = time.Time{}, time.Time{}
