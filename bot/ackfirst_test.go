@@ -13,6 +13,7 @@ import (
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
 
+	"github.com/proliferate/proliferate-linear/alert"
 	"github.com/proliferate/proliferate-linear/bot/fakeslack"
 )
 
@@ -158,5 +159,35 @@ func TestParseInteractionAsSlackGo(t *testing.T) {
 	}
 	if kinds[slack.InteractionTypeBlockActions] < 3 || kinds[slack.InteractionTypeViewSubmission] < 1 {
 		t.Errorf("payload kinds %v: want block_actions from a message and a view, and a submission", kinds)
+	}
+}
+
+// TestReceiveAfterConnectionEnded: an envelope not yet acked whose
+// connection ended while it waited is dropped, neither acked nor queued;
+// one its reader acked is still queued, and one whose connection lives is
+// acked and queued.
+func TestReceiveAfterConnectionEnded(t *testing.T) {
+	b, err := New(Config{BotToken: "xoxb-test"}, alert.NewService(newMemStore(), nil, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended, live := make(chan struct{}), make(chan struct{})
+	close(ended)
+	slash := func(id string) *socketmode.Request {
+		return &socketmode.Request{Type: socketmode.RequestTypeSlashCommands, EnvelopeID: id,
+			Payload: json.RawMessage(`{"command":"/proliferate-linear","text":"help","user_id":"U1","channel_id":"C1"}`)}
+	}
+	rec := &ackRecorder{}
+	b.receive(t.Context(), inbound{req: slash("gone"), conn: rec, ended: ended})
+	if _, ok := rec.acks["gone"]; ok || b.slow.queued.Load() != 0 {
+		t.Errorf("envelope of an ended connection: acks %v, %d queued; want neither", rec.acks, b.slow.queued.Load())
+	}
+	b.receive(t.Context(), inbound{req: slash("acked"), conn: rec, ended: ended, acked: true})
+	if _, ok := rec.acks["acked"]; ok || b.slow.queued.Load() != 1 {
+		t.Errorf("envelope acked by its reader: acks %v, %d queued; want its work queued, no second ack", rec.acks, b.slow.queued.Load())
+	}
+	b.receive(t.Context(), inbound{req: slash("live"), conn: rec, ended: live})
+	if _, ok := rec.acks["live"]; !ok || b.slow.queued.Load() != 2 {
+		t.Errorf("envelope of a live connection: acks %v, %d queued; want acked and queued", rec.acks, b.slow.queued.Load())
 	}
 }

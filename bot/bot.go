@@ -277,8 +277,18 @@ func (b *Bot) Run(ctx context.Context) error {
 	}
 }
 
-// receive parses an envelope a reader handed on and dispatches it.
+// receive parses an envelope a reader handed on and dispatches it. One
+// not acked yet whose connection has ended meanwhile is dropped unparsed,
+// as its reader would have dropped it: nothing of it is stored or done.
 func (b *Bot) receive(ctx context.Context, in inbound) {
+	if !in.acked && in.ended != nil {
+		select {
+		case <-in.ended:
+			b.log.InfoContext(ctx, "slack envelope dropped: its connection ended before it was acked", "envelope_id", in.req.EnvelopeID, "type", in.req.Type)
+			return
+		default:
+		}
+	}
 	evt := in.event(b.log)
 	if in.acked {
 		b.dispatchAcked(ctx, evt)

@@ -65,6 +65,10 @@ type inbound struct {
 	conn  acker
 	read  time.Time
 	acked bool
+	// ended closes when the connection ends (nil: never). An envelope
+	// not yet acked by then is dropped: it can no longer be acked, and
+	// Slack has shown the user an error for it.
+	ended <-chan struct{}
 }
 
 // socketQueue is how many envelopes a connection's reader may have handed
@@ -355,7 +359,7 @@ func (s *socketClient) serve(ctx context.Context, c *socketConn, out chan<- inbo
 			}
 			continue
 		}
-		in := inbound{req: &req, conn: c, read: read}
+		in := inbound{req: &req, conn: c, read: read, ended: c.done}
 		if s.obs != nil {
 			in.conn = timedAcker{acker: c, read: read, kind: req.Type, obs: s.obs}
 		}
