@@ -16,16 +16,18 @@ import (
 // keep the view's id and hash from the answer, and turn Slack's errors
 // into slack-go's error types, as the callers (slackCode, classify) expect.
 func TestViewsCalls(t *testing.T) {
-	var got struct {
+	type request struct {
 		path, auth string
 		body       map[string]any
 	}
+	var got request
 	answer := func(w http.ResponseWriter) {}
+	seen := make(chan request, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got.path, got.auth = r.URL.Path, r.Header.Get("Authorization")
+		req := request{path: r.URL.Path, auth: r.Header.Get("Authorization")}
 		data, _ := io.ReadAll(r.Body)
-		got.body = nil
-		_ = json.Unmarshal(data, &got.body)
+		_ = json.Unmarshal(data, &req.body)
+		seen <- req
 		answer(w)
 	}))
 	defer srv.Close()
@@ -43,18 +45,21 @@ func TestViewsCalls(t *testing.T) {
 	if err != nil || v.ID != "V1" || v.Hash != "h1" {
 		t.Fatalf("views.open = %+v, %v; want V1 h1", v, err)
 	}
+	got = <-seen
 	if got.path != "/views.open" || got.auth != "Bearer xoxb-test" || got.body["trigger_id"] != "T.1" || got.body["view"] == nil {
 		t.Errorf("views.open sent %s %q %v", got.path, got.auth, got.body)
 	}
 	if _, err := b.viewsUpdate(t.Context(), modal, "h1", "V1"); err != nil {
 		t.Fatal(err)
 	}
+	got = <-seen
 	if got.path != "/views.update" || got.body["hash"] != "h1" || got.body["view_id"] != "V1" {
 		t.Errorf("views.update sent %s %v", got.path, got.body)
 	}
 	if _, err := b.viewsUpdate(t.Context(), modal, "", "V1"); err != nil {
 		t.Fatal(err)
 	}
+	got = <-seen
 	if _, ok := got.body["hash"]; ok {
 		t.Errorf("views.update without a hash sent one: %v", got.body)
 	}
@@ -63,6 +68,7 @@ func TestViewsCalls(t *testing.T) {
 		_, _ = io.WriteString(w, `{"ok":false,"error":"hash_conflict","response_metadata":{"messages":["[ERROR] stale"]}}`)
 	}
 	_, err = b.viewsUpdate(t.Context(), modal, "old", "V1")
+	<-seen
 	var se slack.SlackErrorResponse
 	if slackCode(err) != "hash_conflict" || !errors.As(err, &se) || len(se.ResponseMetadata.Messages) != 1 {
 		t.Errorf("conflict = %#v, want hash_conflict with its messages", err)
@@ -76,11 +82,13 @@ func TestViewsCalls(t *testing.T) {
 	if _, err := b.viewsOpen(t.Context(), "T.2", modal); !errors.As(err, &rl) || rl.RetryAfter != 7*time.Second {
 		t.Errorf("429 = %v, want RateLimitedError 7s", err)
 	}
+	<-seen
 	answer = func(w http.ResponseWriter) { w.WriteHeader(http.StatusBadGateway) }
 	var sc slack.StatusCodeError
 	if _, err := b.viewsOpen(t.Context(), "T.3", modal); !errors.As(err, &sc) || sc.Code != http.StatusBadGateway {
 		t.Errorf("502 = %v, want StatusCodeError", err)
 	}
+	<-seen
 	if _, err := b.viewsOpen(t.Context(), "", modal); !errors.Is(err, slack.ErrParametersMissing) {
 		t.Errorf("no trigger = %v", err)
 	}
