@@ -140,6 +140,9 @@ type intakeRun struct {
 	Elapsed time.Duration
 	// Latencies holds each alert's time from sending to the 202.
 	Latencies []time.Duration
+	// CPU is the CPU time this process used meanwhile (the bot, the fakes
+	// and the load generator), -1 where unknown.
+	CPU time.Duration
 }
 
 // PerSecond is alerts answered 202 per second.
@@ -147,7 +150,7 @@ func (r intakeRun) PerSecond() float64 { return float64(len(r.Latencies)) / r.El
 
 // sendAlerts sends n signed alerts from workers connections at once,
 // alert i being payload(i), and fails unless every one is answered 202.
-//
+
 // The bodies are encoded before the clock starts: encoding them is the
 // sender's work, which here shares the bot's CPUs (each is still signed
 // as it is sent, so its timestamp is current).
@@ -167,6 +170,7 @@ func sendAlerts(ctx context.Context, w *world, n, workers int, payload func(i in
 	errs := make([]error, workers)
 	var next atomic.Int64
 	var wg sync.WaitGroup
+	cpu0 := processCPU()
 	start := time.Now()
 	for k := range workers {
 		wg.Go(func() {
@@ -202,7 +206,10 @@ func sendAlerts(ctx context.Context, w *world, n, workers int, payload func(i in
 		})
 	}
 	wg.Wait()
-	run := intakeRun{Elapsed: time.Since(start), Latencies: lat}
+	run := intakeRun{Elapsed: time.Since(start), Latencies: lat, CPU: -1}
+	if cpu0 >= 0 {
+		run.CPU = processCPU() - cpu0
+	}
 	return run, errors.Join(errs...)
 }
 
