@@ -177,7 +177,10 @@ j AS (
 SELECT a.` + strings.ReplaceAll(acceptReturning, ", ", ", a.") + `, ` + linkScanColumns + `
 FROM a LEFT JOIN issue_links l ON l.error_id = a.error_id`
 
-// acceptPostgres is AcceptAlert on PostgreSQL without more jobs.
+// acceptPostgres is AcceptAlert on PostgreSQL without more jobs. It
+// returns once the statement is committed: Row.Scan closes the rows, which
+// reads the server's answer to its end, after the implicit COMMIT (and
+// its error, if that failed).
 func (db *DB) acceptPostgres(ctx context.Context, a alert.Alert) (alert.Accepted, error) {
 	now := db.clock()
 	a = seen(a, now)
