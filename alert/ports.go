@@ -164,7 +164,9 @@ type ChannelPacer interface {
 // Retry-After) ends at most HoldAhead from now, and at most PerChannel
 // jobs of one channel are claimed at once. So a busy channel's jobs stay in
 // the queue, where other channels' due jobs pass them, rather than being
-// claimed only to wait or to be handed back.
+// claimed only to wait or to be handed back. Kinds is ChannelKinds, or none
+// to pace nothing: store.DB keys those kinds' jobs by channel as it queues
+// them, and refuses any other set.
 type ClaimPace struct {
 	Kinds      []JobKind
 	Ahead      time.Duration

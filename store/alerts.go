@@ -161,15 +161,16 @@ func (db *DB) storeIn(ctx context.Context, tx *sqlx.Tx, a alert.Alert, more []fu
 // written in SQL (TestAcceptQueuesIntakeJob holds the two together): the
 // render job while the message is not posted, else the repeat job due a
 // gap later; its INSERT folds into a queued job of the same key as
-// insertJobSQL does. The link is read in the same snapshot the upsert
-// ran in, as a transaction's read would be.
-var acceptPostgresSQL = `WITH a AS (` + acceptSQL + `, error_id),
+// insertJobSQL does, and like it the job's pace key is the alert's
+// channel (a render job posts there). The link is read in the same
+// snapshot the upsert ran in, as a transaction's read would be.
+var acceptPostgresSQL = `WITH a AS (` + acceptSQL + `, error_id, channel),
 j AS (
-	INSERT INTO jobs (kind, alert_id, text, payload, dedupe_key, serial_key, status, attempts, run_at, created_at)
+	INSERT INTO jobs (kind, alert_id, text, payload, dedupe_key, serial_key, pace_key, status, attempts, run_at, created_at)
 	SELECT 'render_alert', a.id, '',
 		CASE WHEN a.message_ts = '' THEN '' ELSE 'repeat' END,
 		CASE WHEN a.message_ts = '' THEN 'render:' ELSE 'repeat:' END || CAST(a.id AS TEXT),
-		'alert:' || CAST(a.id AS TEXT), 'queued', 0,
+		'alert:' || CAST(a.id AS TEXT), a.channel, 'queued', 0,
 		CASE WHEN a.message_ts = '' THEN CAST(? AS TIMESTAMPTZ) ELSE CAST(? AS TIMESTAMPTZ) END,
 		CAST(? AS TIMESTAMPTZ)
 	FROM a

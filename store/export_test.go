@@ -4,9 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"modernc.org/sqlite"
 
 	"github.com/proliferate/proliferate-linear/alert"
 )
@@ -16,13 +20,14 @@ type JobRow struct {
 	alert.Job
 	LockedUntil sql.NullTime `db:"locked_until"`
 	Owner       string       `db:"owner"`
+	PaceKey     string       `db:"pace_key"` // "" for NULL.
 }
 
 // AllJobs returns every job, dead ones included, by id.
 func AllJobs(t testing.TB, db *DB) []JobRow {
 	t.Helper()
 	var rows []JobRow
-	err := db.x.SelectContext(context.Background(), &rows, `SELECT `+jobColumns+`, locked_until, owner FROM jobs ORDER BY id`)
+	err := db.x.SelectContext(context.Background(), &rows, `SELECT `+jobColumns+`, locked_until, owner, COALESCE(pace_key, '') AS pace_key FROM jobs ORDER BY id`)
 	if err != nil {
 		t.Fatalf("all jobs: %v", err)
 	}
@@ -147,4 +152,119 @@ func RawValues(t testing.TB, db *DB) []RawValue {
 		_ = rows.Close()
 	}
 	return out
+}
+
+// ClaimPlan is the plan of the claim ClaimPacedJobs would run now, one
+// step a line: SQLite's EXPLAIN QUERY PLAN, or PostgreSQL's EXPLAIN
+// ANALYZE (run in a transaction that is rolled back, so nothing is
+// claimed), its generic plan if generic (the one a prepared statement
+// may settle on).
+func ClaimPlan(t testing.TB, db *DB, limit int, pace alert.ClaimPace, generic bool) string {
+	t.Helper()
+	ctx := context.Background()
+	query, args, err := db.claimQuery("plan", limit, time.Minute, pace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if db.dialect == DialectSQLite {
+		var steps []struct {
+			ID      int    `db:"id"`
+			Parent  int    `db:"parent"`
+			NotUsed int    `db:"notused"`
+			Detail  string `db:"detail"`
+		}
+		if err := db.x.SelectContext(ctx, &steps, `EXPLAIN QUERY PLAN `+db.q(query), args...); err != nil {
+			t.Fatalf("explain claim: %v", err)
+		}
+		for _, s := range steps {
+			fmt.Fprintf(&b, "%d %d %s\n", s.ID, s.Parent, s.Detail)
+		}
+		return b.String()
+	}
+	tx, err := db.x.BeginTxx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(ctx, claimLockPostgres); err != nil {
+		t.Fatal(err)
+	}
+	if generic {
+		if _, err := tx.ExecContext(ctx, `SET LOCAL plan_cache_mode = force_generic_plan`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var lines []string
+	if err := tx.SelectContext(ctx, &lines, `EXPLAIN (ANALYZE, BUFFERS) `+db.q(query), args...); err != nil {
+		t.Fatalf("explain claim: %v", err)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// ClaimPages is how many database pages the claim ClaimPacedJobs would
+// run now reads or writes, claiming nothing (its transaction is rolled
+// back): on SQLite the connection's page cache hits and misses, on
+// PostgreSQL the shared buffers of its EXPLAIN ANALYZE. Pages are what a
+// claim costs, however busy the machine is.
+func ClaimPages(t testing.TB, db *DB, limit int, pace alert.ClaimPace) int {
+	t.Helper()
+	ctx := context.Background()
+	if db.dialect == DialectPostgres {
+		plan := ClaimPlan(t, db, limit, pace, false)
+		m := regexp.MustCompile(`^Update on jobs.*\n\s*Buffers: shared hit=(\d+)(?: read=(\d+))?`).FindStringSubmatch(plan)
+		if m == nil {
+			t.Fatalf("no buffers in the claim's plan:\n%s", plan)
+		}
+		n := 0
+		for _, v := range m[1:] {
+			k, _ := strconv.Atoi(v) // "" when nothing was read: 0.
+			n += k
+		}
+		return n
+	}
+	query, args, err := db.claimQuery("pages", limit, time.Minute, pace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := db.x.Connx(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	pages := func() int {
+		n := 0
+		if err := conn.Raw(func(dc any) error {
+			for _, op := range []sqlite.DBStatusOp{sqlite.DBStatusCacheHit, sqlite.DBStatusCacheMiss} {
+				cur, _, err := dc.(sqlite.DBStatus).Status(op, false)
+				if err != nil {
+					return err
+				}
+				n += cur
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	tx, err := conn.BeginTxx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	before := pages()
+	var ids []int64
+	if err := tx.SelectContext(ctx, &ids, db.q(strings.Replace(query, "RETURNING "+jobColumns, "RETURNING id", 1)), args...); err != nil {
+		t.Fatalf("claim: %v", err)
+	}
+	return pages() - before
+}
+
+// Analyze gathers the planner's statistics (ANALYZE), as autovacuum does.
+func Analyze(t testing.TB, db *DB) {
+	t.Helper()
+	if _, err := db.x.Exec(`ANALYZE`); err != nil {
+		t.Fatalf("analyze: %v", err)
+	}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -37,9 +36,28 @@ const maxLastError = 2000
 // the queued job and its due time. A running job is outside the index, so
 // a repeat that arrives while it runs queues a fresh job and the message
 // is rendered again with the newer state.
-const insertJobSQL = `INSERT INTO jobs (kind, alert_id, text, payload, dedupe_key, serial_key, status, attempts, run_at, created_at)
-VALUES (?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?)
+//
+// pace_key is the channel of the alert whose id is bound to it: insertJobs
+// binds the job's alert for a paced kind (pacedKind) and NULL otherwise.
+// Every statement that queues a job must set pace_key the same way, or a
+// paced claim takes the job as one of no channel, ignoring Slack's pace
+// (TestJobsCarryTheirChannel fails).
+const insertJobSQL = `INSERT INTO jobs (kind, alert_id, text, payload, dedupe_key, serial_key, pace_key, status, attempts, run_at, created_at)
+VALUES (?, ?, ?, ?, ?, ?, (SELECT channel FROM alerts WHERE id = ?), 'queued', 0, ?, ?)
 ON CONFLICT DO NOTHING`
+
+// pacedKind reports whether a job of kind k posts in its alert's channel
+// (alert.ChannelKinds), so that a paced claim waits for the channel's turn.
+func pacedKind(k alert.JobKind) bool { return slices.Contains(alert.ChannelKinds, k) }
+
+// paceAlert is the alert id insertJobSQL reads j's pace key from: j's
+// alert for a paced kind, else none (NULL).
+func paceAlert(j alert.Job) any {
+	if !pacedKind(j.Kind) {
+		return nil
+	}
+	return nullInt(j.AlertID)
+}
 
 // insertJobs queues jobs in tx. A job without RunAt is due now.
 func (db *DB) insertJobs(ctx context.Context, tx *sqlx.Tx, now time.Time, jobs ...alert.Job) error {
@@ -52,10 +70,10 @@ func (db *DB) insertJobs(ctx context.Context, tx *sqlx.Tx, now time.Time, jobs .
 			runAt = now
 		}
 		// NULL: no alert; never folds; no serial bound (NULLs are distinct
-		// in a unique index and match nothing in the claim).
+		// in a unique index and match nothing in the claim); no channel.
 		if _, err := db.exec(ctx, tx, insertJobSQL,
 			string(j.Kind), nullInt(j.AlertID), clean(j.Text), clean(j.Payload),
-			nullString(j.DedupeKey), nullString(j.SerialKey), db.t(runAt), db.t(now)); err != nil {
+			nullString(j.DedupeKey), nullString(j.SerialKey), paceAlert(j), db.t(runAt), db.t(now)); err != nil {
 			return wrap(err, "queue %s job (alert %d)", j.Kind, j.AlertID)
 		}
 	}
@@ -80,69 +98,197 @@ func (db *DB) Enqueue(ctx context.Context, jobs ...alert.Job) error {
 // In SET, status is the value before the update. RETURNING has no order.
 //
 // Due: queued and due, or running with a lease that ran out (the worker
-// died). Each kind of candidate is read in due order through an index
-// (jobs_queue) and checked against the other jobs of its serial key through
-// another (jobs_serial), so a claim reads about as many rows as it takes,
-// however long the backlog. A paced claim (alert.ClaimPace) also leaves out
-// a channel's jobs until its turn is near, and takes at most PerChannel of
-// one channel from the candidates.
+// died). %[2]s ranks the candidates (c) per pace key, a job's channel or
+// the job itself, so that at most a few of one channel go; the oldest
+// limit are taken. %[1]s is a WITH clause, if %[2]s needs one.
+//
+// Every LIMIT is CAST(? AS INTEGER), never a bare ?: SQLite (3.5x) marks a
+// statement with LIMIT ? to be compiled again whenever a new value is bound
+// to it, which is every claim, and compiling the claim took twice as long
+// as running it.
 //
 // SQLite runs it alone (one writer, so nothing claims between the SELECT
 // and the UPDATE); PostgreSQL first takes a transaction-level advisory
 // lock, because SKIP LOCKED alone would let two replicas each lock a
 // different job of the same serial key. Claims are short, so serialising
 // them costs little.
-//
-// The %s are the two candidate branches (claimCandidates).
 const claimSQL = `UPDATE jobs SET status = 'running', locked_until = ?, owner = ?,
 	attempts = attempts + CASE WHEN status = 'running' THEN 1 ELSE 0 END,
 	last_error = CASE WHEN status = 'running' THEN 'lease expired' ELSE last_error END
-WHERE id IN (
-	SELECT id FROM (
-		SELECT id, run_at, ROW_NUMBER() OVER (PARTITION BY pace_key ORDER BY run_at, id) AS c FROM (
-			SELECT * FROM (%s) queued
-			UNION ALL
-			SELECT * FROM (%s) expired
-		) candidates
-	) ranked
-	WHERE c <= ? ORDER BY run_at, id LIMIT ?)
+WHERE id IN (%[1]s
+	SELECT id FROM (%[2]s) ranked
+	WHERE c <= ? ORDER BY run_at, id LIMIT CAST(? AS INTEGER))
 RETURNING ` + jobColumns
 
-// claimCandidates is one branch of claimSQL's candidates: due is
-// "j.status = 'queued' AND j.run_at <= ?" or "j.status = 'running' AND
-// j.locked_until <= ?". Its %s: the pace key, the pace join, due, the pace
-// turn. Placeholders: [kinds…], now (due), now ×3 (serial key), [next slot
-// by, hold over by], candidates.
-//
-// The serial key's two checks are plain NOT EXISTS (a NULL key matches
-// nothing) so the planner makes them anti-joins on jobs_serial_running and
-// jobs_serial, and the CASE keeps PostgreSQL from splitting the older-due
-// test into an index scan without the key: that plan, chosen on a young
-// table without statistics, read the whole backlog for every candidate.
-const claimCandidates = `SELECT j.id, j.run_at, %s AS pace_key
-			FROM jobs j%s
-			WHERE %s
-			AND NOT EXISTS (SELECT 1 FROM jobs r
-				WHERE r.serial_key = j.serial_key AND r.status = 'running' AND r.locked_until > ?)
-			AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.serial_key = j.serial_key AND o.id < j.id
-				AND CASE o.status WHEN 'queued' THEN o.run_at <= ? WHEN 'running' THEN o.locked_until <= ? ELSE FALSE END)%s
-			ORDER BY j.run_at, j.id LIMIT ?`
+// claimRank ranks the candidates %s (id, run_at, pace_key) per pace key.
+const claimRank = `
+		SELECT id, run_at, ROW_NUMBER() OVER (PARTITION BY pace_key ORDER BY run_at, id) AS c FROM (%s
+		) candidates`
 
-// Pieces of claimCandidates for a paced claim: a job of a paced kind is
-// keyed by its alert's channel and joined to the channel's pace; any other
-// job has a key of its own and no pace row.
+// claimSerial keeps j to the oldest due job of its serial key, and off a
+// key a live running job holds. Placeholders: now ×3.
+//
+// Both checks are plain NOT EXISTS (a NULL key matches nothing) so the
+// planner makes them anti-joins on jobs_serial_running and jobs_serial,
+// and the CASE keeps PostgreSQL from splitting the older-due test into an
+// index scan without the key: that plan, chosen on a young table without
+// statistics, read the whole backlog for every candidate.
+const claimSerial = `
+				AND NOT EXISTS (SELECT 1 FROM jobs r
+					WHERE r.serial_key = j.serial_key AND r.status = 'running' AND r.locked_until > ?)
+				AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.serial_key = j.serial_key AND o.id < j.id
+					AND CASE o.status WHEN 'queued' THEN o.run_at <= ? WHEN 'running' THEN o.locked_until <= ? ELSE FALSE END)`
+
+// claimOwnKey is the pace key of a job of no channel: its own.
+const claimOwnKey = `'job:' || CAST(j.id AS TEXT)`
+
+// claimAnyBranches are an unpaced claim's candidates: every due job in due
+// order (jobs_queue), each its own pace key. Placeholders: now, now ×3
+// (claimSerial), candidates, twice (queued, then expired).
+const claimAnyBranches = `
+			SELECT * FROM (SELECT j.id, j.run_at, ` + claimOwnKey + ` AS pace_key FROM jobs j
+				WHERE j.status = 'queued' AND j.run_at <= ?` + claimSerial + `
+				ORDER BY j.run_at, j.id LIMIT CAST(? AS INTEGER)) queued
+			UNION ALL
+			SELECT * FROM (SELECT j.id, j.run_at, ` + claimOwnKey + ` AS pace_key FROM jobs j
+				WHERE j.status = 'running' AND j.locked_until <= ?` + claimSerial + `
+				ORDER BY j.run_at, j.id LIMIT CAST(? AS INTEGER)) expired`
+
+// claimPacedWith gathers a paced claim's candidates without reading the
+// jobs a channel has waiting for its turn.
+//
+// First, like an unpaced claim, the oldest due queued jobs of any kind
+// (win, in due order through jobs_queue), but only a window of them, those
+// of a channel only near its turn (winc), with the jobs whose lease ran
+// out (expired), ranked (wranked). Every due job outside the window is
+// younger than all in it, so when the window holds every due job, or
+// enough of its candidates are left after the per-channel cut, the claim
+// is what it would be had it read on: enough, more is 0, and claimPaced
+// takes wranked.
+//
+// Otherwise (the window was filled by channels whose turn has not come,
+// which may hold any number of jobs) more is 1 and the candidates come
+// from elsewhere: heads walks the channels that have queued jobs in
+// jobs_paced, from the first job of one channel straight to the first of
+// the next (one seek each, however many jobs a channel holds); turns keeps
+// the channels whose first job is due and whose next slot and hold are
+// near (a channel with no channel_pace row has never been paced: its turn
+// is now), oldest first; claimPacedFallback reads a few due jobs of each,
+// and the due jobs of no channel in due order (jobs_unpaced). A LIMIT of 0
+// keeps SQLite from running what more does not ask for (a condition in
+// WHERE would be tested on every row instead).
+//
+// The %s is the step from one head to the next (claimNextHeadSQLite,
+// claimNextHeadPostgres). Placeholders: now, window (win); next slot by,
+// hold over by, now ×3 (winc); now, now ×3, next slot by, hold over by,
+// candidates (expired); window, per channel, limit (enough); now, next
+// slot by, hold over by, channels (turns).
+const claimPacedWith = `
+	WITH RECURSIVE win AS (
+		SELECT j.id, j.run_at, j.pace_key, j.serial_key FROM jobs j
+		WHERE j.status = 'queued' AND j.run_at <= ? ORDER BY j.run_at, j.id LIMIT CAST(? AS INTEGER)
+	), winc AS (
+		SELECT j.id, j.run_at, COALESCE(j.pace_key, ` + claimOwnKey + `) AS pace_key
+		FROM win j LEFT JOIN channel_pace p ON p.channel = j.pace_key
+		WHERE (p.channel IS NULL OR (p.next_at <= ? AND p.held_until <= ?))` + claimSerial + `
+	), expired AS MATERIALIZED (
+		SELECT j.id, j.run_at, COALESCE(j.pace_key, ` + claimOwnKey + `) AS pace_key
+		FROM jobs j LEFT JOIN channel_pace p ON p.channel = j.pace_key
+		WHERE j.status = 'running' AND j.locked_until <= ?` + claimSerial + `
+		AND (p.channel IS NULL OR (p.next_at <= ? AND p.held_until <= ?))
+		ORDER BY j.run_at, j.id LIMIT CAST(? AS INTEGER)
+	), wranked AS MATERIALIZED (
+		SELECT id, run_at, ROW_NUMBER() OVER (PARTITION BY pace_key ORDER BY run_at, id) AS c
+		FROM (SELECT * FROM winc UNION ALL SELECT * FROM expired) w
+	), more (n) AS (
+		SELECT CASE WHEN (SELECT COUNT(*) FROM win) < ? OR (SELECT COUNT(*) FROM wranked WHERE c <= ?) >= ?
+			THEN 0 ELSE 1 END
+	), heads (pace_key, run_at, id) AS (
+		SELECT * FROM (SELECT pace_key, run_at, id FROM jobs
+			WHERE status = 'queued' AND pace_key IS NOT NULL
+			ORDER BY pace_key, run_at, id LIMIT (SELECT n FROM more)) first
+		UNION ALL
+		%s
+	), turns AS (
+		SELECT h.pace_key FROM heads h LEFT JOIN channel_pace p ON p.channel = h.pace_key
+		WHERE h.run_at <= ? AND (p.channel IS NULL OR (p.next_at <= ? AND p.held_until <= ?))
+		ORDER BY h.run_at, h.id LIMIT CAST(? AS INTEGER)
+	)`
+
+// The step from the head h of one channel to the first queued job of the
+// next channel: SQLite has no LATERAL, but finds a job by id from a scalar
+// subquery.
 const (
-	claimOwnKey   = `'job:' || CAST(j.id AS TEXT)`
-	claimPaceKey  = `COALESCE(a.channel, ` + claimOwnKey + `)`
-	claimPaceJoin = ` LEFT JOIN alerts a ON a.id = j.alert_id AND j.kind IN (%s) LEFT JOIN channel_pace p ON p.channel = a.channel`
-	claimPaceTurn = `
-			AND (p.channel IS NULL OR (p.next_at <= ? AND p.held_until <= ?))`
+	claimNextHeadSQLite = `SELECT x.pace_key, x.run_at, x.id FROM heads h JOIN jobs x ON x.id = (SELECT n.id FROM jobs n
+			WHERE n.status = 'queued' AND n.pace_key > h.pace_key ORDER BY n.pace_key, n.run_at, n.id LIMIT 1)`
+	claimNextHeadPostgres = `SELECT x.pace_key, x.run_at, x.id FROM heads h CROSS JOIN LATERAL (SELECT n.pace_key, n.run_at, n.id FROM jobs n
+			WHERE n.status = 'queued' AND n.pace_key > h.pace_key ORDER BY n.pace_key, n.run_at, n.id LIMIT 1) x`
 )
+
+// claimPaced ranks a paced claim's candidates (see claimPacedWith): the
+// window's when they are enough, else the fallback's.
+const claimPaced = `
+		SELECT id, run_at, c FROM wranked WHERE (SELECT n FROM more) = 0
+		UNION ALL` + claimRank
+
+// claimPacedFallback are the candidates when the window's are not enough:
+// the jobs whose lease ran out, the due jobs of no channel in due order,
+// and at most a few due jobs of each channel in turns (one LIMITed read a
+// channel: %s, the dialect's claimTurnJobs…). Placeholders: now, now ×3,
+// candidates (unpaced); now, now ×3, per channel (turns' jobs).
+const claimPacedFallback = `
+			SELECT * FROM expired WHERE (SELECT n FROM more) = 1
+			UNION ALL
+			SELECT * FROM (SELECT j.id, j.run_at, ` + claimOwnKey + ` AS pace_key FROM jobs j
+				WHERE j.status = 'queued' AND j.pace_key IS NULL AND j.run_at <= ?` + claimSerial + `
+				ORDER BY j.run_at, j.id LIMIT CAST(? AS INTEGER) * (SELECT n FROM more)) unpaced
+			UNION ALL
+			%s`
+
+// claimTurnJobs reads the first due jobs of each channel in turns, at
+// most the placeholder after claimSerial's: on SQLite as a list of ids
+// from a correlated subquery, on PostgreSQL through LATERAL.
+const (
+	claimTurnJobsSQLite = `SELECT x.id, x.run_at, x.pace_key FROM turns t JOIN jobs x ON x.id IN (SELECT j.id FROM jobs j
+				WHERE j.status = 'queued' AND j.pace_key = t.pace_key AND j.run_at <= ?` + claimSerial + `
+				ORDER BY j.run_at, j.id LIMIT CAST(? AS INTEGER))`
+	claimTurnJobsPostgres = `SELECT x.id, x.run_at, x.pace_key FROM turns t CROSS JOIN LATERAL (SELECT j.id, j.run_at, j.pace_key FROM jobs j
+				WHERE j.status = 'queued' AND j.pace_key = t.pace_key AND j.run_at <= ?` + claimSerial + `
+				ORDER BY j.run_at, j.id LIMIT CAST(? AS INTEGER)) x`
+)
+
+// The claims, per dialect: any job in due order, or keeping the pace.
+var (
+	claimAnySQL   = fmt.Sprintf(claimSQL, "", fmt.Sprintf(claimRank, claimAnyBranches))
+	claimPacedSQL = map[string]string{
+		DialectSQLite:   pacedClaim(claimNextHeadSQLite, claimTurnJobsSQLite),
+		DialectPostgres: pacedClaim(claimNextHeadPostgres, claimTurnJobsPostgres),
+	}
+)
+
+// pacedClaim is the paced claim with a dialect's steps.
+func pacedClaim(nextHead, turnJobs string) string {
+	return fmt.Sprintf(claimSQL, fmt.Sprintf(claimPacedWith, nextHead),
+		fmt.Sprintf(claimPaced, fmt.Sprintf(claimPacedFallback, turnJobs)))
+}
 
 // claimLockPostgres serialises claims per schema (tests share a database
 // in separate schemas). https://www.postgresql.org/docs/current/explicit-locking.html#ADVISORY-LOCKS
+//
+// It also turns sequential and bitmap scans off for the claim's
+// transaction, so that the claim reads jobs only along its indexes, as
+// many rows as it takes. On a young table without statistics the planner
+// guesses a handful of jobs, and else reads the window (claimPacedWith)
+// with a bitmap scan and a sort, or checks each candidate's serial key
+// with a sequential scan: either reads every job, however many a held
+// channel has, and the second for every candidate. And it keeps the
+// prepared claim's generic plan: planning the claim anew for its values
+// took longer than running it, and with those scans off the plan is the
+// same.
 const claimLockPostgres = `SELECT pg_advisory_xact_lock(
-	('x' || substr(md5('proliferate-linear/claim/' || COALESCE(current_schema(), '')), 1, 16))::bit(64)::bigint)`
+	('x' || substr(md5('proliferate-linear/claim/' || COALESCE(current_schema(), '')), 1, 16))::bit(64)::bigint),
+	set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true),
+	set_config('plan_cache_mode', 'force_generic_plan', true)`
 
 // ClaimJobs leases up to limit due jobs to owner for lease, oldest due
 // first. A job that posts in its alert's channel (alert.ChannelKinds) is
@@ -156,44 +302,23 @@ func (db *DB) ClaimJobs(ctx context.Context, owner string, limit int, lease time
 // pace.Kinds whose channel's next slot is more than pace.Ahead away, or
 // whose hold lasts more than pace.HoldAhead, stay queued, and at most
 // pace.PerChannel of one channel are claimed (see alert.ClaimPace).
-// Without kinds no job waits for its channel.
+// Without kinds no job waits for its channel. The store keys the jobs of
+// alert.ChannelKinds by channel as it queues them, so those are the kinds
+// it paces: any other set is ErrInvalid.
+//
+// A claim's cost does not grow with the jobs waiting in a channel whose
+// turn has not come: it reads one index entry for such a channel, a few
+// jobs of each channel whose turn is near, and the due jobs of no channel
+// in due order.
 func (db *DB) ClaimPacedJobs(ctx context.Context, owner string, limit int, lease time.Duration, pace alert.ClaimPace) ([]alert.Job, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
-	if lease <= 0 {
-		return nil, fmt.Errorf("lease %v: %w", lease, alert.ErrInvalid)
+	query, args, err := db.claimQuery(owner, limit, lease, pace)
+	if err != nil {
+		return nil, err
 	}
-	now := db.clock()
-	paced := len(pace.Kinds) > 0
-	perChannel := limit
-	if paced {
-		perChannel = max(pace.PerChannel, 1)
-	}
-	args := []any{db.t(now.Add(lease)), owner}
-	var branches [2]string
-	for i, due := range []string{`j.status = 'queued' AND j.run_at <= ?`, `j.status = 'running' AND j.locked_until <= ?`} {
-		key, join, turn := claimOwnKey, "", ""
-		if paced {
-			marks := strings.TrimSuffix(strings.Repeat("?, ", len(pace.Kinds)), ", ")
-			key, join, turn = claimPaceKey, fmt.Sprintf(claimPaceJoin, marks), claimPaceTurn
-			for _, k := range pace.Kinds {
-				args = append(args, string(k))
-			}
-		}
-		branches[i] = fmt.Sprintf(claimCandidates, key, join, due, turn)
-		args = append(args, db.t(now), db.t(now), db.t(now), db.t(now))
-		if paced {
-			args = append(args, db.t(now.Add(max(pace.Ahead, 0))), db.t(now.Add(max(pace.HoldAhead, 0))))
-		}
-		// Enough candidates that the extra jobs of a few channels, left
-		// out by perChannel, rarely leave the claim short.
-		args = append(args, 4*limit)
-	}
-	query := fmt.Sprintf(claimSQL, branches[0], branches[1])
-	args = append(args, perChannel, limit)
 	var jobs []alert.Job
-	var err error
 	if db.dialect == DialectPostgres {
 		err = db.inTx(ctx, func(tx *sqlx.Tx) error {
 			if _, err := tx.ExecContext(ctx, claimLockPostgres); err != nil {
@@ -220,6 +345,56 @@ func (db *DB) ClaimPacedJobs(ctx context.Context, owner string, limit int, lease
 		return jobs[i].ID < jobs[k].ID
 	})
 	return jobs, nil
+}
+
+// claimQuery is ClaimPacedJobs' statement and its arguments.
+func (db *DB) claimQuery(owner string, limit int, lease time.Duration, pace alert.ClaimPace) (string, []any, error) {
+	if lease <= 0 {
+		return "", nil, fmt.Errorf("lease %v: %w", lease, alert.ErrInvalid)
+	}
+	paced := len(pace.Kinds) > 0
+	if paced && !sameKinds(pace.Kinds, alert.ChannelKinds) {
+		return "", nil, fmt.Errorf("pace kinds %v: the store paces %v: %w", pace.Kinds, alert.ChannelKinds, alert.ErrInvalid)
+	}
+	now := db.clock()
+	// Enough candidates that the extra jobs of a few channels, left out by
+	// perChannel, rarely leave the claim short.
+	candidates := 4 * limit
+	args := []any{db.t(now.Add(lease)), owner}
+	serial := []any{db.t(now), db.t(now), db.t(now)}
+	query, perChannel := claimAnySQL, limit
+	if paced {
+		query, perChannel = claimPacedSQL[db.dialect], max(pace.PerChannel, 1)
+		nextBy, holdBy := db.t(now.Add(max(pace.Ahead, 0))), db.t(now.Add(max(pace.HoldAhead, 0)))
+		args = append(args, db.t(now), candidates)                                            // win
+		args = append(append(args, nextBy, holdBy), serial...)                                // winc
+		args = append(append(append(args, db.t(now)), serial...), nextBy, holdBy, candidates) // expired
+		args = append(args, candidates, perChannel, limit)                                    // more
+		args = append(args, db.t(now), nextBy, holdBy, candidates)                            // turns
+		args = append(append(append(args, db.t(now)), serial...), candidates)                 // unpaced
+		args = append(append(append(args, db.t(now)), serial...), perChannel)                 // turns' jobs
+	} else {
+		for range 2 {
+			args = append(append(append(args, db.t(now)), serial...), candidates)
+		}
+	}
+	args = append(args, perChannel, limit)
+	return query, args, nil
+}
+
+// sameKinds reports whether a and b hold the same kinds.
+func sameKinds(a, b []alert.JobKind) bool {
+	for _, k := range a {
+		if !slices.Contains(b, k) {
+			return false
+		}
+	}
+	for _, k := range b {
+		if !slices.Contains(a, k) {
+			return false
+		}
+	}
+	return true
 }
 
 // ExtendLeases renews owner's leases on ids for lease from now and returns

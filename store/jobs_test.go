@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -302,3 +303,48 @@ func TestClaimJobsConcurrent(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestJobsCarryTheirChannel: every job of alert.ChannelKinds is queued
+// with its alert's channel as its pace key, whichever way it is queued,
+// and no other job has one. A paced claim finds a channel's jobs by that
+// key; a statement that queued a job without it would let the job pass
+// its channel's turn.
+func TestJobsCarryTheirChannel(t *testing.T) {
+	each(t, func(t *testing.T, db *store.DB, clk *fakeClock) {
+		ctx := context.Background()
+		a := accept(t, db, newAlert("E-1", "C1"))
+		acc, err := db.AcceptAlert(ctx, newAlert("E-2", "C2"), func(b alert.Alert) []alert.Job {
+			return []alert.Job{alert.StatusJob(b.ID, "1700000000.000100")}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := acc.Alert
+		if err := db.SetAlertMessage(ctx, a.ID, "1700000000.000200"); err != nil {
+			t.Fatal(err)
+		}
+		accept(t, db, newAlert("E-1", "C1")) // a repeat of a posted alert: a later render job.
+		if err := db.Enqueue(ctx,
+			alert.NoteJob(a.ID, alert.Note{Kind: alert.NoteText, Text: "created ENG-1"}),
+			alert.StatusJob(b.ID, "1700000000.000300"),
+			alert.Job{Kind: alert.JobCreateRouted, AlertID: a.ID, Payload: "{}"},
+			alert.Job{Kind: alert.JobLinearDelivery, Payload: "{}"},
+		); err != nil {
+			t.Fatal(err)
+		}
+		rows := store.AllJobs(t, db)
+		if len(rows) != 8 {
+			t.Fatalf("%d jobs, want 8", len(rows))
+		}
+		channel := map[int64]string{a.ID: "C1", b.ID: "C2"}
+		for _, r := range rows {
+			want := ""
+			if slices.Contains(alert.ChannelKinds, r.Kind) {
+				want = channel[r.AlertID]
+			}
+			if r.PaceKey != want {
+				t.Errorf("%s job of alert %d has pace key %q, want %q", r.Kind, r.AlertID, r.PaceKey, want)
+			}
+		}
+	})
+}

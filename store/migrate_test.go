@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -20,10 +21,10 @@ func checkSchema(t *testing.T, db *store.DB) {
 			t.Errorf("%s has %s rows, want an empty table", table, got)
 		}
 	}
-	if got := store.QueryString(t, db, "SELECT COUNT(*) FROM schema_migrations"); got != "10" {
-		t.Errorf("schema_migrations has %s rows, want 10", got)
+	if got := store.QueryString(t, db, "SELECT COUNT(*) FROM schema_migrations"); got != "11" {
+		t.Errorf("schema_migrations has %s rows, want 11", got)
 	}
-	for version, want := range map[int]string{1: "0001_init.sql", 2: "0002_issue_tracking.sql", 3: "0003_oauth_connections.sql", 4: "0004_durable_deliveries.sql", 5: "0005_slack_messages.sql", 7: "0007_work_engine.sql", 11: "0011_routing_rules.sql", 12: "0012_webhook_jobs.sql", 13: "0013_jobs_claim.sql", 14: "0014_linear_checks.sql"} {
+	for version, want := range map[int]string{1: "0001_init.sql", 2: "0002_issue_tracking.sql", 3: "0003_oauth_connections.sql", 4: "0004_durable_deliveries.sql", 5: "0005_slack_messages.sql", 7: "0007_work_engine.sql", 11: "0011_routing_rules.sql", 12: "0012_webhook_jobs.sql", 13: "0013_jobs_claim.sql", 14: "0014_linear_checks.sql", 15: "0015_jobs_pace_key.sql"} {
 		if got := store.QueryString(t, db, "SELECT name FROM schema_migrations WHERE version = ?", version); got != want {
 			t.Errorf("migration %d is recorded as %q, want %q", version, got, want)
 		}
@@ -122,6 +123,49 @@ func TestMigrate2Backfills(t *testing.T) {
 						t.Errorf("ClosedAt, RegressedAt = %v, %v; want %v, zero", l.ClosedAt, l.RegressedAt, tt.wantClosed)
 					}
 				})
+			}
+		})
+	}
+}
+
+// TestMigrateJobsPaceKey: migration 15 gives the queued jobs of a release
+// before it their pace key, so a paced claim keeps their channels' turns
+// from the first claim after the upgrade: render, note and status jobs get
+// their alert's channel, other jobs none.
+func TestMigrateJobsPaceKey(t *testing.T) {
+	for _, dc := range storetest.Dialects(t) {
+		t.Run(dc.Name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			db, err := store.Open(ctx, dc.URL(t), storetest.Logger(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			store.MigrateTo(t, db, 14)
+			at := store.TimeArg(db, t0)
+			ids := map[string]string{}
+			for _, channel := range []string{"C1", "C2"} {
+				ids[channel] = store.QueryString(t, db, `INSERT INTO alerts (error_id, channel, first_seen, last_seen, created_at, updated_at)
+					VALUES (?, ?, ?, ?, ?, ?) RETURNING id`, "E-"+channel, channel, at, at, at, at)
+			}
+			for _, j := range []struct {
+				kind    string
+				alertID any
+			}{{"render_alert", ids["C1"]}, {"thread_note", ids["C2"]}, {"thread_status", ids["C1"]}, {"create_routed", ids["C2"]}, {"linear_delivery", nil}} {
+				store.Exec(t, db, `INSERT INTO jobs (kind, alert_id, status, attempts, run_at, created_at) VALUES (?, ?, 'queued', 0, ?, ?)`,
+					j.kind, j.alertID, at, at)
+			}
+			if err := db.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, r := range store.AllJobs(t, db) {
+				got = append(got, string(r.Kind)+":"+r.PaceKey)
+			}
+			want := []string{"render_alert:C1", "thread_note:C2", "thread_status:C1", "create_routed:", "linear_delivery:"}
+			if !slices.Equal(got, want) {
+				t.Errorf("jobs after the migration: %q, want %q", got, want)
 			}
 		})
 	}

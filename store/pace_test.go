@@ -2,6 +2,9 @@ package store_test
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -111,6 +114,118 @@ func TestClaimPacedJobs(t *testing.T) {
 		// Unpaced, the channel's last job is due like any other.
 		if jobs, err := db.ClaimPacedJobs(ctx, "test", 10, time.Minute, alert.ClaimPace{}); err != nil || len(jobs) != 1 || jobs[0].AlertID != c1[2] {
 			t.Fatalf("unpaced claim = %v, %v; want C1's last alert %d", jobs, err, c1[2])
+		}
+	})
+}
+
+// TestClaimPassesHeldBacklog: a channel Slack holds, with more queued jobs
+// than a claim reads in due order (its window), is passed over as a
+// whole: a paced claim still finds the due jobs of other channels and of
+// no channel, keeps the per-channel cut, the serial keys and a channel
+// whose next slot is far, takes back expired leases counting an attempt,
+// and once the hold is over takes the held channel's oldest jobs first.
+func TestClaimPassesHeldBacklog(t *testing.T) {
+	each(t, func(t *testing.T, db *store.DB, clk *fakeClock) {
+		ctx := context.Background()
+		var held []int64
+		for i := range 50 {
+			held = append(held, accept(t, db, newAlert("E-held-"+strconv.Itoa(i), "C-held")).ID)
+		}
+		notes := make([]alert.Job, 100)
+		for i := range notes {
+			notes[i] = alert.StatusJob(held[0], "1700000000.000100")
+		}
+		if err := db.Enqueue(ctx, notes...); err != nil {
+			t.Fatal(err)
+		}
+		var c1 []int64
+		for i := range 3 {
+			c1 = append(c1, accept(t, db, newAlert("E-c1-"+strconv.Itoa(i), "C1")).ID)
+		}
+		// Queued behind C1's first render job: the same serial key.
+		if err := db.Enqueue(ctx, alert.StatusJob(c1[0], "1700000000.000200")); err != nil {
+			t.Fatal(err)
+		}
+		c2 := accept(t, db, newAlert("E-c2", "C2")).ID
+		c3 := []int64{accept(t, db, newAlert("E-c3-a", "C3")).ID, accept(t, db, newAlert("E-c3-b", "C3")).ID}
+		if err := db.Enqueue(ctx, alert.Job{Kind: "linear_delivery", Payload: "{}"}, alert.Job{Kind: "linear_delivery", Payload: "{}"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := db.ReserveChannelSlot(ctx, "C3", 10*time.Second, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.HoldChannel(ctx, "C-held", time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		pace := alert.ClaimPace{Kinds: alert.ChannelKinds, Ahead: time.Second, HoldAhead: 5 * time.Second, PerChannel: 2}
+		claim := func(lease time.Duration, want ...string) {
+			t.Helper()
+			jobs, err := db.ClaimPacedJobs(ctx, "test", 10, lease, pace)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, j := range jobs {
+				got = append(got, fmt.Sprintf("%s %d/%d", j.Kind, j.AlertID, j.Attempts))
+			}
+			slices.Sort(got)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Fatalf("claimed %q, want %q", got, want)
+			}
+		}
+		render := func(id int64, attempts int) string { return fmt.Sprintf("render_alert %d/%d", id, attempts) }
+		// C1's two oldest (not its note, nor its third), C2's, the
+		// deliveries; nothing of the held channel nor of C3.
+		claim(time.Minute, render(c1[0], 0), render(c1[1], 0), render(c2, 0), "linear_delivery 0/0", "linear_delivery 0/0")
+		claim(10*time.Minute, render(c1[2], 0))
+		// A minute on: the hold and C3's slot are past, and the first
+		// claim's leases ran out. The note still waits for its render job.
+		clk.Advance(time.Minute + time.Second)
+		claim(10*time.Minute,
+			render(held[0], 0), render(held[1], 0), render(c3[0], 0), render(c3[1], 0),
+			render(c1[0], 1), render(c1[1], 1), render(c2, 1), "linear_delivery 0/1", "linear_delivery 0/1")
+	})
+}
+
+// TestClaimCostFlatInHeldBacklog: what a paced claim reads does not grow
+// with the jobs waiting in a channel Slack holds: ten times the backlog
+// costs it no more than a few pages (a deeper index), where reading past
+// the held jobs would cost ten times as many.
+func TestClaimCostFlatInHeldBacklog(t *testing.T) {
+	each(t, func(t *testing.T, db *store.DB, clk *fakeClock) {
+		ctx := context.Background()
+		backlog := func(n int) {
+			t.Helper()
+			a := accept(t, db, newAlert("E-held-"+strconv.Itoa(n), "C-held"))
+			notes := make([]alert.Job, n)
+			for i := range notes {
+				notes[i] = alert.StatusJob(a.ID, "1700000000.000100")
+			}
+			if err := db.Enqueue(ctx, notes...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		backlog(200)
+		for i := range 40 {
+			accept(t, db, newAlert("E-"+strconv.Itoa(i), "C"+strconv.Itoa(i%20)))
+		}
+		if err := db.Enqueue(ctx, alert.Job{Kind: "linear_delivery", Payload: "{}"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.HoldChannel(ctx, "C-held", time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		pace := alert.ClaimPace{Kinds: alert.ChannelKinds, Ahead: time.Second, HoldAhead: 5 * time.Second, PerChannel: 2}
+		small := store.ClaimPages(t, db, 16, pace)
+		backlog(2000)
+		big := store.ClaimPages(t, db, 16, pace)
+		t.Logf("pages per claim: %d with 200 held jobs, %d with 2,200", small, big)
+		if big > small+small/4 {
+			t.Errorf("a claim reads %d pages with 2,200 held jobs, %d with 200: it reads the held jobs", big, small)
+		}
+		if jobs, err := db.ClaimPacedJobs(ctx, "test", 16, time.Minute, pace); err != nil || len(jobs) != 16 {
+			t.Fatalf("claimed %d jobs (%v), want 16", len(jobs), err)
 		}
 	})
 }
