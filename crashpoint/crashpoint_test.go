@@ -44,6 +44,7 @@ func TestHit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // each case is a child process of its own.
 			cmd := exec.Command(os.Args[0], "-test.run=^$")
 			cmd.Env = append(os.Environ(), childEnv+"=1", Env+"="+tt.armed)
 			var stdout, stderr strings.Builder

@@ -8,6 +8,12 @@
 // Each scenario checks a promise from outside and prints its figures
 // (go test -v ./faults shows them).
 //
+// The scenarios run only with PROLIFERATE_FAULTS=1: they wait on real
+// clocks for about a minute, so go test ./... skips them and CI runs them
+// in a step of their own:
+//
+//	PROLIFERATE_FAULTS=1 go test -race -count=1 ./faults
+//
 // Flags (after -args): -burst sets the size of the kill -9 burst (default
 // 2000, the figure the promise is made for; PROLIFERATE_FAULTS_BURST
 // overrides it too).

@@ -89,9 +89,20 @@ func binary(t *testing.T) string {
 	return binPath
 }
 
+// envFaults names the variable that runs the suite: its scenarios wait on
+// real clocks (leases, Retry-After, outages, restarts) for about a minute,
+// so go test ./... skips them and CI runs them as a step of their own
+// (.ci/run: PROLIFERATE_FAULTS=1 go test -race -count=1 ./faults).
+const envFaults = "PROLIFERATE_FAULTS"
+
 // dialects gives the DATABASE_URL maker of each store the suite runs on:
 // embedded SQLite always, PostgreSQL when PROLIFERATE_TEST_DATABASE_URL is set.
+// Every scenario starts here; it skips the scenario unless envFaults is 1.
 func dialects(t *testing.T) []dialect {
+	t.Helper()
+	if os.Getenv(envFaults) != "1" {
+		t.Skipf("the fault suite runs with %s=1 (a CI step of its own)", envFaults)
+	}
 	var out []dialect
 	for _, dc := range storetest.Dialects(t) {
 		url := dc.URL

@@ -13,6 +13,7 @@ import (
 )
 
 func TestPostAlertAccepted(t *testing.T) {
+	t.Parallel()
 	h := defaultHarness(t)
 	resp := h.postSigned(t, mustJSON(t, validPayload()), testNow)
 	if resp.status != http.StatusAccepted {
@@ -39,6 +40,7 @@ func TestPostAlertAccepted(t *testing.T) {
 }
 
 func TestPostAlertMapping(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		edit func(p map[string]any)
@@ -121,6 +123,7 @@ func TestPostAlertMapping(t *testing.T) {
 }
 
 func TestPostAlertValidation(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		edit    func(p map[string]any)
@@ -186,6 +189,7 @@ func TestPostAlertValidation(t *testing.T) {
 }
 
 func TestPostAlertNoChannel(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, Config{WebhookSecret: testSecret}, Deps{})
 	resp := h.postSigned(t, mustJSON(t, validPayload()), testNow)
 	if msg, _ := resp.body["error"].(string); resp.status != http.StatusBadRequest || !strings.HasPrefix(msg, "channel: required") {
@@ -199,6 +203,7 @@ func TestPostAlertNoChannel(t *testing.T) {
 }
 
 func TestPostAlertBodyLimit(t *testing.T) {
+	t.Parallel()
 	// padded returns a valid payload of exactly n bytes (the stack pads it).
 	padded := func(t *testing.T, n int) []byte {
 		p := validPayload()
@@ -241,6 +246,7 @@ func TestPostAlertBodyLimit(t *testing.T) {
 }
 
 func TestPostAlertStoreFailure(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name       string
 		err        error
@@ -282,6 +288,7 @@ func TestPostAlertStoreFailure(t *testing.T) {
 }
 
 func TestPostAlertRepeatsFold(t *testing.T) {
+	t.Parallel()
 	h := defaultHarness(t)
 	body := mustJSON(t, validPayload())
 	for i := 1; i <= 3; i++ {
@@ -302,6 +309,7 @@ func TestPostAlertRepeatsFold(t *testing.T) {
 }
 
 func TestAcceptErrorIsNotInvalidByAccident(t *testing.T) {
+	t.Parallel()
 	// Only alert.ErrInvalid maps to 400; a conflict is the server's problem.
 	err := fmt.Errorf("x: %w", alert.ErrConflict)
 	if errors.Is(err, alert.ErrInvalid) {

@@ -108,6 +108,7 @@ func replaceWith(proposed string) func() (alert.Connection, error) {
 // the text a person reads (from the rendered DOM) and a screenshot, kept in
 // the artifacts directory for a human to look at.
 func TestBrowserPages(t *testing.T) {
+	t.Parallel()
 	bin := chromium(t)
 	out := artifactsDir(t)
 	cases := []struct {

@@ -28,6 +28,7 @@ var _ Integration = (*oauth.Manager)(nil)
 // the success page, a replayed callback, and disconnect. It runs a first
 // connect, and a reconnect of a workspace whose grant Linear revoked.
 func TestConnectEndToEnd(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		for _, reconnect := range []bool{false, true} {
 			name := dc.Name + "/first connect"

@@ -38,6 +38,7 @@ func checkPageHeaders(t *testing.T, p pageResponse) {
 const secretCode = "code-9f8e7d6c5b4a39281706"
 
 func TestConnectFlowPages(t *testing.T) {
+	t.Parallel()
 	replace := &alert.ReplaceError{
 		Current:      alert.Connection{SlackTeamID: testTeam, OrgName: "Acme"},
 		Proposed:     alert.Connection{SlackTeamID: testTeam, OrgName: "Globex"},
@@ -212,6 +213,7 @@ func TestConnectFlowPages(t *testing.T) {
 }
 
 func TestConnectRedirects(t *testing.T) {
+	t.Parallel()
 	f := newFakeIntegration()
 	f.states["s1"] = true
 	srv, _ := newPageServer(t, f, nil)
@@ -240,6 +242,7 @@ func TestConnectRedirects(t *testing.T) {
 }
 
 func TestCallbackHeadUsesNothingUp(t *testing.T) {
+	t.Parallel()
 	f := newFakeIntegration()
 	f.states["s1"] = true
 	srv, _ := newPageServer(t, f, nil)
@@ -252,6 +255,7 @@ func TestCallbackHeadUsesNothingUp(t *testing.T) {
 }
 
 func TestConnectPagesNotConfigured(t *testing.T) {
+	t.Parallel()
 	srv, _ := newPageServer(t, nil, nil)
 	for _, tc := range []struct {
 		method, path string
@@ -275,6 +279,7 @@ func TestConnectPagesNotConfigured(t *testing.T) {
 // TestConfirmNeedsPost: a link (GET) can never confirm a replacement; only
 // the page's form can.
 func TestConfirmNeedsPost(t *testing.T) {
+	t.Parallel()
 	f := newFakeIntegration()
 	srv, _ := newPageServer(t, f, nil)
 	p := browse(t, srv, http.MethodGet, ConfirmPath+"?state=confirm-state-123&team="+testTeam, nil)

@@ -15,6 +15,7 @@ import (
 // TestIntegrationAPIAuth: every REST endpoint wants the bearer token, and
 // a refused one reaches neither Linear nor the Integration.
 func TestIntegrationAPIAuth(t *testing.T) {
+	t.Parallel()
 	f := newLinearFixture(t)
 	endpoints := []struct{ method, path string }{
 		{http.MethodGet, "/connect"},
@@ -55,6 +56,7 @@ func TestIntegrationAPIAuth(t *testing.T) {
 }
 
 func TestIntegrationAPIConnect(t *testing.T) {
+	t.Parallel()
 	f := newLinearFixture(t)
 	r := f.api(t, http.MethodGet, "/connect", nil)
 	if r.status != http.StatusOK || r.body["url"] != "https://bot.example"+ConnectPath+"?state=s-new" {
@@ -71,6 +73,7 @@ func TestIntegrationAPIConnect(t *testing.T) {
 }
 
 func TestIntegrationAPIConnectNeedsTeam(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, Config{APIToken: apiToken}, Deps{Integration: newFakeIntegration()})
 	for _, ep := range []struct{ method, path string }{{http.MethodGet, "/connect"}, {http.MethodDelete, "/disconnect"}, {http.MethodGet, "/teams"}} {
 		r := h.do(t, ep.method, integrationBase+ep.path, nil, map[string]string{"Authorization": "Bearer " + apiToken})
@@ -81,6 +84,7 @@ func TestIntegrationAPIConnectNeedsTeam(t *testing.T) {
 }
 
 func TestIntegrationAPIDisconnect(t *testing.T) {
+	t.Parallel()
 	f := newLinearFixture(t)
 	f.integ.conn = &alert.Connection{SlackTeamID: testTeam, OrgName: "Acme"}
 	for _, want := range []string{"disconnected", "not_connected"} { // the second is idempotent
@@ -100,6 +104,7 @@ func TestIntegrationAPIDisconnect(t *testing.T) {
 // TestIntegrationAPIRead covers the read endpoints against the fake Linear:
 // the answer, and Linear's refusals in the codes the Proliferate docs name.
 func TestIntegrationAPIRead(t *testing.T) {
+	t.Parallel()
 	type call struct {
 		path string
 		op   string // the GraphQL operation that fails
@@ -143,6 +148,7 @@ func TestIntegrationAPIRead(t *testing.T) {
 }
 
 func TestIntegrationAPIReadBodies(t *testing.T) {
+	t.Parallel()
 	f := newLinearFixture(t)
 	t.Run("test", func(t *testing.T) {
 		r := f.api(t, http.MethodGet, "/test", nil)
@@ -195,6 +201,7 @@ func TestIntegrationAPIReadBodies(t *testing.T) {
 // TestIntegrationAPINotConnected: without Linear credentials the API says
 // so with 409 not_connected.
 func TestIntegrationAPINotConnected(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, Config{APIToken: apiToken}, Deps{API: alert.NewService(nil, nil, nil)})
 	for _, path := range []string{"/test", "/teams", "/teams/ENG/members"} {
 		r := h.do(t, http.MethodGet, integrationBase+path, nil, map[string]string{"Authorization": "Bearer " + apiToken})

@@ -32,6 +32,7 @@ func (f *linearFixture) storedAlert(t *testing.T, errorID string) int64 {
 }
 
 func TestCreateIssue(t *testing.T) {
+	t.Parallel()
 	f := newLinearFixture(t)
 	id := f.storedAlert(t, "iss_1")
 	const creation = "0b5c4d2e-8f1a-4c3b-9d6e-7a8b9c0d1e2f"
@@ -81,6 +82,7 @@ func TestCreateIssue(t *testing.T) {
 }
 
 func TestCreateIssueFromPayload(t *testing.T) {
+	t.Parallel()
 	f := newLinearFixture(t)
 	p := validPayload()
 	p["issue_id"] = "iss_payload"
@@ -102,6 +104,7 @@ func TestCreateIssueFromPayload(t *testing.T) {
 }
 
 func TestCreateIssueBadInput(t *testing.T) {
+	t.Parallel()
 	f := newLinearFixture(t)
 	id := f.storedAlert(t, "iss_bad")
 	noChannel := validPayload()
@@ -145,6 +148,7 @@ func TestCreateIssueBadInput(t *testing.T) {
 // come back in the Proliferate docs' codes, and nothing is created; the
 // error stays free for the next try.
 func TestCreateIssueLinearRefuses(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		fail       fakelinear.FailKind
 		wantStatus int
@@ -175,6 +179,7 @@ func TestCreateIssueLinearRefuses(t *testing.T) {
 // TestCreateIssueUnknownAssignee: the fake Linear refuses an assignee who
 // is not in the team the way Linear does (HTTP 200, errors[]).
 func TestCreateIssueUnknownAssignee(t *testing.T) {
+	t.Parallel()
 	f := newLinearFixture(t)
 	id := f.storedAlert(t, "iss_assignee")
 	r := f.api(t, http.MethodPost, "/issues", mustJSON(t, map[string]any{
@@ -187,6 +192,7 @@ func TestCreateIssueUnknownAssignee(t *testing.T) {
 
 // TestCreateIssueNotConnected: with no Linear credentials, 409.
 func TestCreateIssueNotConnected(t *testing.T) {
+	t.Parallel()
 	svc := alert.NewService(storetest.SQLite(t), nil, nil)
 	h := newHarness(t, Config{APIToken: apiToken, DefaultChannel: "C0DEFAULT"}, Deps{API: svc})
 	r := h.do(t, http.MethodPost, integrationBase+"/issues", mustJSON(t, map[string]any{"alert": validPayload(), "team_id": "x"}),
@@ -201,6 +207,7 @@ func TestCreateIssueNotConnected(t *testing.T) {
 // Linear's issueCreate; a label of another team is refused in Linear's
 // words (400 invalid_labels_or_project) and nothing is created.
 func TestCreateIssueLabelsAndProject(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			f := newLinearFixtureOn(t, dc.Open(t))

@@ -16,6 +16,7 @@ import (
 const issueUUID = "2f0e8a8e-5b4c-4d3e-9f1a-0123456789ab"
 
 func TestLinearWebhookApplied(t *testing.T) {
+	t.Parallel()
 	closed := time.Date(2025, 3, 4, 5, 0, 0, 123e6, time.UTC)
 	base := alert.Issue{
 		ID: issueUUID, Identifier: "ENG-42", Title: "TypeError: x is undefined",
@@ -94,6 +95,7 @@ func TestLinearWebhookApplied(t *testing.T) {
 }
 
 func TestLinearWebhookRejected(t *testing.T) {
+	t.Parallel()
 	good := func(t *testing.T) []byte { return issueDelivery(t, issueUUID, "completed", testNow, nil) }
 	signed := func(body []byte) http.Header {
 		return webhook.SignedHeader([]byte(linearSecret), body, deliveryID(1), "Issue")
@@ -201,6 +203,7 @@ func TestLinearWebhookRejected(t *testing.T) {
 }
 
 func TestLinearWebhookReplayedDelivery(t *testing.T) {
+	t.Parallel()
 	lh := newLinearHarness(t, nil)
 	body := issueDelivery(t, issueUUID, "completed", testNow, nil)
 	wants := []string{"accepted", "duplicate", "duplicate"}
@@ -216,6 +219,7 @@ func TestLinearWebhookReplayedDelivery(t *testing.T) {
 }
 
 func TestLinearWebhookIgnored(t *testing.T) {
+	t.Parallel()
 	at := testNow.UnixMilli()
 	tests := []struct {
 		name string
@@ -243,6 +247,7 @@ func TestLinearWebhookIgnored(t *testing.T) {
 }
 
 func TestLinearWebhookRevoked(t *testing.T) {
+	t.Parallel()
 	lh := newLinearHarness(t, nil)
 	lh.deliveries.revocations = true
 	body := mustJSON(t, map[string]any{
@@ -259,6 +264,7 @@ func TestLinearWebhookRevoked(t *testing.T) {
 }
 
 func TestLinearWebhookNotConfigured(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		edit func(*Config, *Deps)
@@ -279,6 +285,7 @@ func TestLinearWebhookNotConfigured(t *testing.T) {
 }
 
 func TestLinearWebhookRecordFails(t *testing.T) {
+	t.Parallel()
 	lh := newLinearHarness(t, nil)
 	body := issueDelivery(t, issueUUID, "completed", testNow, nil)
 	lh.deliveries.err = errDB
@@ -316,6 +323,7 @@ func (o orgSource) ConnectedOrganization(context.Context) (string, error) { retu
 // connected Linear organization; another one's are refused and nothing is
 // recorded or applied.
 func TestLinearWebhookOrganization(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name       string
 		src        orgSource

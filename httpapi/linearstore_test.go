@@ -30,6 +30,7 @@ func (discardPoster) PostStatus(context.Context, alert.Alert, *alert.IssueLink, 
 // dispatcher) applies it. A repeat of the delivery id, after the apply too,
 // is a duplicate and changes nothing.
 func TestLinearWebhookStoredBeforeTheAnswer(t *testing.T) {
+	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			ctx := context.Background()

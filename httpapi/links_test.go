@@ -43,6 +43,7 @@ func newLinksHarness(t *testing.T, token string, links LinkReader) *harness {
 }
 
 func TestLinksAuth(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name       string
 		token      string // configured API_TOKEN
@@ -96,6 +97,7 @@ func TestLinksAuth(t *testing.T) {
 }
 
 func TestLinksBody(t *testing.T) {
+	t.Parallel()
 	created := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
 	closed := time.Date(2025, 3, 3, 17, 30, 0, 0, time.FixedZone("CET", 3600))
 	done := alert.IssueLink{
@@ -153,6 +155,7 @@ func TestLinksBody(t *testing.T) {
 }
 
 func TestLinksErrors(t *testing.T) {
+	t.Parallel()
 	auth := map[string]string{"Authorization": "Bearer " + apiToken}
 	tests := []struct {
 		name       string

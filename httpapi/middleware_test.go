@@ -13,6 +13,7 @@ import (
 )
 
 func TestProbes(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name       string
 		ready      func(context.Context) error
@@ -48,6 +49,7 @@ func TestProbes(t *testing.T) {
 }
 
 func TestRoutingErrorsAreJSON(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name       string
 		method     string
@@ -78,6 +80,7 @@ func TestRoutingErrorsAreJSON(t *testing.T) {
 }
 
 func TestPanicRecovery(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name       string
 		handler    http.HandlerFunc
@@ -109,6 +112,7 @@ func TestPanicRecovery(t *testing.T) {
 }
 
 func TestRequestLog(t *testing.T) {
+	t.Parallel()
 	h := defaultHarness(t)
 	p := validPayload()
 	p["exception"].(map[string]any)["message"] = "BODY-SECRET-TEXT"
@@ -136,6 +140,7 @@ func TestRequestLog(t *testing.T) {
 }
 
 func TestNewServerTimeouts(t *testing.T) {
+	t.Parallel()
 	srv := NewServer(":0", http.NotFoundHandler(), nil)
 	if srv.ReadHeaderTimeout == 0 || srv.ReadTimeout == 0 || srv.WriteTimeout == 0 || srv.IdleTimeout == 0 {
 		t.Fatalf("server without timeouts: %+v", srv)

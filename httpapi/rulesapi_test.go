@@ -9,6 +9,7 @@ import (
 )
 
 func TestRulesAPI(t *testing.T) {
+	t.Parallel()
 	f := newLinearFixture(t)
 	get := func() map[string]any {
 		t.Helper()

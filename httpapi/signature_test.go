@@ -9,6 +9,7 @@ import (
 )
 
 func TestSignAlertKnownVector(t *testing.T) {
+	t.Parallel()
 	// Computed independently: Python hmac.new(secret, b'v1:1700000000:' + body, sha256).
 	ts, sig := SignAlert(testSecret, time.Unix(1700000000, 0), []byte(`{"issue_id":"abc"}`))
 	if ts != "1700000000" {
@@ -20,6 +21,7 @@ func TestSignAlertKnownVector(t *testing.T) {
 }
 
 func TestAlertAuthentication(t *testing.T) {
+	t.Parallel()
 	body := mustJSON(t, validPayload())
 	goodTS, goodSig := SignAlert(testSecret, testNow, body)
 	_, otherSecretSig := SignAlert("another-secret-0123456", testNow, body)
@@ -91,6 +93,7 @@ func TestAlertAuthentication(t *testing.T) {
 }
 
 func TestAlertRefusedWithoutSecret(t *testing.T) {
+	t.Parallel()
 	// An empty HMAC key would let anyone sign; the endpoint must refuse.
 	h := newHarness(t, Config{DefaultChannel: "C0DEFAULT"}, Deps{})
 	body := mustJSON(t, validPayload())

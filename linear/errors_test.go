@@ -93,7 +93,9 @@ func TestIssueInvalidInputIsNotFound(t *testing.T) {
 func TestTimeout(t *testing.T) {
 	srv := fakelinear.Seeded()
 	defer srv.Close()
-	srv.SetLatency(2 * time.Second)
+	// Ten times the clients' 50 ms; Close waits out the requests still
+	// sleeping, so more would only add to the test's time.
+	srv.SetLatency(500 * time.Millisecond)
 	tests := []struct {
 		name   string
 		hc     *http.Client

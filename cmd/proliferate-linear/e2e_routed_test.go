@@ -177,13 +177,15 @@ func waitQueueEmpty(t *testing.T, ctx context.Context, m *Main) {
 	t.Fatal("the job queue did not drain")
 }
 
-// TestE2EAutoRuleStorm: 1,000 alerts of one error, spread over two
-// replicas' webhooks at once, match an auto rule. The issue is filed once
-// (one issueCreate at Linear), the thread says so once, and every alert
-// was accepted.
+// TestE2EAutoRuleStorm: 300 alerts of one error, spread over two
+// replicas' webhooks at once by 16 senders, match an auto rule. The issue
+// is filed once (one issueCreate at Linear), the thread says so once, and
+// every alert was accepted. The size is not the point (the replicas race
+// for the first alerts; the bench's storm row is the big one): 1,000 cost
+// 5 s of the race detector's CPU per store and proved nothing more.
 func TestE2EAutoRuleStorm(t *testing.T) {
 	t.Parallel()
-	const storm = 1000
+	const storm = 300
 	for name, dbURL := range databaseURLs(t) {
 		t.Run(name, func(t *testing.T) {
 			w, ctx := trackWorld(t, dbURL(t), nil)
