@@ -275,19 +275,20 @@ func pacedClaim(nextHead, turnJobs string) string {
 // claimLockPostgres serialises claims per schema (tests share a database
 // in separate schemas). https://www.postgresql.org/docs/current/explicit-locking.html#ADVISORY-LOCKS
 //
-// It also turns sequential and bitmap scans off for the claim's
-// transaction, so that the claim reads jobs only along its indexes, as
-// many rows as it takes. On a young table without statistics the planner
-// guesses a handful of jobs, and else reads the window (claimPacedWith)
-// with a bitmap scan and a sort, or checks each candidate's serial key
-// with a sequential scan: either reads every job, however many a held
-// channel has, and the second for every candidate. And it keeps the
-// prepared claim's generic plan: planning the claim anew for its values
-// took longer than running it, and with those scans off the plan is the
-// same.
+// It also turns sequential and bitmap scans and hash and merge joins off
+// for the claim's transaction, so that the claim reads jobs only along its
+// indexes, as many rows as it takes. Else, where the planner guesses (a
+// young table without statistics, a LIMIT it does not know), it reads the
+// window (claimPacedWith) with a bitmap scan and a sort, checks each
+// candidate's serial key with a sequential scan, or finds the claimed ids
+// by hashing every job's: each reads all the jobs, however many a held
+// channel has, the second for every candidate. And it keeps the prepared
+// claim's generic plan: planning the claim anew for its values took longer
+// than running it, and with those paths off the plan is the same.
 const claimLockPostgres = `SELECT pg_advisory_xact_lock(
 	('x' || substr(md5('proliferate-linear/claim/' || COALESCE(current_schema(), '')), 1, 16))::bit(64)::bigint),
 	set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true),
+	set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true),
 	set_config('plan_cache_mode', 'force_generic_plan', true)`
 
 // ClaimJobs leases up to limit due jobs to owner for lease, oldest due
