@@ -163,8 +163,8 @@ const claimAnyBranches = `
 // out (expired), ranked (wranked). Every due job outside the window is
 // younger than all in it, so when the window holds every due job, or
 // enough of its candidates are left after the per-channel cut, the claim
-// is what it would be had it read on: enough, more is 0, and claimPaced
-// takes wranked.
+// is what it would be had it read on: more is 0, and claimPaced takes
+// wranked.
 //
 // Otherwise (the window was filled by channels whose turn has not come,
 // which may hold any number of jobs) more is 1 and the candidates come
@@ -181,7 +181,7 @@ const claimAnyBranches = `
 // The %s is the step from one head to the next (claimNextHeadSQLite,
 // claimNextHeadPostgres). Placeholders: now, window (win); next slot by,
 // hold over by, now ×3 (winc); now, now ×3, next slot by, hold over by,
-// candidates (expired); window, per channel, limit (enough); now, next
+// candidates (expired); window, per channel, limit (more); now, next
 // slot by, hold over by, channels (turns).
 const claimPacedWith = `
 	WITH RECURSIVE win AS (
