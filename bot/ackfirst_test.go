@@ -23,6 +23,7 @@ import (
 // whose acks depend on their payload or wait on the store, are handed on
 // unacked.
 func TestReaderAcksFirst(t *testing.T) {
+	t.Parallel()
 	fs := fakeslack.New(fakeslack.Options{AckTimeout: 2 * time.Second})
 	t.Cleanup(fs.Close)
 	fs.AddUser(fakeslack.User{ID: "U1", Name: "ada"})
@@ -106,6 +107,7 @@ func plainText(s string) *slack.TextBlockObject {
 // no handler of a message button uses; other payloads read exactly as
 // slack-go reads them.
 func TestParseInteractionAsSlackGo(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, "ENG")
 	h.bot.teams.put("", sampleTeams())
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
@@ -167,6 +169,7 @@ func TestParseInteractionAsSlackGo(t *testing.T) {
 // one its reader acked is still queued, and one whose connection lives is
 // acked and queued.
 func TestReceiveAfterConnectionEnded(t *testing.T) {
+	t.Parallel()
 	b, err := New(Config{BotToken: "xoxb-test"}, alert.NewService(newMemStore(), nil, nil))
 	if err != nil {
 		t.Fatal(err)

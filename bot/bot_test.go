@@ -119,6 +119,7 @@ func (h *harness) waitView(t *testing.T, want ...string) fakeslack.View {
 }
 
 func TestCreateIssueFlow(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, "ENG")
 	ctx := t.Context()
 
@@ -193,6 +194,7 @@ func TestCreateIssueFlow(t *testing.T) {
 }
 
 func TestCreateModalFillError(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, "")
 	h.tracker.setErr(alert.ErrUnauthorized)
 	if _, err := h.fs.ClickButton(t.Context(), "U1", "C100", h.ts, actionCreateIssue); err != nil {
@@ -202,6 +204,7 @@ func TestCreateModalFillError(t *testing.T) {
 }
 
 func TestCreateModalAlreadyLinked(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, "")
 	if err := h.store.SaveLink(t.Context(), sampleLink()); err != nil {
 		t.Fatal(err)
@@ -219,6 +222,7 @@ func TestCreateModalAlreadyLinked(t *testing.T) {
 // carries the same creation_id, so Linear sees one issue and the modal
 // shows it.
 func TestSubmitTwiceCreatesOnce(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, "ENG")
 	ctx := t.Context()
 	if _, err := h.fs.ClickButton(ctx, "U1", "C100", h.ts, actionCreateIssue); err != nil {
@@ -247,6 +251,7 @@ func TestSubmitTwiceCreatesOnce(t *testing.T) {
 }
 
 func TestSlashCommand(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, text string
 		trackErr   error
@@ -290,6 +295,7 @@ func TestSlashCommand(t *testing.T) {
 // TestRunDrainsWork: work queued before shutdown still finishes, and Run
 // returns only after it has.
 func TestRunDrainsWork(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, "ENG")
 	h.bot.teams.put("", sampleTeams())
 	h.tracker.gate = make(chan struct{})
@@ -317,6 +323,7 @@ func TestRunDrainsWork(t *testing.T) {
 }
 
 func TestNewValidates(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		cfg  Config
@@ -334,6 +341,7 @@ func TestNewValidates(t *testing.T) {
 }
 
 func TestRunRefusedAppToken(t *testing.T) {
+	t.Parallel()
 	fs := fakeslack.New(fakeslack.Options{})
 	t.Cleanup(fs.Close)
 	b, err := New(Config{BotToken: "xoxb-fake", AppToken: "xapp-wrong", APIURL: fs.URL()}, alert.NewService(newMemStore(), nil, nil))
@@ -350,6 +358,7 @@ func TestRunRefusedAppToken(t *testing.T) {
 // TestReconnectsAfterDisconnect: Slack asks for a reconnect a few times a
 // day; clicks after it are still served.
 func TestReconnectsAfterDisconnect(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, "")
 	h.bot.teams.put("", sampleTeams())
 	h.fs.Disconnect()

@@ -12,6 +12,7 @@ import (
 // workspace admins, owners and ADMIN_USERS; everyone else is told who can,
 // and the connector is not touched. status and teams stay open.
 func TestRestrictedSubcommands(t *testing.T) {
+	t.Parallel()
 	const who = "Only Slack workspace admins and owners can "
 	tests := []struct {
 		name, user, text string
@@ -55,6 +56,7 @@ func TestRestrictedSubcommands(t *testing.T) {
 // TestAdminCheck: ADMIN_USERS needs no users.info; a verdict is reused
 // for a minute; the refusal names every listed user.
 func TestAdminCheck(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, "", withConnector(newMemConnector()), func(h *harness) {
 		h.bot.adminUsers = []string{"UX", "UY", "not-an-id<b>"}
 	})
@@ -74,6 +76,7 @@ func TestAdminCheck(t *testing.T) {
 }
 
 func TestConnectCommand(t *testing.T) {
+	t.Parallel()
 	needs := sampleConnection()
 	needs.Status, needs.StatusReason = alert.ConnectionNeedsReconnect, "invalid_grant"
 	tests := []struct {
@@ -112,6 +115,7 @@ func TestConnectCommand(t *testing.T) {
 // TestWithoutOAuth: with no Connector the subcommands say how to set OAuth
 // up, or that LINEAR_API_KEY is in use.
 func TestWithoutOAuth(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, user, text string
 		apiKey           bool
@@ -144,6 +148,7 @@ func TestWithoutOAuth(t *testing.T) {
 }
 
 func TestStatus(t *testing.T) {
+	t.Parallel()
 	withDefault := sampleConnection()
 	withDefault.DefaultTeamKey = "OPS"
 	needs := sampleConnection()
@@ -181,6 +186,7 @@ func TestStatus(t *testing.T) {
 }
 
 func TestReasonWords(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ reason, want string }{
 		{"", "Linear no longer accepts the app's access"},
 		{"invalid_grant", "Linear refused to renew the access (the app was revoked in Linear, or its grant expired)"},

@@ -11,6 +11,7 @@ import (
 // connection says so with a Connect Linear button, which turns the modal
 // into the connect link for an admin and into the refusal for a member.
 func TestConnectButtonInModal(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, user string
 		err        error
@@ -40,6 +41,7 @@ func TestConnectButtonInModal(t *testing.T) {
 // connection carry the button; clicking it in the ephemeral reply answers
 // with the link. Without OAuth configured there is no button.
 func TestConnectButtonInReplies(t *testing.T) {
+	t.Parallel()
 	for _, sub := range []string{"test", "teams"} {
 		t.Run(sub, func(t *testing.T) {
 			h := startHarness(t, "", withConnector(newMemConnector()))
@@ -69,6 +71,7 @@ func TestConnectButtonInReplies(t *testing.T) {
 // TestConnectButtonAfterSubmit: a create refused for a revoked token
 // brings the form back with the button beside the error.
 func TestConnectButtonAfterSubmit(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, "", withConnector(newMemConnector()))
 	h.bot.teams.put("", sampleTeams())
 	h.tracker.setErr(alert.ErrUnauthorized)
@@ -88,6 +91,7 @@ func TestConnectButtonAfterSubmit(t *testing.T) {
 }
 
 func TestConnectGolden(t *testing.T) {
+	t.Parallel()
 	connect, ok := connectReply("https://proliferate.example/api/v1/integrations/linear/connect?state=s", "*Acme* is connected now.")
 	if !ok {
 		t.Fatal("connectReply refused a good URL")

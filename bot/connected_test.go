@@ -10,6 +10,7 @@ import (
 // hello arrived, false while the connection is gone, true again after the
 // reconnect, and false once Run has returned.
 func TestConnectedFollowsSocketMode(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, "")
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()

@@ -22,6 +22,7 @@ func pickAction(label, value string) map[string]any {
 // default team; picking one sets it, turns the question into the answer,
 // and the create modal then starts with that team.
 func TestAskDefaultTeam(t *testing.T) {
+	t.Parallel()
 	conn := newMemConnector(sampleConnection())
 	h := startHarness(t, "OPS", withConnector(conn)) // LINEAR_DEFAULT_TEAM loses to the connection's.
 	ctx := t.Context()
@@ -65,6 +66,7 @@ func TestAskDefaultTeam(t *testing.T) {
 
 // TestDefaultTeamPickRefused: only admins may answer, even in a DM.
 func TestDefaultTeamPickRefused(t *testing.T) {
+	t.Parallel()
 	conn := newMemConnector(sampleConnection())
 	h := startHarness(t, "", withConnector(conn))
 	ru := h.slash(t, "UM", "status").URL // a response_url of UM's to answer through.
@@ -80,6 +82,7 @@ func TestDefaultTeamPickRefused(t *testing.T) {
 }
 
 func TestAskDefaultTeamWithoutTeams(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, "", withConnector(newMemConnector(sampleConnection())))
 	h.tracker.setErr(alert.ErrUnavailable)
 	if err := h.bot.AskDefaultTeam(t.Context(), sampleConnection()); err != nil {
@@ -101,6 +104,7 @@ func TestAskDefaultTeamWithoutTeams(t *testing.T) {
 }
 
 func TestDefaultTeamCommand(t *testing.T) {
+	t.Parallel()
 	withDefault := sampleConnection()
 	withDefault.DefaultTeamKey = "ENG"
 	tests := []struct {
@@ -133,6 +137,7 @@ func TestDefaultTeamCommand(t *testing.T) {
 // TestCreateModalDefaultTeam: the modal starts with the connection's
 // default team, else LINEAR_DEFAULT_TEAM.
 func TestCreateModalDefaultTeam(t *testing.T) {
+	t.Parallel()
 	withDefault := sampleConnection()
 	withDefault.DefaultTeamKey = "OPS"
 	tests := []struct {

@@ -12,6 +12,7 @@ import (
 // confirmed click disconnects the workspace it named and says so in place
 // of the question. Links stay.
 func TestDisconnect(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name        string
 		clicker     string
@@ -86,6 +87,7 @@ func TestDisconnect(t *testing.T) {
 }
 
 func TestDisconnectNotConnected(t *testing.T) {
+	t.Parallel()
 	conn := newMemConnector()
 	h := startHarness(t, "", withConnector(conn))
 	r := h.slash(t, "UA", "disconnect")

@@ -34,6 +34,7 @@ func viewState(team, assigneeBlock, assignee, title, desc, prio string) *slack.V
 }
 
 func TestRoute(t *testing.T) {
+	t.Parallel()
 	b, err := New(Config{BotToken: "xoxb-test"}, alert.NewService(newMemStore(), nil, nil))
 	if err != nil {
 		t.Fatal(err)
@@ -91,6 +92,7 @@ func TestRoute(t *testing.T) {
 }
 
 func TestParseSubmission(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		st   *slack.ViewState
@@ -116,6 +118,7 @@ func TestParseSubmission(t *testing.T) {
 // TestSubmissionRequest: an untouched pre-filled description is replaced by
 // the full one (empty tells the service to write it); an edited one is kept.
 func TestSubmissionRequest(t *testing.T) {
+	t.Parallel()
 	a := sampleAlert()
 	prefill := alert.DescriptionWithin(a, maxDescriptionInput)
 	meta := testMeta
@@ -143,6 +146,7 @@ func TestSubmissionRequest(t *testing.T) {
 // TestRouteDeferred: only the search box's suggestions and the Link
 // existing submission wait on Linear before their ack.
 func TestRouteDeferred(t *testing.T) {
+	t.Parallel()
 	b, err := New(Config{BotToken: "xoxb-test"}, alert.NewService(newMemStore(), nil, nil))
 	if err != nil {
 		t.Fatal(err)
@@ -203,6 +207,7 @@ func (r *ackRecorder) ack(_ context.Context, envelopeID string, payload any) err
 // shows an ack's answer (a slash command's reply, the create modal's inline
 // error). Clicks are answered after the ack (TestBusyClickIsAnswered).
 func TestHandleEventLaneFull(t *testing.T) {
+	t.Parallel()
 	var logs strings.Builder
 	b, err := New(Config{BotToken: "xoxb-test", Log: slog.New(slog.NewTextHandler(&logs, nil))}, alert.NewService(newMemStore(), nil, nil))
 	if err != nil {
@@ -238,6 +243,7 @@ func TestHandleEventLaneFull(t *testing.T) {
 // TestHandleEventNoEnvelope: frames without an envelope id (hello,
 // disconnect) are never acked.
 func TestHandleEventNoEnvelope(t *testing.T) {
+	t.Parallel()
 	b, err := New(Config{BotToken: "xoxb-test"}, alert.NewService(newMemStore(), nil, nil))
 	if err != nil {
 		t.Fatal(err)
@@ -254,6 +260,7 @@ func TestHandleEventNoEnvelope(t *testing.T) {
 // TestLaneFor: clicks that open or update a modal take the fast lane, all
 // else the slow one.
 func TestLaneFor(t *testing.T) {
+	t.Parallel()
 	b, err := New(Config{BotToken: "xoxb-test"}, alert.NewService(newMemStore(), nil, nil))
 	if err != nil {
 		t.Fatal(err)
@@ -294,6 +301,7 @@ func TestLaneFor(t *testing.T) {
 // answered under its field and stores nothing; a store that fails is told
 // to the user, who can submit again.
 func TestSubmissionsStoredBeforeTheAck(t *testing.T) {
+	t.Parallel()
 	submit := func(st *slack.ViewState, meta string) socketmode.Event {
 		return socketmode.Event{Type: socketmode.EventTypeInteractive, Data: slack.InteractionCallback{
 			Type: slack.InteractionTypeViewSubmission, User: slack.User{ID: "U1"},

@@ -11,6 +11,7 @@ import (
 // one slack-go cannot parse (it reports EventTypeErrorBadMessage and acks
 // nothing) and inner event types the bot does not handle.
 func TestEventsAPIAckedAtOnce(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, "")
 	ctx := t.Context()
 	events := map[string]map[string]any{

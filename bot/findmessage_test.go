@@ -10,6 +10,7 @@ import (
 // and FindAlertMessage finds it past other messages and history pages, in
 // the channel or in the thread the alert lives in, and says why it cannot.
 func TestFindAlertMessage(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	b, fs := newFakeBot(t, nil)
 	a := sampleAlert()

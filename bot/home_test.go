@@ -118,6 +118,7 @@ func (h *harness) waitHome(t *testing.T, user string, want ...string) fakeslack.
 // TestHomePublishesBeforeLinear: the first publish shows what is stored
 // while Linear has not answered; the second shows Linear's answer.
 func TestHomePublishesBeforeLinear(t *testing.T) {
+	t.Parallel()
 	held := &heldTracker{gate: make(chan struct{})}
 	t.Cleanup(held.release)
 	h := startHarness(t, "ENG", withHome(held))
@@ -146,12 +147,14 @@ func TestHomePublishesBeforeLinear(t *testing.T) {
 // TestHomeWhenLinearIsDown still publishes what is stored, and says
 // Linear did not answer.
 func TestHomeWhenLinearIsDown(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, "ENG", withHome(nil))
 	h.tracker.setErr(alert.Temporary(alert.ErrUnavailable, 0))
 	h.openHome(t, "U1", "<#C100>", "ENG-42", "In Progress", "Linear did not answer")
 }
 
 func TestHomeControls(t *testing.T) {
+	t.Parallel()
 	conn := newMemConnector(sampleConnection())
 	h := startHarness(t, "", withConnector(conn), withHome(nil))
 
@@ -200,6 +203,7 @@ func TestHomeControls(t *testing.T) {
 // Home from when they were an admin is refused, in the Home, and nothing
 // changes.
 func TestHomeRefusesAStaleControl(t *testing.T) {
+	t.Parallel()
 	conn := newMemConnector(sampleConnection())
 	h := startHarness(t, "", withConnector(conn), withHome(nil))
 	h.bot.adminUsers = []string{"UX", "UM"}
@@ -216,6 +220,7 @@ func TestHomeRefusesAStaleControl(t *testing.T) {
 
 // TestRouteHomeOpened publishes for the Home tab only.
 func TestRouteHomeOpened(t *testing.T) {
+	t.Parallel()
 	b := &Bot{}
 	for _, tt := range []struct {
 		event string

@@ -45,6 +45,7 @@ func connectedHome(admin bool) homeState {
 }
 
 func TestHomeViewGolden(t *testing.T) {
+	t.Parallel()
 	reconnect := connectedHome(true)
 	c := *reconnect.Conn
 	c.Status, c.StatusReason = alert.ConnectionNeedsReconnect, "invalid_grant"
@@ -76,6 +77,7 @@ func TestHomeViewGolden(t *testing.T) {
 // TestHomeViewControls: admins get the controls that fit the
 // connection; members see the state and who may change it.
 func TestHomeViewControls(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name       string
 		st         homeState
@@ -111,6 +113,7 @@ func TestHomeViewControls(t *testing.T) {
 // issues are listed, and a flood of channels and long titles stays
 // within Slack's limits.
 func TestHomeViewEscapesAndBounds(t *testing.T) {
+	t.Parallel()
 	st := connectedHome(true)
 	st.Links, st.Channels = nil, nil
 	for i := range 40 {

@@ -55,6 +55,7 @@ const prlURL = "https://app.proliferate.com/projects/web/issues/prl_9f2c1a"
 // TestRecognise runs real message payloads, edited to carry or lack a
 // Proliferate link, through the recognition rules.
 func TestRecognise(t *testing.T) {
+	t.Parallel()
 	withLink := func(text string) func(map[string]any) {
 		return func(ev map[string]any) { ev["text"] = text }
 	}
@@ -121,6 +122,7 @@ func TestRecognise(t *testing.T) {
 // TestReadAlert reads the facts from the shapes a Proliferate message may
 // take; whatever the shape, the link keys the alert.
 func TestReadAlert(t *testing.T) {
+	t.Parallel()
 	ts := "1700000000.000100"
 	base := alert.Alert{ErrorID: "prl_9f2c1a", Channel: "C1", ThreadTS: ts, URL: prlURL, Project: "web",
 		LastSeen: time.Unix(1700000000, 100000).UTC()}
@@ -202,6 +204,7 @@ func TestReadAlert(t *testing.T) {
 // TestIssueLinker: the link is found bare, in <url|label>, under a base
 // with another case or a path, and not under another base.
 func TestIssueLinker(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		base, text, want string
 	}{

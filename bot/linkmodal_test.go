@@ -17,6 +17,7 @@ import (
 var testLinkMeta = linkMeta{AlertID: 42, Channel: "C100", TS: "1700000000.000100"}
 
 func TestLinkModalGolden(t *testing.T) {
+	t.Parallel()
 	closed := sampleLink()
 	closed.StateName, closed.StateType, closed.ClosedAt = "Done", "completed", t0
 	tests := []struct {
@@ -40,6 +41,7 @@ func TestLinkModalGolden(t *testing.T) {
 }
 
 func TestLinkModalShape(t *testing.T) {
+	t.Parallel()
 	v := linkModal(linkForm{Alert: sampleAlert()}, testLinkMeta)
 	if v.CallbackID != "link_issue" || v.Title.Text != "Link Linear issue" || v.Submit.Text != "Link" {
 		t.Errorf("callback %q, title %q, submit %q", v.CallbackID, v.Title.Text, v.Submit.Text)
@@ -74,6 +76,7 @@ func TestLinkModalShape(t *testing.T) {
 }
 
 func TestLinkInputRef(t *testing.T) {
+	t.Parallel()
 	const uuid = "8f2b6a3c-1d4e-4f5a-9b6c-7d8e9f0a1b2c"
 	tests := []struct {
 		name      string
@@ -109,6 +112,7 @@ func TestLinkInputRef(t *testing.T) {
 }
 
 func TestLinkErrorText(t *testing.T) {
+	t.Parallel()
 	ident := issueref.Ref{Identifier: "ENG-123"}
 	other := issueref.Ref{Identifier: "ENG-123", WorkspaceURLKey: "globex"}
 	tests := []struct {
@@ -136,6 +140,7 @@ func TestLinkErrorText(t *testing.T) {
 // TestLinkViewsEscapeLinearText: issue titles, states and assignees are
 // typed by people in Linear; in mrkdwn they must not ping or link.
 func TestLinkViewsEscapeLinearText(t *testing.T) {
+	t.Parallel()
 	evil := "<!channel> <https://evil|click> & <@U123>"
 	l := sampleLink()
 	l.Title, l.StateName, l.AssigneeName, l.Identifier = evil, evil, evil, evil
@@ -163,6 +168,7 @@ func TestLinkViewsEscapeLinearText(t *testing.T) {
 }
 
 func TestIssueOptions(t *testing.T) {
+	t.Parallel()
 	long := strings.Repeat("ü", 200)
 	var many []alert.Issue
 	for i := range 30 {
@@ -209,6 +215,7 @@ func TestIssueOptions(t *testing.T) {
 }
 
 func TestSearcherBudget(t *testing.T) {
+	t.Parallel()
 	now := t0
 	s := newSearcher()
 	s.now = func() time.Time { return now }
@@ -243,6 +250,7 @@ func TestSearcherBudget(t *testing.T) {
 }
 
 func TestSearcherDebounceMarks(t *testing.T) {
+	t.Parallel()
 	s := newSearcher()
 	first := s.mark("V1")
 	second := s.mark("V1")
@@ -259,6 +267,7 @@ func TestSearcherDebounceMarks(t *testing.T) {
 }
 
 func TestCacheLimit(t *testing.T) {
+	t.Parallel()
 	c := newCache[string, int](time.Minute)
 	c.limit = 3
 	for i := range 10 {

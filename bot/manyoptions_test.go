@@ -33,6 +33,7 @@ func suggested(t *testing.T, ack fakeslack.Ack) []string {
 // searched through block_suggestion, and a team and a member beyond the
 // first 100 can be chosen and are what Linear is asked for.
 func TestManyTeamsAndMembers(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, "")
 	var teams []alert.Team
 	for i := range 150 {

@@ -14,6 +14,7 @@ import (
 )
 
 func TestAlertMessageGolden(t *testing.T) {
+	t.Parallel()
 	link := sampleLink()
 	closed := sampleLink()
 	closed.StateName, closed.StateType = "Done", "completed"
@@ -50,6 +51,7 @@ func TestAlertMessageGolden(t *testing.T) {
 }
 
 func TestAlertMessageButtons(t *testing.T) {
+	t.Parallel()
 	link := sampleLink()
 	closed := sampleLink()
 	closed.StateType, closed.ClosedAt = "canceled", time.Date(2026, 11, 12, 8, 0, 0, 0, time.UTC)
@@ -102,6 +104,7 @@ func TestAlertMessageButtons(t *testing.T) {
 // TestAlertMessageEscapes proves alert text cannot ping a channel or make
 // a link: every <...> in it reaches Slack escaped, in blocks and fallback.
 func TestAlertMessageEscapes(t *testing.T) {
+	t.Parallel()
 	evil := "<!channel> pay now <https://evil|click> & <@U123> <#C1>"
 	a := sampleAlert()
 	a.ErrorType, a.ErrorMessage, a.Project, a.Environment, a.Release = evil, evil, evil, evil, evil
@@ -138,6 +141,7 @@ func TestAlertMessageEscapes(t *testing.T) {
 }
 
 func TestAlertMessageLimits(t *testing.T) {
+	t.Parallel()
 	a := sampleAlert()
 	a.ErrorType = strings.Repeat("E", 400)
 	a.ErrorMessage = strings.Repeat("<&>", 5000) // escaping triples its length.
@@ -172,6 +176,7 @@ func TestAlertMessageLimits(t *testing.T) {
 }
 
 func TestMrkdwnWithin(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		in   string

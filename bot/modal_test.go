@@ -22,6 +22,7 @@ var forceMeta = modalMeta{
 }
 
 func TestModalGolden(t *testing.T) {
+	t.Parallel()
 	closed := sampleLink()
 	closed.StateName, closed.StateType = "Done", "completed"
 	tests := []struct {
@@ -53,6 +54,7 @@ func TestModalGolden(t *testing.T) {
 }
 
 func TestCreateModalLimits(t *testing.T) {
+	t.Parallel()
 	var teams []alert.Team
 	var members []alert.User
 	for i := range 150 {
@@ -102,6 +104,7 @@ func TestCreateModalLimits(t *testing.T) {
 // TestCreateModalAssigneeBlockFollowsTeam: the assignee block_id carries
 // the team, so a team change makes Slack drop the old pick.
 func TestCreateModalAssigneeBlockFollowsTeam(t *testing.T) {
+	t.Parallel()
 	ids := func(team string) []string {
 		var out []string
 		v := createModal(createForm{Alert: sampleAlert(), Teams: sampleTeams(), TeamID: team, Members: sampleMembers()}, testMeta)
@@ -126,6 +129,7 @@ func TestCreateModalAssigneeBlockFollowsTeam(t *testing.T) {
 }
 
 func TestMetaRoundTrip(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		in      string

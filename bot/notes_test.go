@@ -11,6 +11,7 @@ import (
 )
 
 func TestNoteText(t *testing.T) {
+	t.Parallel()
 	link := alert.IssueLink{
 		Identifier: "ENG-42", Title: "Crash <@U9> & co", URL: "https://linear.app/acme/issue/ENG-42",
 		StateName: "In <Progress>", StateType: "started", AssigneeName: "Ada",
@@ -67,6 +68,7 @@ func TestNoteText(t *testing.T) {
 }
 
 func TestPostNoteRepliesInTheAlertsThread(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	b, fs := newFakeBot(t, nil)
 	a := sampleAlert()
@@ -90,6 +92,7 @@ func TestPostNoteRepliesInTheAlertsThread(t *testing.T) {
 }
 
 func TestEscapeMrkdwn(t *testing.T) {
+	t.Parallel()
 	in := "<!channel> <@U123> <https://evil.example|click> a & b"
 	got := escapeMrkdwn(in)
 	if strings.ContainsAny(got, "<>") {

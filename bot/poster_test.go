@@ -31,6 +31,7 @@ func newFakeBot(t *testing.T, svc *alert.Service) (*Bot, *fakeslack.Server) {
 }
 
 func TestPoster(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	b, fs := newFakeBot(t, nil)
 	a := sampleAlert()
@@ -70,6 +71,7 @@ func TestPoster(t *testing.T) {
 }
 
 func TestPosterErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		prepare   func(fs *fakeslack.Server)
@@ -106,6 +108,7 @@ func TestPosterErrors(t *testing.T) {
 }
 
 func TestClassify(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		err       error
@@ -173,6 +176,7 @@ func hostileLink() *alert.IssueLink {
 // stays under Slack's cumulative limit (about 12,000) with room to spare,
 // as the fake counts it, and is posted.
 func TestAlertMessageCumulativeText(t *testing.T) {
+	t.Parallel()
 	a, link := hostileAlert(), hostileLink()
 	prev := 1 << 30
 	for i, budget := range messageBudgets {
@@ -201,6 +205,7 @@ func TestAlertMessageCumulativeText(t *testing.T) {
 // rendering rather than being lost; when even the shortest is refused the
 // error is permanent, never retried as is.
 func TestPosterShorterRendering(t *testing.T) {
+	t.Parallel()
 	for _, code := range []string{"msg_blocks_too_long", "invalid_blocks"} {
 		t.Run(code, func(t *testing.T) {
 			ctx := t.Context()

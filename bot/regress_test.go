@@ -14,6 +14,7 @@ import (
 // offers Reopen; Reopen moves the issue back with a comment, and the alert
 // and thread follow.
 func TestRegressionReopen(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, "")
 	ctx := t.Context()
 	seedIssues(h)
@@ -69,6 +70,7 @@ func TestRegressionReopen(t *testing.T) {
 }
 
 func TestReopenErrorIsEphemeral(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, "")
 	ctx := t.Context()
 	link := sampleLink()
@@ -102,6 +104,7 @@ func TestReopenErrorIsEphemeral(t *testing.T) {
 // confirmation; confirmed, the modal creates a second issue, which the
 // service would otherwise refuse.
 func TestCreateAnyway(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, "ENG")
 	ctx := t.Context()
 	if err := h.store.SaveLink(ctx, sampleLink()); err != nil {

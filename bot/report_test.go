@@ -15,6 +15,7 @@ import (
 // the modal while it is open, ephemerally in the alert's channel when it
 // was closed (only what they must know: still trying, failed).
 func TestReport(t *testing.T) {
+	t.Parallel()
 	until := time.Date(2026, 12, 4, 21, 0, 0, 0, time.UTC)
 	link := sampleLink()
 	tests := []struct {

@@ -14,6 +14,7 @@ import (
 // meanwhile files nothing and tells the clicker, ephemerally, which issue
 // tracks it.
 func TestCreateInTeamOnATrackedAlert(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, "ENG")
 	msg, ok := h.fs.Message("C100", h.ts)
 	if !ok || !strings.Contains(string(msg.Blocks), `"Create in ENG"`) || !strings.Contains(string(msg.Blocks), actionCreateRouted) {

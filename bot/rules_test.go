@@ -60,6 +60,7 @@ func withRules(rs *ruleStore) func(*harness) {
 }
 
 func TestRulesCommand(t *testing.T) {
+	t.Parallel()
 	rs := &ruleStore{}
 	h := startHarness(t, "OPS", withConnector(newMemConnector(sampleConnection())), withRules(rs))
 
@@ -118,6 +119,7 @@ func TestRulesCommand(t *testing.T) {
 // rule's team, assignee and priority, and says which rule applied; an
 // alert no rule matches starts with the default team and says nothing.
 func TestCreateModalFollowsRule(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name  string
 		rules []alert.Rule

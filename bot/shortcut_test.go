@@ -19,6 +19,7 @@ import (
 // links a Proliferate issue opens the create modal pre-filled as that
 // issue's alert, whoever posted it; the link shortcut opens Link existing.
 func TestShortcutOnProliferateMessage(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, "")
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
@@ -54,6 +55,7 @@ func TestShortcutOnProliferateMessage(t *testing.T) {
 // TestRouteShortcut: only the two callback ids, with a trigger and a
 // message, are work.
 func TestRouteShortcut(t *testing.T) {
+	t.Parallel()
 	b := testBot(t)
 	base := slack.InteractionCallback{Type: slack.InteractionTypeMessageAction, TriggerID: "1.2.x",
 		Channel: slack.Channel{GroupConversation: slack.GroupConversation{Conversation: slack.Conversation{ID: "C1"}}}}
@@ -93,6 +95,7 @@ func TestRouteShortcut(t *testing.T) {
 // TestMessageDescriptionWithin: the quote is cut, never the author, link
 // or sentence.
 func TestMessageDescriptionWithin(t *testing.T) {
+	t.Parallel()
 	long := strings.Repeat("word ", 2000)
 	d := alert.MessageDescription(long, "ada", "https://fake.slack.com/archives/C1/p1", maxDescriptionInput)
 	if n := utf8.RuneCountInString(d); n > maxDescriptionInput {

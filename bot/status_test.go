@@ -11,6 +11,7 @@ import (
 // and its state, says a closed one's error is back, and before any link
 // points at the alert; it never offers to create.
 func TestTrackedText(t *testing.T) {
+	t.Parallel()
 	open := sampleLink()
 	closed := sampleLink()
 	closed.StateName, closed.StateType = "Done", "completed"

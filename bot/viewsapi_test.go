@@ -16,6 +16,7 @@ import (
 // keep the view's id and hash from the answer, and turn Slack's errors
 // into slack-go's error types, as the callers (slackCode, classify) expect.
 func TestViewsCalls(t *testing.T) {
+	t.Parallel()
 	type request struct {
 		path, auth string
 		body       map[string]any

@@ -23,7 +23,7 @@ import (
 	"testing"
 	"time"
 
-	_ "github.com/lib/pq" // driver "postgres", for CREATE/DROP SCHEMA.
+	"github.com/lib/pq" // driver "postgres", for CREATE/DROP SCHEMA; its errors.
 
 	"github.com/proliferate/proliferate-linear/alert"
 	"github.com/proliferate/proliferate-linear/store"
@@ -181,8 +181,19 @@ func PostgresURL(t testing.TB) string {
 		defer admin.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if _, err := admin.ExecContext(ctx, `DROP SCHEMA `+schema+` CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
+		// Two DROP SCHEMA ... CASCADE of parallel tests can deadlock on
+		// the catalog rows they both lock; PostgreSQL cancels one, which
+		// then simply goes again.
+		for attempt := 1; ; attempt++ {
+			_, err := admin.ExecContext(ctx, `DROP SCHEMA `+schema+` CASCADE`)
+			var pqErr *pq.Error
+			if err != nil && errors.As(err, &pqErr) && pqErr.Code == "40P01" && attempt < 5 {
+				continue
+			}
+			if err != nil {
+				t.Errorf("drop schema %s: %v", schema, err)
+			}
+			return
 		}
 	})
 	q := u.Query()
