@@ -16,7 +16,10 @@ import (
 // instead: the time of the last segment of the read that completed the
 // ack's frame, so never earlier than the ack itself. Reads are kept small
 // (a frame or two each), so that time is close to the ack's own.
-// Elsewhere the arrival is when the reader read the frame.
+// Elsewhere, and for a read the kernel stamped no time on (Linux turns
+// the stamps on machine-wide in deferred work once the first socket asks,
+// so a process's first reads may have none), the arrival is when the
+// reader read the frame: later than the truth, never earlier.
 
 // socketReadBuffer is the websocket read buffer of Socket Mode
 // connections: about one ack frame.

@@ -32,6 +32,39 @@ func TestAckArrivalIsKernelReceiveTime(t *testing.T) {
 	if err := ws.ReadJSON(&hello); err != nil || hello.Type != "hello" {
 		t.Fatalf("hello: %+v, %v", hello, err)
 	}
+	// Linux turns receive timestamps on for the whole machine in deferred
+	// work once the first socket asks for them, so the first reads after
+	// that may carry none (their arrival is then the read's own time).
+	// Ack events until a read has one.
+	srv.mu.Lock()
+	rx := srv.sock.conns[0].rx
+	srv.mu.Unlock()
+	if rx == nil {
+		t.Fatal("the connection reads no receive timestamps")
+	}
+	for round := 0; rx.last.Load() == 0; round++ {
+		if round == 200 {
+			t.Fatal("no read had a kernel receive timestamp after 200 acks")
+		}
+		done := make(chan error, 1)
+		go func() {
+			_, err := srv.Event(ctx, map[string]any{"type": "reaction_added"})
+			done <- err
+		}()
+		var env struct {
+			EnvelopeID string `json:"envelope_id"`
+		}
+		if err := ws.ReadJSON(&env); err != nil {
+			t.Fatal(err)
+		}
+		if err := ws.WriteJSON(map[string]string{"envelope_id": env.EnvelopeID}); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	warmed := len(srv.Envelopes())
 
 	acks := make(chan Ack, 2)
 	for range 2 {
@@ -72,7 +105,7 @@ func TestAckArrivalIsKernelReceiveTime(t *testing.T) {
 		got[a.EnvelopeID] = a
 	}
 	sent := map[string]time.Time{}
-	for _, e := range srv.Envelopes() {
+	for _, e := range srv.Envelopes()[warmed:] {
 		sent[e.ID] = e.SentAt
 	}
 	for _, id := range ids {
