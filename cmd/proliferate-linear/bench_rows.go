@@ -351,7 +351,7 @@ func (b *bench) process(ctx context.Context) error {
 		"LOG_LEVEL=warn",
 	}
 	var versions []time.Duration
-	for range 5 {
+	for range max(sc.versions, 1) {
 		cmd := exec.CommandContext(ctx, b.exe, "version")
 		cmd.Env = env
 		t0 := time.Now()
