@@ -45,12 +45,7 @@ func TestMigration12MovesPendingDeliveries(t *testing.T) {
 		t.Run(dc.Name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			db, err := store.Open(ctx, dc.URL(t), storetest.Logger(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = db.Close() })
-			store.MigrateTo(t, db, 11)
+			db := store.OpenAt(t, dc.URL(t), storetest.Logger(t), 11)
 
 			// The fixtures share one issue; each gets its own here, so
 			// each is moved (deliveries of one issue supersede one another).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"strconv"
 	"strings"
@@ -68,6 +69,19 @@ func OpenLinksPlan(t testing.TB, db *DB) string {
 
 // TimeArg is t as a query argument in db's dialect.
 func TimeArg(db *DB, t time.Time) any { return db.t(t) }
+
+// OpenAt opens databaseURL with log (closed when t ends) and migrates it up to
+// version only, as an older release left it.
+func OpenAt(t testing.TB, databaseURL string, log *slog.Logger, version int) *DB {
+	t.Helper()
+	db, err := Open(context.Background(), databaseURL, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	MigrateTo(t, db, version)
+	return db
+}
 
 // MigrateTo applies the migrations up to version only, to test upgrades of
 // a database that an older release created.

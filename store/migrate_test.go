@@ -89,12 +89,7 @@ func TestMigrate2Backfills(t *testing.T) {
 		t.Run(dc.Name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			db, err := store.Open(ctx, dc.URL(t), storetest.Logger(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			store.MigrateTo(t, db, 1)
+			db := store.OpenAt(t, dc.URL(t), storetest.Logger(t), 1)
 			updated := t0.Add(-48 * time.Hour)
 			for _, l := range []struct{ errorID, stateType string }{
 				{"E-done", "completed"}, {"E-dropped", "canceled"}, {"E-open", "started"},
@@ -137,12 +132,7 @@ func TestMigrateJobsPaceKey(t *testing.T) {
 		t.Run(dc.Name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			db, err := store.Open(ctx, dc.URL(t), storetest.Logger(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			store.MigrateTo(t, db, 14)
+			db := store.OpenAt(t, dc.URL(t), storetest.Logger(t), 14)
 			at := store.TimeArg(db, t0)
 			ids := map[string]string{}
 			for _, channel := range []string{"C1", "C2"} {
