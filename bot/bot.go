@@ -104,6 +104,9 @@ type Bot struct {
 	members     *cache[string, []alert.User]
 	labels      *cache[string, []alert.Label]
 	projects    *cache[string, []alert.Project]
+	// linearLists holds the caches of what the connected Linear workspace
+	// lists (these four and workspaces), cleared as one (forgetLinear).
+	linearLists cacheGroup
 
 	connector   alert.Connector // nil: OAuth is not configured.
 	apiKeyInUse bool
@@ -171,6 +174,11 @@ func New(cfg Config, svc *alert.Service) (*Bot, error) {
 		opts = append(opts, slack.OptionAppLevelToken(cfg.AppToken))
 	}
 	api := slack.New(cfg.BotToken, opts...)
+	teams := newCache[string, []alert.Team](teamsTTL)
+	members := newCache[string, []alert.User](teamsTTL)
+	labels := newCache[string, []alert.Label](teamsTTL)
+	projects := newCache[string, []alert.Project](teamsTTL)
+	workspaces := newCache[string, alert.Workspace](workspaceTTL)
 	return &Bot{
 		api:          api,
 		fast:         newLane("fast", fastWorkers, fastQueue),
@@ -190,10 +198,11 @@ func New(cfg Config, svc *alert.Service) (*Bot, error) {
 		workers:      cfg.Workers,
 		jobTimeout:   time.Minute,
 		minProgress:  500 * time.Millisecond,
-		teams:        newCache[string, []alert.Team](teamsTTL),
-		members:      newCache[string, []alert.User](teamsTTL),
-		labels:       newCache[string, []alert.Label](teamsTTL),
-		projects:     newCache[string, []alert.Project](teamsTTL),
+		teams:        teams,
+		members:      members,
+		labels:       labels,
+		projects:     projects,
+		linearLists:  cacheGroup{teams, members, labels, projects, workspaces},
 		linkBudget:   defaultAckBudget,
 		searchBudget: defaultAckBudget,
 		search:       newSearcher(),
@@ -203,7 +212,7 @@ func New(cfg Config, svc *alert.Service) (*Bot, error) {
 		adminUsers:   cleanIDs(cfg.AdminUsers),
 		users:        newUserCache(),
 		home:         cfg.Home,
-		workspaces:   newCache[string, alert.Workspace](workspaceTTL),
+		workspaces:   workspaces,
 
 		proliferateBots: cfg.ProliferateBotIDs,
 		issueLinks:      newIssueLinker(or(cfg.ProliferateURL, DefaultProliferateURL)),
@@ -320,62 +329,4 @@ func (b *Bot) runJob(ctx context.Context, j job) {
 		}
 	}()
 	j(ctx)
-}
-
-// cache keeps values for a while; it holds Linear lists, never modal state.
-type cache[K comparable, V any] struct {
-	ttl time.Duration
-	// limit, when positive, bounds the entries: a full cache drops the
-	// expired ones, then, if still full, an arbitrary one.
-	limit int
-	now   func() time.Time
-	mu    sync.Mutex
-	m     map[K]cacheEntry[V]
-}
-
-type cacheEntry[V any] struct {
-	v  V
-	at time.Time
-}
-
-func newCache[K comparable, V any](ttl time.Duration) *cache[K, V] {
-	return &cache[K, V]{ttl: ttl, now: time.Now, m: map[K]cacheEntry[V]{}}
-}
-
-func (c *cache[K, V]) get(k K) (V, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.m[k]
-	if !ok || c.now().Sub(e.at) > c.ttl {
-		var zero V
-		return zero, false
-	}
-	return e.v, true
-}
-
-// clear forgets every entry: the Linear workspace behind the lists changed.
-func (c *cache[K, V]) clear() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	clear(c.m)
-}
-
-func (c *cache[K, V]) put(k K, v V) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := c.now()
-	if _, ok := c.m[k]; !ok && c.limit > 0 && len(c.m) >= c.limit {
-		for key, e := range c.m {
-			if now.Sub(e.at) > c.ttl {
-				delete(c.m, key)
-			}
-		}
-		for key := range c.m {
-			if len(c.m) < c.limit {
-				break
-			}
-			delete(c.m, key)
-		}
-	}
-	c.m[k] = cacheEntry[V]{v: v, at: now}
 }

@@ -33,8 +33,18 @@ type harness struct {
 // each of opts configures it further before Run starts.
 func startHarness(t *testing.T, defaultTeam string, opts ...func(*harness)) *harness {
 	t.Helper()
+	return startHarnessOn(t, defaultTeam, nil, opts...)
+}
+
+// startHarnessOn is startHarness with Linear behind tracker instead of
+// h.tracker (which then stays unused); nil means h.tracker.
+func startHarnessOn(t *testing.T, defaultTeam string, tracker alert.Tracker, opts ...func(*harness)) *harness {
+	t.Helper()
 	h := &harness{store: newMemStore(sampleAlert()), tracker: newMemTracker(), done: make(chan error, 1)}
-	svc := alert.NewService(h.store, h.tracker, nil)
+	if tracker == nil {
+		tracker = h.tracker
+	}
+	svc := alert.NewService(h.store, tracker, nil)
 	h.svc = svc
 	h.bot, h.fs = newFakeBot(t, svc)
 	svc.Reporter = h.bot

@@ -60,28 +60,19 @@ func (b *Bot) loadDetails(ctx context.Context, teamID string) (teamDetails, erro
 	return d, err
 }
 
+// labelList is the labels an issue of the team may carry, from the cache
+// or Linear.
 func (b *Bot) labelList(ctx context.Context, teamID string) ([]alert.Label, error) {
-	if l, ok := b.labels.get(teamID); ok {
-		return l, nil
-	}
-	l, err := b.svc.TeamLabels(ctx, teamID)
-	if err != nil {
-		return nil, err
-	}
-	b.labels.put(teamID, l)
-	return l, nil
+	return b.labels.load(ctx, teamID, "linear team labels", func(ctx context.Context) ([]alert.Label, error) {
+		return b.svc.TeamLabels(ctx, teamID)
+	})
 }
 
+// projectList is the team's projects, from the cache or Linear.
 func (b *Bot) projectList(ctx context.Context, teamID string) ([]alert.Project, error) {
-	if p, ok := b.projects.get(teamID); ok {
-		return p, nil
-	}
-	p, err := b.svc.TeamProjects(ctx, teamID)
-	if err != nil {
-		return nil, err
-	}
-	b.projects.put(teamID, p)
-	return p, nil
+	return b.projects.load(ctx, teamID, "linear team projects", func(ctx context.Context) ([]alert.Project, error) {
+		return b.svc.TeamProjects(ctx, teamID)
+	})
 }
 
 // withDetails puts d in the form.

@@ -175,11 +175,7 @@ func (b *Bot) disconnectConfirmed(ctx context.Context, cb slack.InteractionCallb
 		return
 	}
 	// The lists came from the workspace just disconnected.
-	b.teams.clear()
-	b.members.clear()
-	b.labels.clear()
-	b.projects.clear()
-	b.workspaces.clear()
+	b.forgetLinear()
 	log.InfoContext(ctx, "linear disconnected from slack", "linear_org", orgID)
 	answer(reply{Replace: true, Text: "Disconnected from " + escapeMrkdwn(cur.OrgName) +
 		". Existing links between errors and issues are kept."})

@@ -251,28 +251,16 @@ func (b *Bot) alertAndLink(ctx context.Context, alertID int64) (alert.Alert, *al
 	return alert.Alert{}, nil, fmt.Errorf("link of %s: %w", a.ErrorID, err)
 }
 
+// teamList is the workspace's teams, from the cache or Linear.
 func (b *Bot) teamList(ctx context.Context) ([]alert.Team, error) {
-	if t, ok := b.teams.get(""); ok {
-		return t, nil
-	}
-	t, err := b.svc.Teams(ctx)
-	if err != nil {
-		return nil, err
-	}
-	b.teams.put("", t)
-	return t, nil
+	return b.teams.load(ctx, "", "linear teams", b.svc.Teams)
 }
 
+// memberList is the team's members, from the cache or Linear.
 func (b *Bot) memberList(ctx context.Context, teamID string) ([]alert.User, error) {
-	if m, ok := b.members.get(teamID); ok {
-		return m, nil
-	}
-	m, err := b.svc.TeamMembers(ctx, teamID)
-	if err != nil {
-		return nil, err
-	}
-	b.members.put(teamID, m)
-	return m, nil
+	return b.members.load(ctx, teamID, "linear team members", func(ctx context.Context) ([]alert.User, error) {
+		return b.svc.TeamMembers(ctx, teamID)
+	})
 }
 
 // defaultTeamID is the ID of the team whose key (or ID) is key.

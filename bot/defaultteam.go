@@ -19,18 +19,16 @@ import (
 // direct message, which team new issues should go to by default. Call it
 // after a connect succeeds. The DM needs the App Home messages tab (see
 // manifest.yml). When Linear cannot list the teams, the message says how
-// to set the default with the slash command instead.
+// to set the default with the slash command instead. It first drops the
+// lists cached from Linear, as a disconnect does.
 func (b *Bot) AskDefaultTeam(ctx context.Context, c alert.Connection) error {
+	// A new connection may be to another workspace than the cached lists,
+	// whoever connected it.
+	b.forgetLinear()
 	if c.ConnectedBy == "" {
 		return fmt.Errorf("ask default team: connection of %s has no connecting user: %w", c.SlackTeamID, alert.ErrInvalid)
 	}
 	log := b.log.With("team", c.SlackTeamID, "user", c.ConnectedBy, "linear_org", c.OrgID)
-	// A new connection may be to another workspace than the cached lists.
-	b.teams.clear()
-	b.members.clear()
-	b.labels.clear()
-	b.projects.clear()
-	b.workspaces.clear()
 	var teams []alert.Team
 	if b.svc != nil {
 		var err error
