@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/slack-go/slack"
 
@@ -45,19 +46,43 @@ func (b *Bot) cachedDetails(teamID string) (teamDetails, bool) {
 	return d, okM && okL && okP
 }
 
-// loadDetails reads what the caches lack of the team's details from Linear.
-// The first failure is returned with what could be read.
+// loadDetails reads what the caches lack of the team's details from Linear,
+// the three lists at once, so a slow Linear costs the modal one request's
+// wait rather than three. The first failure in the order members, labels,
+// projects is returned with the lists before it, as reading them one after
+// another would: a failure cancels the reads after it in that order, never
+// one before (whose error it would then mask).
 func (b *Bot) loadDetails(ctx context.Context, teamID string) (teamDetails, error) {
-	var d teamDetails
-	var err error
-	if d.Members, err = b.memberList(ctx, teamID); err != nil {
-		return d, err
+	lctx, cancelLabels := context.WithCancel(ctx)
+	defer cancelLabels()
+	pctx, cancelProjects := context.WithCancel(lctx)
+	defer cancelProjects()
+	var (
+		d                teamDetails
+		errM, errL, errP error
+		wg               sync.WaitGroup
+	)
+	wg.Go(func() {
+		if d.Members, errM = b.memberList(ctx, teamID); errM != nil {
+			cancelLabels() // and with it the projects.
+		}
+	})
+	wg.Go(func() {
+		if d.Labels, errL = b.labelList(lctx, teamID); errL != nil {
+			cancelProjects()
+		}
+	})
+	wg.Go(func() { d.Projects, errP = b.projectList(pctx, teamID) })
+	wg.Wait()
+	switch {
+	case errM != nil:
+		return teamDetails{}, errM
+	case errL != nil:
+		return teamDetails{Members: d.Members}, errL
+	case errP != nil:
+		return teamDetails{Members: d.Members, Labels: d.Labels}, errP
 	}
-	if d.Labels, err = b.labelList(ctx, teamID); err != nil {
-		return d, err
-	}
-	d.Projects, err = b.projectList(ctx, teamID)
-	return d, err
+	return d, nil
 }
 
 // labelList is the labels an issue of the team may carry, from the cache

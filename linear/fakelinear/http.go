@@ -29,7 +29,12 @@ type gqlResponse struct {
 }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	s.inFlight.Add(1)
+	for n := s.inFlight.Add(1); ; {
+		p := s.peak.Load()
+		if n <= p || s.peak.CompareAndSwap(p, n) {
+			break
+		}
+	}
 	defer s.inFlight.Add(-1)
 	if s.refuseIfDown(w) {
 		return

@@ -50,6 +50,7 @@ type Server struct {
 	holds       map[string]chan struct{}
 	latency     time.Duration
 	inFlight    atomic.Int64  // requests being answered
+	peak        atomic.Int64  // the most inFlight has been since ResetPeakInFlight
 	accessTTL   time.Duration // of issued OAuth access tokens; zero: AccessTokenTTL
 	syncID      int
 	oauth       oauthState
@@ -369,6 +370,14 @@ func (s *Server) LoseResponseNext(operationName string) {
 
 // InFlight is the number of requests received and not yet answered.
 func (s *Server) InFlight() int { return int(s.inFlight.Load()) }
+
+// PeakInFlight is the most requests that were being answered at once since
+// the server started or ResetPeakInFlight: with SetLatency, how many of a
+// client's requests overlapped.
+func (s *Server) PeakInFlight() int { return int(s.peak.Load()) }
+
+// ResetPeakInFlight starts PeakInFlight again from the requests in flight.
+func (s *Server) ResetPeakInFlight() { s.peak.Store(s.inFlight.Load()) }
 
 // HoldAnswerNext makes the next request for operationName execute (a
 // mutation commits) and then hold its answer until release is called (or
