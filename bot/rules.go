@@ -139,7 +139,9 @@ func (b *Bot) rulesText(ctx context.Context, team string, rules []alert.Rule) st
 
 // applyRoute applies the routing rule that matches form's alert: its
 // priority goes into the form, and the team key the modal starts with is
-// returned (the rule's, else defaultKey). The rules are a local read.
+// returned (the rule's, else defaultKey). The rules are a local read of
+// the store, not Service.RecentRules: that snapshot lags a save on another
+// replica by up to a second, and the next click must see a rule edit.
 func (b *Bot) applyRoute(ctx context.Context, log *slog.Logger, form *createForm, defaultKey string) string {
 	set, err := b.svc.Rules(ctx)
 	if err != nil {

@@ -118,6 +118,9 @@ func TestRulesCommand(t *testing.T) {
 // TestCreateModalFollowsRule: the create modal starts with the matching
 // rule's team, assignee and priority, and says which rule applied; an
 // alert no rule matches starts with the default team and says nothing.
+// The rules are saved in the store directly, as another replica would,
+// after the alert's message read them (RecentRules): the click must see
+// them, not that snapshot.
 func TestCreateModalFollowsRule(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
