@@ -1,11 +1,15 @@
 package httpapi
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -319,5 +323,97 @@ func TestAcceptErrorIsNotInvalidByAccident(t *testing.T) {
 	h.acc.err = err
 	if resp := h.postSigned(t, mustJSON(t, validPayload()), testNow); resp.status != http.StatusServiceUnavailable {
 		t.Fatalf("status = %d, want 503", resp.status)
+	}
+}
+
+// onlyReader hides bytes.Reader's Len, so the client sends the body
+// chunked, with no Content-Length.
+type onlyReader struct{ r io.Reader }
+
+func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
+
+// TestPostAlertBodyWithoutLength: a body sent chunked (no declared
+// length) is read to its end and held to the same limit as one declared.
+func TestPostAlertBodyWithoutLength(t *testing.T) {
+	t.Parallel()
+	small := mustJSON(t, validPayload())
+	big := append(bytes.Repeat([]byte(" "), MaxBodyBytes), small...) // valid JSON, over the limit.
+	for _, tt := range []struct {
+		name string
+		body []byte
+		want int
+	}{
+		{"small", small, http.StatusAccepted},
+		{"over 1 MiB", big, http.StatusRequestEntityTooLarge},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := defaultHarness(t)
+			req, err := http.NewRequest(http.MethodPost, h.srv.URL+"/api/v1/alerts", onlyReader{bytes.NewReader(tt.body)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ts, sig := SignAlert(testSecret, testNow, tt.body)
+			req.Header.Set(TimestampHeader, ts)
+			req.Header.Set(SignatureHeader, sig)
+			resp, err := h.srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if req.ContentLength != 0 || resp.StatusCode != tt.want {
+				t.Fatalf("Content-Length %d: status %d, want %d", req.ContentLength, resp.StatusCode, tt.want)
+			}
+			if want := map[bool]int{true: 1, false: 0}[tt.want == http.StatusAccepted]; len(h.acc.Calls()) != want {
+				t.Errorf("Accept called %d times, want %d", len(h.acc.Calls()), want)
+			}
+		})
+	}
+}
+
+// TestReadBody reads declared and undeclared bodies of every size about
+// the limit, and bodies shorter than declared.
+func TestReadBody(t *testing.T) {
+	t.Parallel()
+	const limit = 64
+	for _, n := range []int{0, 1, limit - 1, limit, limit + 1, 3 * limit} {
+		for _, declared := range []bool{true, false} {
+			body := bytes.Repeat([]byte("x"), n)
+			r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+			if !declared {
+				r.ContentLength = -1
+			}
+			got, err := readBody(httptest.NewRecorder(), r, limit)
+			var tooBig *http.MaxBytesError
+			switch {
+			case n > limit && !errors.As(err, &tooBig):
+				t.Errorf("%d bytes (declared %v): err %v, want MaxBytesError", n, declared, err)
+			case n <= limit && (err != nil || !bytes.Equal(got, body)):
+				t.Errorf("%d bytes (declared %v): read %d bytes, err %v", n, declared, len(got), err)
+			}
+		}
+	}
+	// A body that ends before its declared length is an error, not a
+	// short alert.
+	r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader([]byte("abc")))
+	r.ContentLength = 10
+	r.Body = io.NopCloser(io.MultiReader(bytes.NewReader([]byte("abc")), iotest.ErrReader(io.ErrUnexpectedEOF)))
+	if _, err := readBody(httptest.NewRecorder(), r, limit); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("short body: err %v", err)
+	}
+}
+
+// TestWriteAccepted: the 202 is what writeJSON writes of acceptedResponse.
+func TestWriteAccepted(t *testing.T) {
+	t.Parallel()
+	for _, a := range []alert.Alert{{ID: 1, Occurrences: 1}, {ID: 9007199254740993, Occurrences: 123456789}, {}} {
+		got, want := httptest.NewRecorder(), httptest.NewRecorder()
+		writeAccepted(got, a)
+		writeJSON(want, http.StatusAccepted, acceptedResponse{Status: "accepted", AlertID: a.ID, Occurrences: a.Occurrences})
+		if got.Code != want.Code || got.Body.String() != want.Body.String() {
+			t.Errorf("%+v: wrote %d %q, want %d %q", a, got.Code, got.Body, want.Code, want.Body)
+		}
+		if diff := cmp.Diff(want.Header(), got.Header()); diff != "" {
+			t.Errorf("headers (-want +got):\n%s", diff)
+		}
 	}
 }

@@ -102,6 +102,10 @@ type Deps struct {
 	// default team). It runs after the page is answered, with its own
 	// context bounded to 30 s.
 	OnConnected func(ctx context.Context, c alert.Connection)
+	// OnAlertStored, when set, is called with each alert the webhook
+	// stored, as stored (Occurrences 1: a new one; more: a repeat folded),
+	// before its 202. The metrics count new alerts and folds by it.
+	OnAlertStored func(a alert.Alert)
 }
 
 // MaxBodyBytes bounds an alert body. Proliferate's payload is a few KiB;
@@ -115,10 +119,12 @@ const DefaultReadyTimeout = 2 * time.Second
 // server holds the handlers' shared state.
 type server struct {
 	secret         []byte
+	macs           *macs // keyed with secret.
 	defaultChannel string
 	now            func() time.Time
 	log            *slog.Logger
 	alerts         AlertAccepter
+	onAlertStored  func(alert.Alert) // nil: nobody asked.
 	ready          func(ctx context.Context) error
 	readyTimeout   time.Duration
 
@@ -156,10 +162,12 @@ func New(cfg Config, deps Deps) http.Handler { return NewHandler(cfg, deps) }
 func NewHandler(cfg Config, deps Deps) *Handler {
 	s := &server{
 		secret:         []byte(cfg.WebhookSecret),
+		macs:           newMACs([]byte(cfg.WebhookSecret)),
 		defaultChannel: cfg.DefaultChannel,
 		now:            cfg.Now,
 		log:            cfg.Log,
 		alerts:         deps.Alerts,
+		onAlertStored:  deps.OnAlertStored,
 		ready:          deps.Ready,
 		readyTimeout:   cmp.Or(cfg.ReadyTimeout, DefaultReadyTimeout),
 		apiToken:       []byte(cfg.APIToken),

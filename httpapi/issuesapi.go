@@ -91,7 +91,7 @@ func (s *server) postIssue(w http.ResponseWriter, r *http.Request) {
 		}
 		if err == nil {
 			if a, err = s.integ.api.Accept(ctx, a); err == nil {
-				logAttrs(ctx, acceptedAttrs(a)...)
+				logAccepted(w, a)
 			}
 		}
 	}

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -12,12 +11,25 @@ import (
 
 // writeJSON answers status with v as JSON.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", "no-store")
+	setJSONHeaders(w.Header())
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v) // the client may be gone; nothing to do.
+}
+
+// The values of every JSON answer's headers, shared: a Header's values
+// are replaced (Set) or appended to (Add), never written in place.
+var (
+	jsonContentType = []string{"application/json"}
+	noSniff         = []string{"nosniff"}
+	noStore         = []string{"no-store"}
+)
+
+// setJSONHeaders sets a JSON answer's headers: its type, no sniffing, no
+// caching.
+func setJSONHeaders(h http.Header) {
+	h["Content-Type"] = jsonContentType
+	h["X-Content-Type-Options"] = noSniff
+	h["Cache-Control"] = noStore
 }
 
 // errorBody is every error answer: a message for people and a stable code
@@ -61,11 +73,15 @@ func statusCode(status int) string {
 }
 
 // recorder remembers the status and size of a response for the log and
-// for panic recovery.
+// for panic recovery, and holds what the handler adds to the request's
+// log line (logAttrs). logRequests makes one per request; recoverPanics,
+// inside it, uses the same.
 type recorder struct {
 	http.ResponseWriter
 	status int
 	bytes  int64
+	attrs  []slog.Attr
+	buf    [4]slog.Attr // attrs' first storage: an accepted alert's four.
 }
 
 func (r *recorder) WriteHeader(status int) {
@@ -87,17 +103,29 @@ func (r *recorder) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the real writer.
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
-// requestLog holds what a handler adds to its request's log line.
-type requestLog struct{ attrs []slog.Attr }
+// recorderOf is the recorder under w (logRequests'), nil if none.
+func recorderOf(w http.ResponseWriter) *recorder {
+	for {
+		switch u := w.(type) {
+		case *recorder:
+			return u
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = u.Unwrap()
+		default:
+			return nil
+		}
+	}
+}
 
-type requestLogKey struct{}
-
-// logAttrs adds attrs to the log line of the request ctx is of (see
+// logAttrs adds attrs to the log line of the request w answers (see
 // logRequests): an accepted alert's ids go there rather than on a line of
 // their own. Outside a logged request it does nothing.
-func logAttrs(ctx context.Context, attrs ...slog.Attr) {
-	if rl, ok := ctx.Value(requestLogKey{}).(*requestLog); ok {
-		rl.attrs = append(rl.attrs, attrs...)
+func logAttrs(w http.ResponseWriter, attrs ...slog.Attr) {
+	if rec := recorderOf(w); rec != nil {
+		if rec.attrs == nil {
+			rec.attrs = rec.buf[:0]
+		}
+		rec.attrs = append(rec.attrs, attrs...)
 	}
 }
 
@@ -109,8 +137,6 @@ func logRequests(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &recorder{ResponseWriter: w}
-		rl := &requestLog{}
-		r = r.WithContext(context.WithValue(r.Context(), requestLogKey{}, rl))
 		next.ServeHTTP(rec, r)
 		status := rec.status
 		if status == 0 {
@@ -123,13 +149,17 @@ func logRequests(log *slog.Logger, next http.Handler) http.Handler {
 		case r.URL.Path == "/healthz" || r.URL.Path == "/readyz":
 			level = slog.LevelDebug // probes every few seconds would drown the log.
 		}
-		log.LogAttrs(r.Context(), level, "http request", append([]slog.Attr{
+		if !log.Enabled(r.Context(), level) {
+			return
+		}
+		var line [9]slog.Attr
+		log.LogAttrs(r.Context(), level, "http request", append(append(line[:0],
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", status),
 			slog.Duration("duration", time.Since(start)),
 			slog.Int64("bytes", rec.bytes),
-		}, rl.attrs...)...)
+		), rec.attrs...)...)
 	})
 }
 
@@ -138,7 +168,10 @@ func logRequests(log *slog.Logger, next http.Handler) http.Handler {
 // http.ErrAbortHandler is passed on: it is net/http's deliberate abort.
 func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := &recorder{ResponseWriter: w}
+		rec, ok := w.(*recorder) // logRequests' own, usually.
+		if !ok {
+			rec = &recorder{ResponseWriter: w}
+		}
 		defer func() {
 			p := recover()
 			if p == nil {

@@ -58,8 +58,19 @@ type fieldError struct{ field, msg string }
 func (e *fieldError) Error() string { return e.field + ": " + e.msg }
 
 // decodePayload parses body, turning encoding/json's errors into ones that
-// name the field.
+// name the field. The bodies Proliferate sends take scanPayload's one pass;
+// anything else, bad input included, goes to encoding/json.
 func decodePayload(body []byte) (alertPayload, error) {
+	var p alertPayload
+	if scanPayload(body, &p) {
+		return p, nil
+	}
+	return decodeJSON(body)
+}
+
+// decodeJSON is decodePayload by encoding/json (its own function: what it
+// hands encoding/json goes to the heap).
+func decodeJSON(body []byte) (alertPayload, error) {
 	var p alertPayload
 	err := json.Unmarshal(body, &p)
 	var typeErr *json.UnmarshalTypeError

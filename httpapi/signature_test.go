@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -101,5 +102,49 @@ func TestAlertRefusedWithoutSecret(t *testing.T) {
 	resp := h.do(t, http.MethodPost, "/api/v1/alerts", body, map[string]string{TimestampHeader: ts, SignatureHeader: sig})
 	if resp.status != http.StatusServiceUnavailable || len(h.acc.Calls()) != 0 {
 		t.Fatalf("status = %d, Accept calls = %d; want 503 and none", resp.status, len(h.acc.Calls()))
+	}
+}
+
+// TestAlertSignaturesOneAfterAnother: the keyed MACs are reused across
+// requests, so each request's check must start from the key alone,
+// whatever the one before it hashed (good or bad, another body, another
+// timestamp), on several connections at once.
+func TestAlertSignaturesOneAfterAnother(t *testing.T) {
+	t.Parallel()
+	h := defaultHarness(t)
+	body := mustJSON(t, validPayload())
+	other := mustJSON(t, map[string]any{"issue_id": "other", "url": "https://x/e/2", "trigger": "spike"})
+	goodTS, goodSig := SignAlert(testSecret, testNow, body)
+	laterTS, laterSig := SignAlert(testSecret, testNow.Add(time.Minute), other)
+	_, wrongSig := SignAlert("another-secret-0123456", testNow, body)
+	steps := []struct {
+		body    []byte
+		ts, sig string
+		want    int
+	}{
+		{body, goodTS, goodSig, http.StatusAccepted},
+		{body, goodTS, wrongSig, http.StatusUnauthorized},
+		{other, laterTS, laterSig, http.StatusAccepted},
+		{other, goodTS, laterSig, http.StatusUnauthorized},
+		{body, goodTS, goodSig, http.StatusAccepted},
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 5 {
+				for i, s := range steps {
+					resp := h.do(t, http.MethodPost, "/api/v1/alerts", s.body,
+						map[string]string{TimestampHeader: s.ts, SignatureHeader: s.sig})
+					if resp.status != s.want {
+						t.Errorf("step %d: status %d, want %d (%v)", i, resp.status, s.want, resp.body)
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := len(h.acc.Calls()); n != 4*5*3 {
+		t.Errorf("Accept called %d times, want %d", n, 4*5*3)
 	}
 }

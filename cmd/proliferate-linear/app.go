@@ -190,6 +190,8 @@ func (m *Main) Open(ctx context.Context) error {
 		API:         m.Service,
 		Integration: integration,
 		OnConnected: m.onConnected,
+		// The metrics count new alerts and folds.
+		OnAlertStored: m.metrics.alertStored,
 		// Issue deliveries of another Linear workspace are refused.
 		Organization: newConnectedOrg(m.Service.Workspace),
 	})

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -42,20 +43,25 @@ type metrics struct {
 	// bot-side ack figures).
 	ackTap func(kind string, took time.Duration)
 
-	httpRequests   *prometheus.CounterVec
-	httpDuration   *prometheus.HistogramVec
-	alerts         *prometheus.CounterVec
-	jobRuns        *prometheus.CounterVec
-	jobDuration    *prometheus.HistogramVec
-	postDelay      prometheus.Histogram
-	reconnects     *prometheus.CounterVec
-	ackDuration    *prometheus.HistogramVec
-	slackCalls     *prometheus.CounterVec
-	slack429s      *prometheus.CounterVec
-	linearReqs     *prometheus.CounterVec
-	linearDuration *prometheus.HistogramVec
-	linearLimit    *prometheus.GaugeVec
-	oauthRefreshes *prometheus.CounterVec
+	httpRequests *prometheus.CounterVec
+	httpDuration *prometheus.HistogramVec
+	alerts       *prometheus.CounterVec
+	// The series the handler feeds, resolved once (requestsOf, durationOf).
+	requests  sync.Map // requestKey → prometheus.Counter
+	durations sync.Map // route → prometheus.Observer
+	// alerts' three series.
+	alertsAccepted, alertsFolded, alertsRejected prometheus.Counter
+	jobRuns                                      *prometheus.CounterVec
+	jobDuration                                  *prometheus.HistogramVec
+	postDelay                                    prometheus.Histogram
+	reconnects                                   *prometheus.CounterVec
+	ackDuration                                  *prometheus.HistogramVec
+	slackCalls                                   *prometheus.CounterVec
+	slack429s                                    *prometheus.CounterVec
+	linearReqs                                   *prometheus.CounterVec
+	linearDuration                               *prometheus.HistogramVec
+	linearLimit                                  *prometheus.GaugeVec
+	oauthRefreshes                               *prometheus.CounterVec
 }
 
 // latencyBuckets suit calls that take milliseconds to seconds.
@@ -121,6 +127,9 @@ func newMetrics(m *Main) *metrics {
 	for _, o := range []string{oauth.RefreshOK, oauth.RefreshFailed, oauth.RefreshRefused} {
 		mt.oauthRefreshes.WithLabelValues(o)
 	}
+	mt.alertsAccepted = mt.alerts.WithLabelValues("accepted")
+	mt.alertsFolded = mt.alerts.WithLabelValues("folded")
+	mt.alertsRejected = mt.alerts.WithLabelValues("rejected")
 	mt.reg.MustRegister(connections, mt.httpRequests, mt.httpDuration, mt.alerts, mt.jobRuns, mt.jobDuration, mt.postDelay,
 		mt.reconnects, mt.ackDuration, mt.slackCalls, mt.slack429s, mt.linearReqs, mt.linearDuration, mt.linearLimit,
 		mt.oauthRefreshes, build, connected, &stateCollector{m: m},
@@ -250,42 +259,66 @@ func (mt *metrics) handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		route := routeOf(r.URL.Path)
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK, keep: route == "/api/v1/alerts"}
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
 		if r.URL.Path == metricsPath && r.Method == http.MethodGet {
 			scrape.ServeHTTP(rec, r)
 		} else {
 			next.ServeHTTP(rec, r)
 		}
-		mt.httpRequests.WithLabelValues(route, r.Method, strconv.Itoa(rec.code)).Inc()
-		mt.httpDuration.WithLabelValues(route).Observe(time.Since(start).Seconds())
-		if rec.keep && r.Method == http.MethodPost {
-			mt.alerts.WithLabelValues(alertOutcome(rec.code, rec.body.Bytes())).Inc()
+		mt.requestsOf(route, r.Method, rec.code).Inc()
+		mt.durationOf(route).Observe(time.Since(start).Seconds())
+		if route == alertsRoute && r.Method == http.MethodPost && rec.code != http.StatusAccepted {
+			mt.alertsRejected.Inc() // a 202 is counted by alertStored.
 		}
 	})
 }
 
-// alertOutcome reads the webhook's answer: 202 with occurrences 1 is a
-// new alert, more is a repeat folded into its message.
-func alertOutcome(code int, body []byte) string {
-	if code != http.StatusAccepted {
-		return "rejected"
+// alertsRoute is the alert webhook's route.
+const alertsRoute = "/api/v1/alerts"
+
+// alertStored counts an alert the webhook stored (httpapi's
+// OnAlertStored): occurrences 1 is a new alert, more a repeat folded into
+// its message.
+func (mt *metrics) alertStored(a alert.Alert) {
+	if a.Occurrences > 1 {
+		mt.alertsFolded.Inc()
+		return
 	}
-	var res struct {
-		Occurrences int `json:"occurrences"`
-	}
-	if json.Unmarshal(body, &res) == nil && res.Occurrences > 1 {
-		return "folded"
-	}
-	return "accepted"
+	mt.alertsAccepted.Inc()
 }
 
-// statusRecorder keeps the status code, and the body when keep is set (the
-// webhook's small JSON answer).
+// requestKey is one series of http_requests_total.
+type requestKey struct {
+	route, method string
+	code          int
+}
+
+// requestsOf is http_requests_total's counter for a request, looked up
+// once per series: WithLabelValues hashes its labels on every call.
+func (mt *metrics) requestsOf(route, method string, code int) prometheus.Counter {
+	k := requestKey{route, method, code}
+	if c, ok := mt.requests.Load(k); ok {
+		return c.(prometheus.Counter)
+	}
+	c := mt.httpRequests.WithLabelValues(route, method, strconv.Itoa(code))
+	mt.requests.Store(k, c)
+	return c
+}
+
+// durationOf is http_request_duration_seconds' observer for a route.
+func (mt *metrics) durationOf(route string) prometheus.Observer {
+	if o, ok := mt.durations.Load(route); ok {
+		return o.(prometheus.Observer)
+	}
+	o := mt.httpDuration.WithLabelValues(route)
+	mt.durations.Store(route, o)
+	return o
+}
+
+// statusRecorder keeps the status code.
 type statusRecorder struct {
 	http.ResponseWriter
 	code   int
-	keep   bool
-	body   bytes.Buffer
 	header bool
 }
 
@@ -298,9 +331,6 @@ func (s *statusRecorder) WriteHeader(code int) {
 
 func (s *statusRecorder) Write(b []byte) (int, error) {
 	s.header = true
-	if s.keep && s.body.Len() < 4<<10 {
-		s.body.Write(b)
-	}
 	return s.ResponseWriter.Write(b)
 }
 

@@ -47,8 +47,9 @@ func (m *Main) serveEarly(tracker alert.Tracker) error {
 		DefaultChannel: m.Config.SlackAlertChannel,
 		Log:            m.Log,
 	}, httpapi.Deps{
-		Alerts: alert.NewService(m.DB, tracker, m.Log),
-		Ready:  func(context.Context) error { return errStarting },
+		Alerts:        alert.NewService(m.DB, tracker, m.Log),
+		Ready:         func(context.Context) error { return errStarting },
+		OnAlertStored: m.metrics.alertStored,
 	})
 	m.front = &frontDoor{}
 	m.front.set(early)

@@ -235,6 +235,10 @@ func TestStartWhileSlackIsDown(t *testing.T) {
 	if status, body, err := w.sendAlert(ctx, demoAlert()); err != nil || status != http.StatusAccepted {
 		t.Fatalf("alert while Slack is down: %d %s %v", status, body, err)
 	}
+	// The intake-only handler's alerts are counted too.
+	if n, _ := value(scrape(t, ctx, w), "proliferate_linear_webhook_alerts_total", l("outcome", "accepted")); n != 1 {
+		t.Errorf("webhook_alerts_total{outcome=accepted} = %v while Slack is down, want 1", n)
+	}
 	if got := getStatus(ctx, w.Main.Addr(), "/readyz"); got != http.StatusServiceUnavailable {
 		t.Errorf("/readyz while Slack is down = %d, want 503", got)
 	}
