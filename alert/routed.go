@@ -254,11 +254,25 @@ func (s *Service) arrivalRules(ctx context.Context) (RuleSet, error) {
 	return set, nil
 }
 
-// forgetRules drops the held list after a save.
+// forgetRules drops the held list after a save that failed (the list may
+// have changed elsewhere).
 func (s *Service) forgetRules() {
 	s.rulesCache.mu.Lock()
 	s.rulesCache.at = time.Time{}
 	s.rulesCache.mu.Unlock()
+}
+
+// holdRules holds set, just saved, for arriving alerts. Holding it rather
+// than only forgetting the old one matters: a read that began before the
+// save and ends after it returns the older version, which the version
+// check then refuses to hold instead of putting it back for a TTL.
+func (s *Service) holdRules(set RuleSet) {
+	c := &s.rulesCache
+	c.mu.Lock()
+	if set.Version >= c.set.Version {
+		c.set, c.at = set, s.now()
+	}
+	c.mu.Unlock()
 }
 
 // autoWaitForMessage is how long an auto job waits for the alert's Slack

@@ -290,10 +290,11 @@ func (s *Service) SaveRules(ctx context.Context, rules []Rule, expect int64) (Ru
 		return RuleSet{}, err
 	}
 	set, err := s.rules.ReplaceRules(ctx, checked, expect)
-	s.forgetRules()
 	if err != nil {
+		s.forgetRules()
 		return RuleSet{}, fmt.Errorf("save rules: %w", err)
 	}
+	s.holdRules(set)
 	s.log.InfoContext(ctx, "routing rules saved", "rules", len(set.Rules), "version", set.Version)
 	return set, nil
 }
