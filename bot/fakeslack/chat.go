@@ -43,6 +43,7 @@ func (s *Server) messageContent(r *apiRequest) (content, map[string]any, string)
 // readContent parses and validates a message body. The error code is
 // Slack's: invalid_blocks_format for unparseable blocks, invalid_blocks
 // (with response_metadata.messages) for limit breaches, msg_too_long for text.
+// Callers hold s.mu.
 func (s *Server) readContent(r *apiRequest) (content, string) {
 	c := content{text: r.str("text"), metadata: r.jsonParam("metadata")}
 	if utf8.RuneCountInString(c.text) > maxMessageText {
@@ -65,9 +66,7 @@ func (s *Server) readContent(r *apiRequest) (content, string) {
 		// too long: Slack answers this code, with no detail.
 		return c, "msg_blocks_too_long"
 	}
-	s.mu.Lock()
 	s.clock.normalizeBlocks(blocks)
-	s.mu.Unlock()
 	c.blocks, _ = json.Marshal(blocks)
 	return c, ""
 }
@@ -102,8 +101,6 @@ func (s *Server) chatPostMessage(r *apiRequest) (map[string]any, string) {
 	if c.text == "" && !c.hasBlocks && r.str("attachments") == "" {
 		return nil, "no_text"
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	ch := s.channelFor(r.str("channel"))
 	if ch == nil {
 		return nil, "channel_not_found"
@@ -136,8 +133,6 @@ func (s *Server) chatUpdate(r *apiRequest) (map[string]any, string) {
 	if code != "" {
 		return problems, code
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	ch := s.channelFor(r.str("channel"))
 	if ch == nil {
 		return nil, "channel_not_found"
@@ -172,8 +167,6 @@ func (s *Server) chatPostEphemeral(r *apiRequest) (map[string]any, string) {
 	if c.text == "" && !c.hasBlocks {
 		return nil, "no_text"
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	ch := s.channelFor(r.str("channel"))
 	if ch == nil {
 		return nil, "channel_not_found"
@@ -189,8 +182,6 @@ func (s *Server) chatPostEphemeral(r *apiRequest) (map[string]any, string) {
 }
 
 func (s *Server) chatGetPermalink(r *apiRequest) (map[string]any, string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	ch := s.channelFor(r.str("channel"))
 	if ch == nil {
 		return nil, "channel_not_found"
@@ -256,8 +247,6 @@ func (s *Server) messageJSON(m *Message) map[string]any {
 }
 
 func (s *Server) usersInfo(r *apiRequest) (map[string]any, string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	u, ok := s.st.users[r.str("user")]
 	if !ok {
 		return nil, "user_not_found"
@@ -275,8 +264,6 @@ func (s *Server) usersInfo(r *apiRequest) (map[string]any, string) {
 }
 
 func (s *Server) conversationsInfo(r *apiRequest) (map[string]any, string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	ch, ok := s.st.channels[r.str("channel")]
 	if !ok {
 		return nil, "channel_not_found"

@@ -17,8 +17,6 @@ const (
 // limit at a time with has_more and response_metadata.next_cursor.
 // Message metadata is only returned with include_all_metadata, as Slack does.
 func (s *Server) conversationsHistory(r *apiRequest) (map[string]any, string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	ch, ok := s.st.channels[r.str("channel")]
 	if !ok {
 		return nil, "channel_not_found"
@@ -35,8 +33,6 @@ func (s *Server) conversationsHistory(r *apiRequest) (map[string]any, string) {
 // conversationsReplies serves a thread: the parent first, then its replies
 // oldest first, as Slack does, paged like conversations.history.
 func (s *Server) conversationsReplies(r *apiRequest) (map[string]any, string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	ch, ok := s.st.channels[r.str("channel")]
 	if !ok {
 		return nil, "channel_not_found"

@@ -100,8 +100,6 @@ func (s *Server) liveConns() []*sockConn {
 // connectionsOpen answers apps.connections.open with a single-use websocket
 // URL on this server, as Slack hands out a wss:// URL with a ticket.
 func (s *Server) connectionsOpen(*apiRequest) (map[string]any, string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.sock.failOpen > 0 {
 		s.sock.failOpen--
 		return nil, "internal_error"

@@ -90,8 +90,6 @@ func (s *Server) newView(req *viewReq, user, triggerID string) *view {
 }
 
 func (s *Server) viewsOpen(r *apiRequest) (map[string]any, string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	id := r.str("trigger_id")
 	t, ok := s.st.triggers[id]
 	if !ok {
@@ -122,8 +120,6 @@ func (s *Server) viewsOpen(r *apiRequest) (map[string]any, string) {
 }
 
 func (s *Server) viewsUpdate(r *apiRequest) (map[string]any, string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	id := r.str("view_id")
 	if id == "" {
 		id = s.st.externals[r.str("external_id")]
@@ -149,8 +145,6 @@ func (s *Server) viewsUpdate(r *apiRequest) (map[string]any, string) {
 }
 
 func (s *Server) viewsPublish(r *apiRequest) (map[string]any, string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	user := r.str("user_id")
 	if _, ok := s.st.users[user]; !ok {
 		return nil, "user_not_found"

@@ -80,7 +80,10 @@ func (r *apiRequest) jsonParam(key string) json.RawMessage {
 }
 
 // apiHandler serves one Web API method. It returns the JSON object to send;
-// "ok" is added by the caller from whether errCode is empty.
+// "ok" is added by the caller from whether errCode is empty. It runs with
+// s.mu held, so that the call is recorded in the same critical section as
+// its effects: whoever sees a view, message or connection it made also
+// finds the call (with its final Status and Error) in Calls.
 type apiHandler func(r *apiRequest) (resp map[string]any, errCode string)
 
 // tokenKind says which token a method takes.
@@ -151,11 +154,14 @@ func (s *Server) handleAPI(w http.ResponseWriter, hr *http.Request) {
 		s.finish(w, &call, http.StatusOK, resp, code)
 		return
 	}
+	s.mu.Lock()
 	resp, code := m.fn(req)
 	if resp == nil {
 		resp = map[string]any{}
 	}
-	s.finish(w, &call, http.StatusOK, resp, code)
+	s.record(&call, http.StatusOK, resp, code)
+	s.mu.Unlock()
+	s.answer(w, &call, resp)
 }
 
 // checkToken applies Slack's token rules: no token is not_authed, an
@@ -173,20 +179,31 @@ func (s *Server) checkToken(tok string, want tokenKind) string {
 	return ""
 }
 
-// finish writes the answer and records the call.
+// finish records a call refused before its method ran and writes the answer.
 func (s *Server) finish(w http.ResponseWriter, call *Call, status int, resp map[string]any, code string) {
+	s.mu.Lock()
+	s.record(call, status, resp, code)
+	s.mu.Unlock()
+	s.answer(w, call, resp)
+}
+
+// record completes the answer's "ok" and "error" and appends the call.
+// Callers hold s.mu.
+func (s *Server) record(call *Call, status int, resp map[string]any, code string) {
 	resp["ok"] = code == ""
 	if code != "" {
 		resp["error"] = code
 	}
 	call.Status, call.Error = status, code
-	s.mu.Lock()
 	s.st.calls = append(s.st.calls, *call)
-	s.mu.Unlock()
-	if code != "" {
-		s.log.Debug("api error", "method", call.Method, "error", code, "status", status)
+}
+
+// answer writes the recorded call's answer.
+func (s *Server) answer(w http.ResponseWriter, call *Call, resp map[string]any) {
+	if call.Error != "" {
+		s.log.Debug("api error", "method", call.Method, "error", call.Error, "status", call.Status)
 	}
-	writeJSON(w, status, resp)
+	writeJSON(w, call.Status, resp)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -3,8 +3,10 @@ package fakeslack
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -122,5 +124,54 @@ func TestInfoMethods(t *testing.T) {
 	}
 	if got := srv.Calls("users.info")[0].Params; got.Get("user") != "U1" {
 		t.Errorf("recorded params = %v", url.Values(got))
+	}
+}
+
+// TestCallRecordedWithItsEffects: whoever sees what a Web API call did (a
+// posted message) also finds the call in Calls, with its final status,
+// since tests wait on the one and count the other.
+func TestCallRecordedWithItsEffects(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, Options{})
+	api := newAPI(srv)
+	ctx := testCtx(t)
+	const posts = 60
+	errs := make(chan error, 1)
+	go func() {
+		for i := range posts {
+			if _, _, err := api.PostMessageContext(ctx, "C1", slack.MsgOptionText(fmt.Sprint("m", i), false)); err != nil {
+				errs <- err
+				return
+			}
+		}
+		errs <- nil
+	}()
+	// Spin rather than poll: the gap this looks for was a few instructions
+	// wide, between the handler's unlock and the call's record.
+	for seen := 0; seen < posts; {
+		select {
+		case err := <-errs:
+			if err != nil {
+				t.Fatalf("post: %v", err)
+			}
+			errs <- nil
+		default:
+		}
+		n := len(srv.Messages("C1"))
+		if n == seen {
+			runtime.Gosched()
+			continue
+		}
+		seen = n
+		calls := srv.Calls("chat.postMessage")
+		if len(calls) < n {
+			t.Fatalf("%d messages visible but %d chat.postMessage calls recorded", n, len(calls))
+		}
+		if c := calls[n-1]; c.Status != http.StatusOK || c.Error != "" {
+			t.Fatalf("call %d recorded as %d %q", n, c.Status, c.Error)
+		}
+	}
+	if err := <-errs; err != nil {
+		t.Fatal(err)
 	}
 }
