@@ -86,6 +86,10 @@ type Dispatcher struct {
 	WakeGap time.Duration
 	// MaxAttempts bounds the attempts of every job, whatever its errors.
 	MaxAttempts int
+	// Backoff, when set, is the wait before the next attempt of a job
+	// whose last one failed without saying when to try again (tests: a
+	// short one); nil is 1 s, 2 s, 4 s … capped at 5 minutes, jittered.
+	Backoff func(attempts int) time.Duration
 	// MaxAge bounds how long a job may keep being postponed.
 	MaxAge time.Duration
 	// Grace is how long running jobs may finish after shutdown begins
@@ -575,9 +579,11 @@ func (d *Dispatcher) settle(ctx, jobCtx context.Context, log *slog.Logger, j Job
 			return JobBuried, d.store.BuryJob(ctx, j.ID, fmt.Sprintf("still waiting after %s: %v", age.Round(time.Second), err))
 		}
 		log.DebugContext(ctx, "job postponed", "reason", err, "in", post.After)
-		return JobPostponed, d.store.PostponeJob(ctx, j.ID, d.now().Add(post.After), err.Error())
+		return JobPostponed, d.wakeAfter(post.After, d.store.PostponeJob(ctx, j.ID, d.now().Add(post.After), err.Error()))
 	case errors.As(err, &tmp) && tmp.After > 0:
 		after = tmp.After
+	case d.Backoff != nil:
+		after = d.Backoff(j.Attempts)
 	default:
 		after = backoff(j.Attempts)
 	}
@@ -586,7 +592,18 @@ func (d *Dispatcher) settle(ctx, jobCtx context.Context, log *slog.Logger, j Job
 		return JobBuried, d.store.BuryJob(ctx, j.ID, fmt.Sprintf("gave up after %d attempts: %v", j.Attempts+1, err))
 	}
 	log.WarnContext(ctx, "job will be retried", "err", err, "in", after)
-	return JobRetried, d.store.RetryJob(ctx, j.ID, d.now().Add(after), err.Error())
+	return JobRetried, d.wakeAfter(after, d.store.RetryJob(ctx, j.ID, d.now().Add(after), err.Error()))
+}
+
+// wakeAfter, once a job is back in the queue (stored is nil), wakes the
+// dispatcher when the job falls due, so it runs then rather than up to
+// Poll later. Jobs put back by other replicas are found by Poll. It
+// returns stored.
+func (d *Dispatcher) wakeAfter(after time.Duration, stored error) error {
+	if stored == nil {
+		time.AfterFunc(after, d.Wake)
+	}
+	return stored
 }
 
 // backoff is 1s, 2s, 4s … capped at 5 minutes, with ±20% jitter so a burst

@@ -2,6 +2,7 @@ package alert_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -97,5 +98,62 @@ func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool
 			t.Fatalf("timed out after %v waiting for %s", within, what)
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestPutBackJobsRunWhenDue: a job the dispatcher retries, postpones or
+// backs off from runs again when it falls due, not at the next poll (an
+// hour here): the dispatcher that put it back wakes itself then.
+func TestPutBackJobsRunWhenDue(t *testing.T) {
+	t.Parallel()
+	const after = 50 * time.Millisecond
+	fails := map[string]func(attempt int) error{
+		"retry":    func(int) error { return alert.Temporary(errors.New("slack is busy"), after) },
+		"postpone": func(int) error { return alert.Postpone(errors.New("not posted yet"), after) },
+		"backoff":  func(int) error { return errors.New("linear is down") },
+	}
+	for _, dc := range storetest.Dialects(t) {
+		t.Run(dc.Name, func(t *testing.T) {
+			db := dc.Open(t)
+			d := alert.NewDispatcher(db, &recordingPoster{}, storetest.Logger(t))
+			d.ChannelGap, d.Lease, d.Poll = 0, 10*time.Second, time.Hour
+			d.Backoff = func(int) time.Duration { return after }
+			var mu sync.Mutex
+			attempts := map[string]int{}
+			d.Handle("flaky", func(_ context.Context, j alert.Job) error {
+				mu.Lock()
+				defer mu.Unlock()
+				attempts[j.Payload]++
+				if attempts[j.Payload] == 1 {
+					return fails[j.Payload](1)
+				}
+				return nil
+			})
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- d.Run(ctx) }()
+			defer func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("Run: %v", err)
+				}
+			}()
+			for name := range fails {
+				if err := db.Enqueue(context.Background(), alert.Job{Kind: "flaky", Payload: name}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			d.Wake()
+			waitUntil(t, 10*time.Second, "every put-back job to run again", func() bool {
+				mu.Lock()
+				defer mu.Unlock()
+				for name := range fails {
+					if attempts[name] < 2 {
+						return false
+					}
+				}
+				return true
+			})
+		})
 	}
 }

@@ -52,6 +52,10 @@ type benchScale struct {
 	starts, versions                   int // serve starts and `version` runs of the cold start row
 	settle                             time.Duration
 	updateGap                          time.Duration // the storm's update pacing; 0: the bot's own
+	// channelGap replaces Slack's one message a second per channel in the
+	// storm and submit rows; 0: the bot's own. The quick run's worlds do
+	// not wait a second for each channel turn.
+	channelGap time.Duration
 }
 
 var (
@@ -61,7 +65,7 @@ var (
 	quickScale = benchScale{intake: 200, intakeWorkers: 4, stormAlerts: 200,
 		clicks: 10, creates: 2, submits: 2,
 		slowLinear: 200 * time.Millisecond, submitLinear: 100 * time.Millisecond, starts: 1, versions: 1, settle: 100 * time.Millisecond,
-		updateGap: 250 * time.Millisecond}
+		updateGap: 250 * time.Millisecond, channelGap: 50 * time.Millisecond}
 )
 
 // benchRow is one line of the table.

@@ -98,6 +98,14 @@ func (b *bench) intake(ctx context.Context, dialect string, db func(string) stri
 var noopEvent = map[string]any{"type": "reaction_added", "user": demoUser, "reaction": "eyes",
 	"item": map[string]any{"type": "message", "channel": demoChannel, "ts": "1.000001"}}
 
+// pace is the startWorld configure function of the rows whose figures
+// include channel turns: the scale's channel gap, if it sets one.
+func (b *bench) pace(w *world, _ map[string]string) {
+	if b.scale.channelGap > 0 {
+		w.channelGap = b.scale.channelGap
+	}
+}
+
 // clicks measures, with creates waiting on a slow Linear, the acks and the
 // click → views.open latency of many Create Linear Issue clicks at once,
 // beside as many no-op envelopes at once.
@@ -205,7 +213,7 @@ func (t *ackTaps) reset() []time.Duration {
 func (b *bench) storm(ctx context.Context, db string) error {
 	sc := b.scale
 	var gap time.Duration
-	w, err := startWorld(ctx, db, b.log, func(w *world, _ map[string]string) {
+	w, err := startWorld(ctx, db, b.log, b.pace, func(w *world, _ map[string]string) {
 		w.onOpen = func(m *Main) {
 			if sc.updateGap > 0 {
 				m.DB.SetUpdateGap(sc.updateGap)
@@ -256,7 +264,7 @@ func (b *bench) storm(ctx context.Context, db string) error {
 // requests each create makes.
 func (b *bench) submit(ctx context.Context, db string) error {
 	sc := b.scale
-	w, err := startWorld(ctx, db, b.log)
+	w, err := startWorld(ctx, db, b.log, b.pace)
 	if err != nil {
 		return err
 	}
@@ -298,7 +306,7 @@ func submitRound(ctx context.Context, w *world, n int, tag string, d time.Durati
 	}
 	// A person takes longer than Slack's one message a second per channel
 	// to fill the modal: the reply does not wait for the alert's own post.
-	time.Sleep(1100 * time.Millisecond)
+	time.Sleep(w.Main.Dispatcher.ChannelGap + 100*time.Millisecond)
 	w.Linear.SetLatency(d)
 	defer w.Linear.SetLatency(0)
 	before := w.Linear.CountRequests("")

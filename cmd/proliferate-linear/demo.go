@@ -98,6 +98,15 @@ type world struct {
 	// between updates of a repeated alert's message (store.DB.SetUpdateGap)
 	// of this Main, before onOpen runs.
 	updateGap time.Duration
+	// retryGap, when a configure function sets it, replaces the 1 s,
+	// 2 s, 4 s … between the attempts of a failing job
+	// (alert.Dispatcher.Backoff) and of a submission
+	// (alert.Service.RetryBase) of this Main, before onOpen runs.
+	retryGap time.Duration
+	// poll, when a configure function sets it, replaces how often the
+	// idle job engine looks for due jobs (alert.Dispatcher.Poll, 1 s): a
+	// paced update of a repeated alert falls due with no wake.
+	poll time.Duration
 }
 
 // startWorld starts the fakes and a Main wired to them. databaseURL ""
@@ -155,6 +164,13 @@ func startWorld(ctx context.Context, databaseURL string, log *slog.Logger, confi
 	}
 	if w.updateGap > 0 {
 		w.Main.DB.SetUpdateGap(w.updateGap)
+	}
+	if gap := w.retryGap; gap > 0 {
+		w.Main.Dispatcher.Backoff = func(int) time.Duration { return gap }
+		w.Main.Service.RetryBase = gap
+	}
+	if w.poll > 0 {
+		w.Main.Dispatcher.Poll = w.poll
 	}
 	if w.onOpen != nil {
 		w.onOpen(w.Main)

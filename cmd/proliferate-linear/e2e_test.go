@@ -53,15 +53,21 @@ func databaseURLs(t *testing.T) map[string]func(t *testing.T) string {
 // in tests that do not test the pace (the alert package's do), so a
 // thread note does not wait a second behind its alert's message;
 // testUpdateGap for the 10 s between updates of a repeated alert (alert's
-// TestRepeatUpdatesPaced and the bench's storm row test that one).
+// TestRepeatUpdatesPaced and the bench's storm row test that one);
+// testRetryGap for the job engine's 1 s, 2 s … between attempts of a
+// failing job (alert's TestEngineRetryPolicy tests those); testPoll for
+// the engine's idle look for due jobs each second, which is what finds a
+// paced update when it falls due.
 const (
 	testChannelGap = 10 * time.Millisecond
 	testUpdateGap  = 200 * time.Millisecond
+	testRetryGap   = 100 * time.Millisecond
+	testPoll       = 50 * time.Millisecond
 )
 
-// testPace is the startWorld configure function that sets both.
+// testPace is the startWorld configure function that sets them all.
 func testPace(w *world, _ map[string]string) {
-	w.channelGap, w.updateGap = testChannelGap, testUpdateGap
+	w.channelGap, w.updateGap, w.retryGap, w.poll = testChannelGap, testUpdateGap, testRetryGap, testPoll
 }
 
 // startTestWorld starts a world on databaseURL, or with "" on a migrated
