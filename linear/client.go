@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/Khan/genqlient/graphql"
@@ -171,13 +172,32 @@ func (c *Client) getIssue(ctx context.Context, ref string) (*getIssueIssue, erro
 }
 
 // Workspace describes the connected user and workspace with a few recently
-// updated issues, for `/proliferate-linear test`.
+// updated issues, for `/proliferate-linear test`, the Home tab and the
+// start-up check. The two requests go at once: a slow Linear costs one
+// round trip, not two.
 func (c *Client) Workspace(ctx context.Context) (alert.Workspace, error) {
+	var (
+		recent    *listRecentIssuesResponse
+		recentErr error
+		wg        sync.WaitGroup
+	)
+	if c.RecentIssues > 0 {
+		wg.Go(func() {
+			recentErr = c.call(ctx, "listRecentIssues", func(ctx context.Context) (err error) {
+				recent, err = listRecentIssues(ctx, c.gql, c.RecentIssues)
+				return err
+			})
+		})
+	}
 	var who *getWorkspaceResponse
 	err := c.call(ctx, "getWorkspace", func(ctx context.Context) (err error) {
 		who, err = getWorkspace(ctx, c.gql)
 		return err
 	})
+	wg.Wait()
+	if err == nil {
+		err = recentErr
+	}
 	if err != nil {
 		return alert.Workspace{}, err
 	}
@@ -191,19 +211,10 @@ func (c *Client) Workspace(ctx context.Context) (alert.Workspace, error) {
 	if keys := who.Organization.PreviousUrlKeys; len(keys) > 0 {
 		ws.PreviousURLKeys = keys
 	}
-	if c.RecentIssues <= 0 {
-		return ws, nil
-	}
-	var recent *listRecentIssuesResponse
-	err = c.call(ctx, "listRecentIssues", func(ctx context.Context) (err error) {
-		recent, err = listRecentIssues(ctx, c.gql, c.RecentIssues)
-		return err
-	})
-	if err != nil {
-		return alert.Workspace{}, err
-	}
-	for i := range recent.Issues.Nodes {
-		ws.RecentIssues = append(ws.RecentIssues, toIssue(&recent.Issues.Nodes[i].issueFields))
+	if recent != nil {
+		for i := range recent.Issues.Nodes {
+			ws.RecentIssues = append(ws.RecentIssues, toIssue(&recent.Issues.Nodes[i].issueFields))
+		}
 	}
 	return ws, nil
 }

@@ -71,6 +71,36 @@ func TestWorkspace(t *testing.T) {
 	}
 }
 
+// TestWorkspaceAsksAtOnce: the workspace and its recent issues are asked
+// for together, so a slow Linear costs one round trip: with Linear holding
+// every request, both are in flight before either is answered.
+func TestWorkspaceAsksAtOnce(t *testing.T) {
+	t.Parallel()
+	srv, c, _ := setup(t, fakelinear.APIKey)
+	release := srv.Hold()
+	defer release()
+	done := make(chan error, 1)
+	go func() { _, err := c.Workspace(context.Background()); done <- err }()
+	deadline := time.Now().Add(5 * time.Second)
+	for srv.InFlight() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d requests in flight while Linear holds them, want 2 at once", srv.InFlight())
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("Workspace returned while Linear held its requests: %v", err)
+		case <-time.After(5 * time.Millisecond): // polling InFlight; nothing to wait on.
+		}
+	}
+	release()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.Requests(); len(got) != 2 {
+		t.Errorf("%d requests, want getWorkspace and listRecentIssues", len(got))
+	}
+}
+
 func TestTeams(t *testing.T) {
 	srv, c, _ := setup(t, fakelinear.APIKey)
 	srv.AddTeam(fakelinear.Team{ID: "t-aaa", Key: "AAA", Name: "alpha"})

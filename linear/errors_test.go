@@ -59,6 +59,8 @@ func TestErrorMapping(t *testing.T) {
 					want = alert.ErrNotFound // for issue(id:), INVALID_INPUT means no such issue.
 				case call.name == "CreateIssue" && tt.kind == fakelinear.InvalidInput:
 					wantRequests = 2 // it may be the duplicate-id refusal: read back once.
+				case call.name == "Workspace":
+					wantRequests = 2 // the workspace and its recent issues, asked at once.
 				}
 				if !errors.Is(err, want) {
 					t.Fatalf("err = %v, want %v", err, want)

@@ -86,10 +86,10 @@ func TestE2EHome(t *testing.T) {
 				t.Fatalf("the first open published %d times, want 2: %v", len(w.Slack.Calls("views.publish")), err)
 			}
 
-			// Linear slows to 2 s per request: the Home is published from
-			// the store before Linear has answered any request.
-			w.Linear.SetLatency(2 * time.Second)
-			defer w.Linear.SetLatency(0)
+			// Linear holds every request: the Home is published from the
+			// store before Linear has answered any.
+			release := w.Linear.Hold()
+			defer release()
 			answered := w.Linear.CountRequests("")
 			published := len(w.Slack.Calls("views.publish"))
 			if _, err := w.Slack.OpenHome(ctx, demoUser); err != nil {
@@ -107,7 +107,11 @@ func TestE2EHome(t *testing.T) {
 					t.Errorf("first publish lacks %q:\n%s", want, homeText(first))
 				}
 			}
-			// Then, once Linear answered, the refreshed Home.
+			// Then, once Linear answers, the refreshed Home.
+			if err := w.Slack.Wait(ctx, func() bool { return w.Linear.InFlight() > 0 }); err != nil {
+				t.Fatalf("the refresh never asked Linear: %v", err)
+			}
+			release()
 			if err := w.Slack.Wait(ctx, func() bool {
 				v, _ := w.Slack.Home(demoUser)
 				return len(w.Slack.Calls("views.publish")) >= published+2 && !strings.Contains(homeText(v), "Checking Linear")
@@ -123,7 +127,7 @@ func TestE2EHome(t *testing.T) {
 			}
 			envs, calls := w.Slack.Envelopes(), w.Slack.Calls("views.publish")
 			opened := envs[len(envs)-1].SentAt
-			t.Logf("figures with Linear at 2 s per request: app_home_opened → first views.publish %v, → refreshed %v",
+			t.Logf("figures with Linear holding its answers: app_home_opened → first views.publish %v, → refreshed %v",
 				round(calls[published].At.Sub(opened)), round(calls[published+1].At.Sub(opened)))
 		})
 	}

@@ -40,8 +40,15 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	latency := s.latency
+	latency, gate := s.latency, s.gate
 	s.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-r.Context().Done():
+			return
+		}
+	}
 	if latency > 0 {
 		select {
 		case <-time.After(latency):

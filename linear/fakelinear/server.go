@@ -49,6 +49,7 @@ type Server struct {
 	lose        map[string]int
 	holds       map[string]chan struct{}
 	latency     time.Duration
+	gate        chan struct{} // Hold's: closed when released
 	inFlight    atomic.Int64  // requests being answered
 	peak        atomic.Int64  // the most inFlight has been since ResetPeakInFlight
 	accessTTL   time.Duration // of issued OAuth access tokens; zero: AccessTokenTTL
@@ -390,6 +391,28 @@ func (s *Server) HoldAnswerNext(operationName string) (release func()) {
 	s.mu.Unlock()
 	var once sync.Once
 	return func() { once.Do(func() { close(ch) }) }
+}
+
+// Hold makes every request that arrives from now on wait, before Linear
+// looks at it, until release is called (or the client gives up): a Linear
+// as slow as a test needs, with no fixed delay to sit out. InFlight counts
+// the waiting requests.
+func (s *Server) Hold() (release func()) {
+	ch := make(chan struct{})
+	s.mu.Lock()
+	s.gate = ch
+	s.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			if s.gate == ch {
+				s.gate = nil
+			}
+			s.mu.Unlock()
+			close(ch)
+		})
+	}
 }
 
 // SetLatency delays every answer by d (or until the client gives up).

@@ -114,11 +114,13 @@ func TestManagerDeadGrant(t *testing.T) {
 		name    string
 		expired bool // the stored access token is due for a refresh
 		// GraphQL requests Linear answers before the grant is known dead:
-		// a refused access token first forces one refresh.
+		// a refused access token first forces one refresh. (Workspace asks
+		// for the workspace and its recent issues at once: the second may
+		// go before the first is refused, so at most two, at least one.)
 		wantGraphQL int
 	}{
 		{name: "refresh refused", expired: true, wantGraphQL: 0},
-		{name: "access token refused, then its refresh", expired: false, wantGraphQL: 1},
+		{name: "access token refused, then its refresh", expired: false, wantGraphQL: 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -143,8 +145,8 @@ func TestManagerDeadGrant(t *testing.T) {
 			if n := mf.srv.CountTokenRequests("refresh_token"); n != 1 {
 				t.Errorf("refresh requests = %d, want 1 (no retry storm)", n)
 			}
-			if n := mf.sent.count("/graphql") - graphQLBefore; n != tt.wantGraphQL {
-				t.Errorf("GraphQL requests = %d, want %d", n, tt.wantGraphQL)
+			if n := mf.sent.count("/graphql") - graphQLBefore; n > tt.wantGraphQL || (tt.wantGraphQL > 0) != (n > 0) {
+				t.Errorf("GraphQL requests = %d, want %d at most, and none only if %d", n, tt.wantGraphQL, tt.wantGraphQL)
 			}
 			want := []mark{{"T1", alert.ConnectionNeedsReconnect, "invalid_grant"}}
 			if diff := cmp.Diff(want, mf.conns.allMarks()); diff != "" {
