@@ -98,7 +98,9 @@ type Bot struct {
 	workers     int
 	// jobTimeout bounds one unit of work after the ack.
 	jobTimeout time.Duration
-	// minProgress is the least time "Creating issue…" stays up (see showOutcome).
+	// minProgress is the least time "Creating issue…" stays up (see
+	// showOutcome): defaultMinProgress, or 0 in tests whose jobs run only
+	// after their ack.
 	minProgress time.Duration
 	teams       *cache[string, []alert.Team]
 	members     *cache[string, []alert.User]
@@ -121,9 +123,12 @@ type Bot struct {
 	// linkBudget and searchBudget bound the Linear calls whose outcome
 	// travels in the ack (see deferred.go).
 	linkBudget, searchBudget time.Duration
-	search                   *searcher
-	ackSlots                 chan struct{}
-	ackWG                    sync.WaitGroup
+	// debounce is the search box's defaultSearchDebounce; tests that never
+	// type over their own queries set it to 0.
+	debounce time.Duration
+	search   *searcher
+	ackSlots chan struct{}
+	ackWG    sync.WaitGroup
 	// fast and slow are the lanes of work after the ack (see lane.go);
 	// overflow bounds the "busy" answers sent when a lane is full.
 	fast, slow *lane
@@ -197,7 +202,7 @@ func New(cfg Config, svc *alert.Service) (*Bot, error) {
 		slackTeam:    cfg.SlackTeamID,
 		workers:      cfg.Workers,
 		jobTimeout:   time.Minute,
-		minProgress:  500 * time.Millisecond,
+		minProgress:  defaultMinProgress,
 		teams:        teams,
 		members:      members,
 		labels:       labels,
@@ -205,6 +210,7 @@ func New(cfg Config, svc *alert.Service) (*Bot, error) {
 		linearLists:  cacheGroup{teams, members, labels, projects, workspaces},
 		linkBudget:   defaultAckBudget,
 		searchBudget: defaultAckBudget,
+		debounce:     defaultSearchDebounce,
 		search:       newSearcher(),
 		ackSlots:     make(chan struct{}, maxDeferredAcks),
 		connector:    cfg.Connector,

@@ -27,6 +27,9 @@ type harness struct {
 	stop    context.CancelFunc
 	// jobs runs the stored submissions as the work engine would (see kick).
 	jobs sync.WaitGroup
+	// jobsBeforeAck runs them without waiting for Slack to have their
+	// ack (see withJobsBeforeAck).
+	jobsBeforeAck bool
 }
 
 // startHarness starts the bot with defaultTeam as LINEAR_DEFAULT_TEAM;
@@ -50,6 +53,12 @@ func startHarnessOn(t *testing.T, defaultTeam string, tracker alert.Tracker, opt
 	svc.Reporter = h.bot
 	svc.Notify = h.kick
 	h.bot.defaultTeam = defaultTeam
+	// kick runs a job only once its ack is in, so the floor that keeps an
+	// outcome behind its ack (minProgress) would only add its wait; and
+	// the search box's debounce only matters to typing that overtakes
+	// itself. TestOutcomeAfterItsAck keeps the floor.
+	h.bot.minProgress = 0
+	h.bot.debounce = 0
 	for _, o := range opts {
 		o(h)
 	}
@@ -77,10 +86,42 @@ func startHarnessOn(t *testing.T, defaultTeam string, tracker alert.Tracker, opt
 }
 
 // kick runs the submissions stored so far, each once, the way the work
-// engine runs them after their ack (the in-memory store has no engine).
+// engine runs them after their ack (the in-memory store has no engine):
+// each starts once Slack has the ack of every envelope sent so far, or
+// at once with jobsBeforeAck.
 func (h *harness) kick() {
 	for _, j := range h.store.takeSubmissions() {
-		h.jobs.Go(func() { _ = h.svc.RunSubmission(context.Background(), j) })
+		h.jobs.Go(func() {
+			if !h.jobsBeforeAck {
+				h.waitAcks()
+			}
+			_ = h.svc.RunSubmission(context.Background(), j)
+		})
+	}
+}
+
+// waitAcks waits until every envelope sent is acked or past Slack's 3 s
+// (which a test that holds an ack back waits out anyway).
+func (h *harness) waitAcks() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = h.fs.Wait(ctx, func() bool {
+		for _, e := range h.fs.Envelopes() {
+			if !e.Acked && time.Since(e.SentAt) < 3*time.Second {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// withJobsBeforeAck runs stored submissions as soon as they are stored,
+// before Slack may have their ack (as a job picked up at once by another
+// replica), with the bot's own floor for that.
+func withJobsBeforeAck() func(*harness) {
+	return func(h *harness) {
+		h.jobsBeforeAck = true
+		h.bot.minProgress = defaultMinProgress
 	}
 }
 

@@ -81,6 +81,7 @@ func responseAction(t *testing.T, ack fakeslack.Ack) string {
 }
 
 func TestLinkExisting(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		enter func(t *testing.T, h *harness, viewID string)
@@ -113,7 +114,7 @@ func TestLinkExisting(t *testing.T) {
 			if ack.Latency > defaultAckBudget {
 				t.Errorf("suggestion acked after %v", ack.Latency)
 			}
-			t.Logf("block_suggestion acked after %v (debounce %v included)", ack.Latency, searchDebounce)
+			t.Logf("block_suggestion acked after %v (debounce %v included)", ack.Latency, h.bot.debounce)
 			if _, err := h.fs.SelectOption(ctx, "U1", viewID, actionIssueSearch, eng7ID); err != nil {
 				t.Fatalf("pick: %v", err)
 			}
@@ -121,6 +122,7 @@ func TestLinkExisting(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			h := startHarness(t, "")
 			seedIssues(h)
 			v := h.openLinkModal(t)
@@ -183,6 +185,7 @@ func setText(t *testing.T, h *harness, viewID, text string) {
 // TestLinkExistingInlineErrors: every bad input comes back under the input
 // it was typed in, the modal stays open, nothing is linked.
 func TestLinkExistingInlineErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		text      string
@@ -205,6 +208,7 @@ func TestLinkExistingInlineErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			h := startHarness(t, "")
 			seedIssues(h)
 			for m, err := range tt.methodErr {
@@ -251,6 +255,7 @@ func TestLinkExistingInlineErrors(t *testing.T) {
 // ack) but Linear refuses the attachment when the stored submission runs:
 // the form comes back with the reason, and nothing is linked.
 func TestLinkAttachRefusedAfterTheAck(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, "")
 	seedIssues(h)
 	h.tracker.setMethodErr("Attach", alert.ErrForbidden)
@@ -272,6 +277,7 @@ func TestLinkAttachRefusedAfterTheAck(t *testing.T) {
 // TestLinkExistingSlowLinear: when Linear outlives the ack budget the
 // modal says "Linking…" and the outcome follows with views.update.
 func TestLinkExistingSlowLinear(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		text string
@@ -282,6 +288,7 @@ func TestLinkExistingSlowLinear(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			h := startHarness(t, "")
 			seedIssues(h)
 			h.bot.linkBudget = 100 * time.Millisecond
@@ -307,7 +314,9 @@ func TestLinkExistingSlowLinear(t *testing.T) {
 // TestSearchSuggestions: the search box is answered within Slack's 3 s
 // whatever Linear does, and repeats come from the cache.
 func TestSearchSuggestions(t *testing.T) {
+	t.Parallel()
 	t.Run("cached", func(t *testing.T) {
+		t.Parallel()
 		h := startHarness(t, "")
 		seedIssues(h)
 		v := h.openLinkModal(t)
@@ -321,6 +330,7 @@ func TestSearchSuggestions(t *testing.T) {
 		}
 	})
 	t.Run("slow linear gets a notice in time", func(t *testing.T) {
+		t.Parallel()
 		h := startHarness(t, "")
 		seedIssues(h)
 		h.bot.searchBudget = 100 * time.Millisecond
@@ -346,6 +356,7 @@ func TestSearchSuggestions(t *testing.T) {
 		}
 	})
 	t.Run("rate limited", func(t *testing.T) {
+		t.Parallel()
 		h := startHarness(t, "")
 		h.tracker.setMethodErr("SearchIssues", alert.ErrRateLimited)
 		v := h.openLinkModal(t)
@@ -363,6 +374,7 @@ func TestSearchSuggestions(t *testing.T) {
 		}
 	})
 	t.Run("no results is an empty list", func(t *testing.T) {
+		t.Parallel()
 		h := startHarness(t, "")
 		v := h.openLinkModal(t)
 		ack, err := h.fs.Suggest(t.Context(), "U1", v.ID, actionIssueSearch, "zz")

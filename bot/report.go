@@ -171,6 +171,10 @@ func failureText(o alert.Outcome) string {
 	return alert.UserMessage(o.Err)
 }
 
+// defaultMinProgress is the least time from storing a submission (just
+// before its ack) to showing its outcome in the modal (see showOutcome).
+const defaultMinProgress = 500 * time.Millisecond
+
 // showOutcome updates the submission's modal with view (when both exist)
 // and, when there is no modal to show it in or it was closed, tells the
 // person text ephemerally in the alert's channel ("" says nothing).

@@ -52,7 +52,6 @@ func TestReport(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := startHarness(t, "")
-			h.bot.minProgress = 0
 			h.bot.teams.put("", sampleTeams())
 			ctx := context.Background()
 			viewID := "V-closed"
@@ -105,4 +104,34 @@ func (h *harness) openModal(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return h.waitView(t, `"block_id":"team"`).ID
+}
+
+// TestOutcomeAfterItsAck: a stored submission may run (on another replica)
+// before Slack has the ack that shows "Linking…"; its outcome then waits
+// out the floor from the submission, so that the ack, applied when it
+// arrives, cannot overwrite it.
+func TestOutcomeAfterItsAck(t *testing.T) {
+	t.Parallel()
+	h := startHarness(t, "", withJobsBeforeAck())
+	seedIssues(h)
+	v := h.openLinkModal(t)
+	setText(t, h, v.ID, "ENG-7")
+	if _, err := h.fs.SubmitView(t.Context(), "U1", v.ID); err != nil {
+		t.Fatalf("submit: %v", err)
+	}
+	h.waitView(t, "Linked", "ENG-7")
+	envs := h.fs.Envelopes()
+	sub := envs[len(envs)-1]
+	if !strings.Contains(string(sub.Payload), `"type":"view_submission"`) {
+		t.Fatalf("last envelope is not the submission: %s", sub.Payload)
+	}
+	ups := h.fs.Calls("views.update")
+	if len(ups) != 1 {
+		t.Fatalf("%d views.update calls, want the outcome's one", len(ups))
+	}
+	acked := sub.SentAt.Add(sub.Ack.Latency)
+	if gap := ups[0].At.Sub(sub.SentAt); gap < defaultMinProgress || !ups[0].At.After(acked) {
+		t.Errorf("outcome sent %v after the submission, %v after its ack; want at least %v after it, and after the ack",
+			gap, ups[0].At.Sub(acked), defaultMinProgress)
+	}
 }

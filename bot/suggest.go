@@ -27,9 +27,9 @@ const (
 	// retyping, short enough that a new issue shows up soon.
 	searchTTL       = time.Minute
 	searchCacheSize = 512
-	// searchDebounce: a query that a newer one from the same modal
+	// defaultSearchDebounce: a query that a newer one from the same modal
 	// overtakes within this time is not sent to Linear.
-	searchDebounce = 250 * time.Millisecond
+	defaultSearchDebounce = 250 * time.Millisecond
 	// searchBurst and searchPerMinute stay under Linear's ~30 a minute
 	// with room for the other replicas' occasional search.
 	searchBurst     = 5
@@ -164,7 +164,7 @@ func (b *Bot) searchOptions(ctx context.Context, view, query string) []*slack.Op
 		return issueOptions(issues)
 	}
 	seq := b.search.mark(view)
-	if !sleepCtx(ctx, searchDebounce) || b.search.superseded(view, seq) {
+	if !sleepCtx(ctx, b.debounce) || b.search.superseded(view, seq) {
 		// Slack shows only the newest query's answer; this one is moot.
 		return []*slack.OptionBlockObject{}
 	}
