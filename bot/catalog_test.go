@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -12,9 +13,23 @@ import (
 // TestLoadDetailsAtOnce: with a slow Linear, a team's members, labels and
 // projects are asked for at once, so the modal waits one request's time.
 func TestLoadDetailsAtOnce(t *testing.T) {
+	t.Parallel()
 	fl, lc := fakeLinear(t)
-	b, _ := newFakeBot(t, alert.NewService(newMemStore(), lc, nil))
-	fl.SetLatency(300 * time.Millisecond)
+	b, fs := newFakeBot(t, alert.NewService(newMemStore(), lc, nil))
+	// Each list's answer is held until all three are in flight (or 5 s
+	// have passed, for the failure below).
+	var releases []func()
+	for _, op := range []string{"listTeamMembers", "listTeamLabels", "listTeamProjects"} {
+		releases = append(releases, fl.HoldAnswerNext(op))
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	go func() {
+		_ = fs.Wait(ctx, func() bool { return fl.InFlight() >= 3 })
+		for _, release := range releases {
+			release()
+		}
+	}()
 	fl.ResetPeakInFlight()
 	d, err := b.loadDetails(t.Context(), fakelinear.TeamEngID)
 	if err != nil {
@@ -32,6 +47,7 @@ func TestLoadDetailsAtOnce(t *testing.T) {
 // is still the first in the order members, labels, projects, with the
 // lists before it, as when they were read one after another.
 func TestLoadDetailsFirstError(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name        string
 		fail        map[string]fakelinear.FailKind
@@ -50,6 +66,7 @@ func TestLoadDetailsFirstError(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			fl, lc := fakeLinear(t)
 			b, _ := newFakeBot(t, alert.NewService(newMemStore(), lc, nil))
 			for op, kind := range tt.fail {

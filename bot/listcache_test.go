@@ -83,12 +83,27 @@ func openModals(t *testing.T, h *harness, n, before int) {
 // cold caches, while Linear is slow, all miss every list; they share one
 // Linear request per list rather than making one each.
 func TestConcurrentModalOpensShareLinearRequests(t *testing.T) {
+	t.Parallel()
 	const n = 6
 	fl, lc := fakeLinear(t)
 	h := startHarnessOn(t, "ENG", lc, withSlowWorkers(n))
-	// Each request outlives the clicks' arrival, so without sharing every
-	// modal would ask for every list itself.
-	fl.SetLatency(300 * time.Millisecond)
+	// Each list's first request is held until all n modals wait on it:
+	// without sharing, every modal would ask for every list itself. A
+	// second request for a list lets it go at once, to fail below.
+	waiters := map[string]func() int{
+		"listTeams":        func() int { return flightWaiters(h.bot.teams, "") },
+		"listTeamMembers":  func() int { return flightWaiters(h.bot.members, fakelinear.TeamEngID) },
+		"listTeamLabels":   func() int { return flightWaiters(h.bot.labels, fakelinear.TeamEngID) },
+		"listTeamProjects": func() int { return flightWaiters(h.bot.projects, fakelinear.TeamEngID) },
+	}
+	for _, op := range listOps {
+		release := fl.HoldAnswerNext(op)
+		t.Cleanup(release)
+		go func() {
+			defer release()
+			_ = h.fs.Wait(t.Context(), func() bool { return waiters[op]() >= n || fl.CountRequests(op) > 1 })
+		}()
+	}
 	openModals(t, h, n, 0)
 	for _, op := range listOps {
 		if got := fl.CountRequests(op); got != 1 {
@@ -97,10 +112,21 @@ func TestConcurrentModalOpensShareLinearRequests(t *testing.T) {
 	}
 }
 
+// flightWaiters is how many callers wait on c's load of k under way.
+func flightWaiters[K comparable, V any](c *cache[K, V], k K) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if f := c.flights[k]; f != nil {
+		return f.waiting
+	}
+	return 0
+}
+
 // TestReconnectForgetsEveryLinearList: a connect (AskDefaultTeam) or a
 // disconnect drops every list cached from Linear, so the next modal asks
 // Linear again for each.
 func TestReconnectForgetsEveryLinearList(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		do   func(t *testing.T, h *harness)
@@ -127,6 +153,7 @@ func TestReconnectForgetsEveryLinearList(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			fl, lc := fakeLinear(t)
 			h := startHarnessOn(t, "ENG", lc, withConnector(newMemConnector(sampleConnection())))
 			openModals(t, h, 1, 0)
@@ -171,6 +198,7 @@ func has[K comparable, V any](c *cache[K, V], k K) bool {
 // TestEveryLinearCacheIsForgotten: each cache of the Bot holds what Linear
 // lists, and is cleared with the others, unless it is of Slack (users).
 func TestEveryLinearCacheIsForgotten(t *testing.T) {
+	t.Parallel()
 	b, _ := newFakeBot(t, nil)
 	grouped := map[uintptr]bool{}
 	for _, c := range b.linearLists {
@@ -198,6 +226,7 @@ func TestEveryLinearCacheIsForgotten(t *testing.T) {
 // request, which is then not kept; a clear while a load is under way keeps
 // its answer out of the cache and makes the next miss ask again.
 func TestCacheLoadFlight(t *testing.T) {
+	t.Parallel()
 	type call struct {
 		ctx    context.Context
 		answer chan string
