@@ -57,12 +57,13 @@ func databaseURLs(t *testing.T) map[string]func(t *testing.T) string {
 // testRetryGap for the job engine's 1 s, 2 s … between attempts of a
 // failing job (alert's TestEngineRetryPolicy tests those); testPoll for
 // the engine's idle look for due jobs each second, which is what finds a
-// paced update when it falls due.
+// paced update when it falls due (each look is a claim: more often would
+// cost the tests more CPU than they wait).
 const (
 	testChannelGap = 10 * time.Millisecond
 	testUpdateGap  = 200 * time.Millisecond
 	testRetryGap   = 100 * time.Millisecond
-	testPoll       = 50 * time.Millisecond
+	testPoll       = testUpdateGap
 )
 
 // testPace is the startWorld configure function that sets them all.

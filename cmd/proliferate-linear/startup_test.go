@@ -19,6 +19,7 @@ import (
 	"github.com/proliferate/proliferate-linear/bot/fakeslack"
 	"github.com/proliferate/proliferate-linear/config"
 	"github.com/proliferate/proliferate-linear/linear/fakelinear"
+	"github.com/proliferate/proliferate-linear/store/storetest"
 )
 
 // gate is a TCP front for the fake Slack that refuses every connection
@@ -159,13 +160,15 @@ func startupWorld(t *testing.T, fs *fakeslack.Server, fl *fakelinear.Server, g *
 		slackURL = g.url()
 	}
 	w := &world{Slack: fs, Linear: fl, Secret: randomHex(16)}
+	// The database is a migrated copy: these tests start the bot, not its
+	// migrations.
 	env := map[string]string{
 		"SLACK_BOT_TOKEN":            fakeslack.DefaultBotToken,
 		"SLACK_APP_TOKEN":            fakeslack.DefaultAppToken,
 		"SLACK_API_URL":              slackURL,
 		"LINEAR_API_KEY":             fakelinear.APIKey,
 		"LINEAR_API_URL":             fl.URL(),
-		"DATABASE_URL":               "sqlite:" + t.TempDir() + "/bot.db",
+		"DATABASE_URL":               "sqlite:" + storetest.SQLiteMigratedURL(t),
 		"ENCRYPTION_KEY":             randomKey(),
 		"PROLIFERATE_WEBHOOK_SECRET": w.Secret,
 		"SLACK_ALERT_CHANNEL":        demoChannel,
