@@ -87,8 +87,11 @@ type bench struct {
 	scale benchScale
 	log   *slog.Logger
 	exe   string // the binary whose idle RSS and cold start are measured
-	rows  []benchRow
-	notes []string // printed under the table
+	// goRace is $GORACE, passed on to that binary: a race-enabled build
+	// (the tests') reads its options from it at start.
+	goRace string
+	rows   []benchRow
+	notes  []string // printed under the table
 }
 
 func (b *bench) add(r benchRow) { b.rows = append(b.rows, r) }
@@ -129,7 +132,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	if *verbose {
 		logw = stderr
 	}
-	b := &bench{scale: fullScale, log: slog.New(slog.NewTextHandler(logw, nil)), exe: exe}
+	b := &bench{scale: fullScale, log: slog.New(slog.NewTextHandler(logw, nil)), exe: exe, goRace: getenv("GORACE")}
 	if *quick {
 		b.scale = quickScale
 	}

@@ -358,6 +358,9 @@ func (b *bench) process(ctx context.Context) error {
 		"PROLIFERATE_WEBHOOK_SECRET=" + randomHex(16), "SLACK_ALERT_CHANNEL=" + demoChannel,
 		"LOG_LEVEL=warn",
 	}
+	if b.goRace != "" {
+		env = append(env, "GORACE="+b.goRace)
+	}
 	var versions []time.Duration
 	for range max(sc.versions, 1) {
 		cmd := exec.CommandContext(ctx, b.exe, "version")
