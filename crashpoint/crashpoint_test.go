@@ -46,7 +46,8 @@ func TestHit(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel() // each case is a child process of its own.
 			cmd := exec.Command(os.Args[0], "-test.run=^$")
-			cmd.Env = append(os.Environ(), childEnv+"=1", Env+"="+tt.armed)
+			// GORACE: a race-enabled child would sleep a second at exit.
+			cmd.Env = append(os.Environ(), childEnv+"=1", Env+"="+tt.armed, "GORACE=atexit_sleep_ms=0")
 			var stdout, stderr strings.Builder
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			err := cmd.Run()
