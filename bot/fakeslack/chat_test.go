@@ -14,6 +14,7 @@ import (
 )
 
 func TestChatPostUpdateThread(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, Options{})
 	api := newAPI(srv)
 	ctx := testCtx(t)
@@ -74,6 +75,7 @@ func TestChatPostUpdateThread(t *testing.T) {
 }
 
 func TestChatErrors(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, Options{})
 	api := newAPI(srv)
 	ctx := testCtx(t)
@@ -124,6 +126,7 @@ func TestChatErrors(t *testing.T) {
 }
 
 func TestInvalidBlocks(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, Options{})
 	api := newAPI(srv)
 	ctx := testCtx(t)
@@ -186,6 +189,7 @@ func TestInvalidBlocks(t *testing.T) {
 }
 
 func TestResponseURLReplaceOriginal(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, Options{}, 1, func(h *harness, evt socketmode.Event) {
 		h.sm.Ack(*evt.Request)
 		cb := evt.Data.(slack.InteractionCallback)
@@ -224,6 +228,7 @@ func TestResponseURLReplaceOriginal(t *testing.T) {
 // refused with msg_blocks_too_long when their text adds up past about
 // 12,000 characters, by chat.postMessage and chat.update alike.
 func TestCumulativeBlockText(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, Options{})
 	api := newAPI(srv)
 	ctx := testCtx(t)

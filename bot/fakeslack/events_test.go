@@ -14,6 +14,7 @@ import (
 // with the poster's bot and app ids; a redelivery keeps the event_id and
 // counts the retry, as Slack's does.
 func TestPostAsBotDeliversMessageEvent(t *testing.T) {
+	t.Parallel()
 	type got struct {
 		req socketmode.Request
 		ev  slackevents.EventsAPIEvent
@@ -90,6 +91,7 @@ func TestPostAsBotDeliversMessageEvent(t *testing.T) {
 // TestMessageShortcut: a message shortcut arrives as slack-go's
 // message_action callback naming the message, with a usable trigger_id.
 func TestMessageShortcut(t *testing.T) {
+	t.Parallel()
 	ch := make(chan slack.InteractionCallback, 1)
 	h := startHarness(t, Options{}, 1, func(h *harness, evt socketmode.Event) {
 		h.sm.Ack(*evt.Request)
@@ -123,6 +125,7 @@ func TestMessageShortcut(t *testing.T) {
 // TestEchoOwnMessages: with echo on, the bot's own chat.postMessage comes
 // back as a message event naming the fake's bot and app.
 func TestEchoOwnMessages(t *testing.T) {
+	t.Parallel()
 	ch := make(chan socketmode.Request, 2)
 	h := startHarness(t, Options{}, 1, func(h *harness, evt socketmode.Event) {
 		h.sm.Ack(*evt.Request)

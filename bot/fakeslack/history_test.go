@@ -7,6 +7,7 @@ import (
 )
 
 func TestConversationsHistoryAndReplies(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, Options{})
 	api := newAPI(srv)
 	ctx := testCtx(t)

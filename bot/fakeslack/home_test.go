@@ -26,6 +26,7 @@ func homeTab(text string, buttons ...string) slack.HomeTabViewRequest {
 // TestHomePerUser keeps the last Home published for each user, one view
 // per user across publishes.
 func TestHomePerUser(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, Options{})
 	api := newAPI(srv)
 	ctx := testCtx(t)
@@ -52,6 +53,7 @@ func TestHomePerUser(t *testing.T) {
 
 // TestHomeLimits refuses what Slack refuses in views.publish.
 func TestHomeLimits(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, Options{})
 	api := newAPI(srv)
 	ctx := testCtx(t)
@@ -93,6 +95,7 @@ func TestHomeLimits(t *testing.T) {
 // the home tab, in a view container, without a response_url (Slack sends
 // none for views).
 func TestHomeClick(t *testing.T) {
+	t.Parallel()
 	got := make(chan slack.InteractionCallback, 1)
 	h := startHarness(t, Options{}, 1, func(h *harness, evt socketmode.Event) {
 		h.sm.Ack(*evt.Request)
@@ -123,6 +126,7 @@ func TestHomeClick(t *testing.T) {
 // TestOpenHome delivers app_home_opened in Slack's events_api shape, with
 // the Home published so far.
 func TestOpenHome(t *testing.T) {
+	t.Parallel()
 	got := make(chan socketmode.Event, 2)
 	h := startHarness(t, Options{}, 1, func(h *harness, evt socketmode.Event) {
 		h.sm.Ack(*evt.Request)

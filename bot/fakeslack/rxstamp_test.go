@@ -13,6 +13,7 @@ import (
 // the fake's reader got round to it: here the reader is held (s.mu) while
 // the second ack waits in the socket, and that wait is not counted.
 func TestAckArrivalIsKernelReceiveTime(t *testing.T) {
+	t.Parallel()
 	if runtime.GOOS != "linux" {
 		t.Skip("kernel receive timestamps are read on Linux only")
 	}
@@ -123,6 +124,7 @@ func TestAckArrivalIsKernelReceiveTime(t *testing.T) {
 // An envelope's clock starts when its frame goes out, not while it waits
 // behind the connection's other writers.
 func TestEnvelopeSentWhenWritten(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, Options{}, 1, ackOnly)
 	ctx := testCtx(t)
 	h.srv.mu.Lock()

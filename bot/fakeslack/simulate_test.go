@@ -68,6 +68,7 @@ func (b *modalBot) handle(h *harness, evt socketmode.Event) {
 }
 
 func TestModalFlow(t *testing.T) {
+	t.Parallel()
 	bot := &modalBot{replies: []any{slack.NewErrorsViewSubmissionResponse(map[string]string{"title_block": "Too vague"}), nil}}
 	h := startHarness(t, Options{}, 1, bot.handle)
 	ctx := testCtx(t)
@@ -134,6 +135,7 @@ func TestModalFlow(t *testing.T) {
 }
 
 func TestSubmitResponseActions(t *testing.T) {
+	t.Parallel()
 	other := triageModal("OPS")
 	other.ExternalID = ""
 	tooLong := triageModal("x")
@@ -156,6 +158,7 @@ func TestSubmitResponseActions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			bot := &modalBot{replies: []any{tt.reply}}
 			h := startHarness(t, Options{}, 1, bot.handle)
 			ctx := testCtx(t)
@@ -199,6 +202,7 @@ func TestSubmitResponseActions(t *testing.T) {
 }
 
 func TestSlashCommand(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name          string
 		reply         any
@@ -214,6 +218,7 @@ func TestSlashCommand(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			got := make(chan slack.SlashCommand, 1)
 			h := startHarness(t, Options{}, 1, func(h *harness, evt socketmode.Event) {
 				cmd := evt.Data.(slack.SlashCommand)
@@ -248,6 +253,7 @@ func TestSlashCommand(t *testing.T) {
 }
 
 func TestRedeliverSendsTheSamePayloadAgain(t *testing.T) {
+	t.Parallel()
 	got := make(chan slack.SlashCommand, 2)
 	h := startHarness(t, Options{}, 1, func(h *harness, evt socketmode.Event) {
 		got <- evt.Data.(slack.SlashCommand)

@@ -14,6 +14,7 @@ import (
 )
 
 func TestInteractiveEnvelopeAck(t *testing.T) {
+	t.Parallel()
 	got := make(chan slack.InteractionCallback, 1)
 	h := startHarness(t, Options{}, 1, func(h *harness, evt socketmode.Event) {
 		h.sm.Ack(*evt.Request)
@@ -55,6 +56,7 @@ func TestInteractiveEnvelopeAck(t *testing.T) {
 }
 
 func TestUnackedEnvelope(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, Options{AckTimeout: 150 * time.Millisecond}, 1, func(*harness, socketmode.Event) {})
 	ctx := testCtx(t)
 	_, ts, err := h.api.PostMessageContext(ctx, "C1", slack.MsgOptionText("alert", false), alertBlocks())
@@ -70,6 +72,7 @@ func TestUnackedEnvelope(t *testing.T) {
 }
 
 func TestDisconnectReconnect(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, Options{}, 1, ackOnly)
 	ctx := testCtx(t)
 	_, ts, err := h.api.PostMessageContext(ctx, "C1", slack.MsgOptionText("alert", false), alertBlocks())
@@ -106,6 +109,7 @@ func TestDisconnectReconnect(t *testing.T) {
 }
 
 func TestEnvelopeGoesToOneConnection(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	seen := map[string]int{}
 	h := startHarness(t, Options{}, 3, func(h *harness, evt socketmode.Event) {
@@ -153,6 +157,7 @@ func TestEnvelopeGoesToOneConnection(t *testing.T) {
 }
 
 func TestPingsKeepConnection(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, Options{PingInterval: 50 * time.Millisecond})
 	sm := socketmode.New(newAPI(srv), socketmode.OptionPingInterval(300*time.Millisecond))
 	ctx, cancel := context.WithCancel(testCtx(t))
@@ -176,6 +181,7 @@ func TestPingsKeepConnection(t *testing.T) {
 }
 
 func TestEventsAPI(t *testing.T) {
+	t.Parallel()
 	got := make(chan slackevents.EventsAPIEvent, 1)
 	h := startHarness(t, Options{}, 1, func(h *harness, evt socketmode.Event) {
 		h.sm.Ack(*evt.Request)

@@ -66,6 +66,7 @@ func clickAlert(t *testing.T, h *harness) {
 }
 
 func TestViewsOpenTriggers(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		delay time.Duration
@@ -78,6 +79,7 @@ func TestViewsOpenTriggers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			out := make(chan error, 1)
 			h := startHarness(t, Options{TriggerTTL: 200 * time.Millisecond}, 1, openOnClick(out, tt.delay, tt.twice))
 			clickAlert(t, h)
@@ -119,6 +121,7 @@ func openedView(t *testing.T, h *harness, out chan error) View {
 }
 
 func TestViewsUpdateHash(t *testing.T) {
+	t.Parallel()
 	out := make(chan error, 1)
 	h := startHarness(t, Options{}, 1, openOnClick(out, 0, false))
 	v := openedView(t, h, out)
@@ -152,6 +155,7 @@ func TestViewsUpdateHash(t *testing.T) {
 }
 
 func TestViewLimits(t *testing.T) {
+	t.Parallel()
 	out := make(chan error, 1)
 	h := startHarness(t, Options{}, 1, openOnClick(out, 0, false))
 	v := openedView(t, h, out)
@@ -200,6 +204,7 @@ func TestViewLimits(t *testing.T) {
 }
 
 func TestViewsPublish(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, Options{})
 	api := newAPI(srv)
 	ctx := testCtx(t)

@@ -40,6 +40,7 @@ func rawCall(t *testing.T, srv *Server, method, contentType, bearer, body string
 }
 
 func TestAuthAndEncodings(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, Options{})
 	form := "application/x-www-form-urlencoded"
 	tests := []struct {
@@ -74,6 +75,7 @@ func TestAuthAndEncodings(t *testing.T) {
 }
 
 func TestRateLimit(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, Options{})
 	api := newAPI(srv)
 	ctx := testCtx(t)
@@ -104,6 +106,7 @@ func TestRateLimit(t *testing.T) {
 }
 
 func TestInfoMethods(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, Options{BotUserID: "UBOT9"})
 	api := newAPI(srv)
 	ctx := testCtx(t)
