@@ -106,6 +106,7 @@ func TestPostAlertMapping(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			h := defaultHarness(t)
 			p := validPayload()
 			tt.edit(p)
@@ -171,6 +172,7 @@ func TestPostAlertValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			h := defaultHarness(t)
 			body := []byte(tt.raw)
 			if tt.raw == "" {
@@ -209,16 +211,26 @@ func TestPostAlertNoChannel(t *testing.T) {
 func TestPostAlertBodyLimit(t *testing.T) {
 	t.Parallel()
 	// padded returns a valid payload of exactly n bytes (the stack pads it).
+	// The padding is spliced into the encoded payload: encoding megabytes
+	// of stack under the race detector cost more than the test itself.
 	padded := func(t *testing.T, n int) []byte {
 		p := validPayload()
 		p["exception"].(map[string]any)["stack"] = ""
-		base := len(mustJSON(t, p))
-		p["exception"].(map[string]any)["stack"] = strings.Repeat("s", n-base)
 		b := mustJSON(t, p)
-		if len(b) != n {
-			t.Fatalf("built %d bytes, want %d", len(b), n)
+		empty := []byte(`"stack":""`)
+		at := bytes.Index(b, empty)
+		if at < 0 || bytes.Count(b, empty) != 1 {
+			t.Fatalf("no single empty stack in %s", b)
 		}
-		return b
+		at += len(empty) - 1 // before the closing quote.
+		out := make([]byte, 0, n)
+		out = append(out, b[:at]...)
+		out = append(out, bytes.Repeat([]byte("s"), n-len(b))...)
+		out = append(out, b[at:]...)
+		if len(out) != n {
+			t.Fatalf("built %d bytes, want %d", len(out), n)
+		}
+		return out
 	}
 	tests := []struct {
 		name       string
@@ -231,6 +243,7 @@ func TestPostAlertBodyLimit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			h := defaultHarness(t)
 			resp := h.postSigned(t, padded(t, tt.size), testNow)
 			if resp.status != tt.wantStatus {
@@ -262,6 +275,7 @@ func TestPostAlertStoreFailure(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			h := defaultHarness(t)
 			h.acc.err = tt.err
 			resp := h.postSigned(t, mustJSON(t, validPayload()), testNow)
@@ -347,6 +361,7 @@ func TestPostAlertBodyWithoutLength(t *testing.T) {
 		{"over 1 MiB", big, http.StatusRequestEntityTooLarge},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			h := defaultHarness(t)
 			req, err := http.NewRequest(http.MethodPost, h.srv.URL+"/api/v1/alerts", onlyReader{bytes.NewReader(tt.body)})
 			if err != nil {

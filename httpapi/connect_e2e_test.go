@@ -35,7 +35,10 @@ func TestConnectEndToEnd(t *testing.T) {
 			if reconnect {
 				name = dc.Name + "/reconnect"
 			}
-			t.Run(name, func(t *testing.T) { connectEndToEnd(t, dc, reconnect) })
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				connectEndToEnd(t, dc, reconnect)
+			})
 		}
 	}
 }

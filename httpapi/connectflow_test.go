@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -170,13 +171,22 @@ func TestConnectFlowPages(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			f := newFakeIntegration()
 			if tc.setup != nil {
 				tc.setup(f)
 			}
 			connected := make(chan alert.Connection, 1)
-			srv, logs := newPageServer(t, f, connected)
+			srv, logs, h := startPageServer(t, f, connected)
 			p := browse(t, srv, tc.method, tc.path, tc.form)
+			// Once the request is over and every OnConnected call it
+			// started has returned, connected holds what it heard, if any.
+			srv.Close()
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+			defer cancel()
+			if err := h.Close(ctx); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
 			if p.status != tc.wantStatus {
 				t.Errorf("status %d, want %d; body:\n%s", p.status, tc.wantStatus, p.body)
 			}
@@ -203,7 +213,7 @@ func TestConnectFlowPages(t *testing.T) {
 				if c.OrgName != tc.wantConnected {
 					t.Errorf("OnConnected heard of %q, want %q", c.OrgName, tc.wantConnected)
 				}
-			case <-time.After(200 * time.Millisecond):
+			default:
 				if tc.wantConnected != "" {
 					t.Errorf("OnConnected was not called")
 				}

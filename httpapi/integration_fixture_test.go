@@ -194,6 +194,14 @@ func browse(t *testing.T, srv *httptest.Server, method, path string, form url.Va
 // newPageServer serves the handler with integ and a recording OnConnected.
 func newPageServer(t *testing.T, integ Integration, connected chan<- alert.Connection) (*httptest.Server, *syncBuffer) {
 	t.Helper()
+	srv, logs, _ := startPageServer(t, integ, connected)
+	return srv, logs
+}
+
+// startPageServer is newPageServer that also returns the handler, whose
+// Close tells when every OnConnected call has returned.
+func startPageServer(t *testing.T, integ Integration, connected chan<- alert.Connection) (*httptest.Server, *syncBuffer, *Handler) {
+	t.Helper()
 	logs := &syncBuffer{}
 	deps := Deps{Integration: integ}
 	if connected != nil {
@@ -209,5 +217,5 @@ func newPageServer(t *testing.T, integ Integration, connected chan<- alert.Conne
 			t.Errorf("Close: %v", err)
 		}
 	})
-	return srv, logs
+	return srv, logs, h
 }

@@ -131,6 +131,7 @@ func TestIntegrationAPIRead(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			f := newLinearFixture(t)
 			f.fl.FailNext(tc.call.op, 10, tc.fail) // enough for the client's own retries
 			r := f.api(t, http.MethodGet, tc.call.path, nil)

@@ -161,6 +161,7 @@ func TestCreateIssueLinearRefuses(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(string(tc.fail), func(t *testing.T) {
+			t.Parallel()
 			f := newLinearFixture(t)
 			id := f.storedAlert(t, "iss_refused")
 			f.fl.FailNext("createIssue", 10, tc.fail)
@@ -210,6 +211,7 @@ func TestCreateIssueLabelsAndProject(t *testing.T) {
 	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
+			t.Parallel()
 			f := newLinearFixtureOn(t, dc.Open(t))
 			ids := map[string]string{}
 			labels := f.api(t, http.MethodGet, "/teams/"+fakelinear.TeamEngID+"/labels", nil)

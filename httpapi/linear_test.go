@@ -79,6 +79,7 @@ func TestLinearWebhookApplied(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			lh := newLinearHarness(t, nil)
 			resp := lh.postSignedLinear(t, issueDelivery(t, issueUUID, tt.state, testNow, tt.edit), deliveryID(1))
 			if diff := cmp.Diff(map[string]any{"status": "accepted"}, resp.body); resp.status != http.StatusOK || diff != "" {
@@ -183,6 +184,7 @@ func TestLinearWebhookRejected(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			lh := newLinearHarness(t, nil)
 			body := tt.body(t)
 			resp := lh.postLinear(t, body, tt.header(body))
@@ -234,6 +236,7 @@ func TestLinearWebhookIgnored(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			lh := newLinearHarness(t, nil)
 			resp := lh.postSignedLinear(t, mustJSON(t, tt.body), deliveryID(1))
 			if resp.status != http.StatusOK || resp.body["status"] != "ignored" {
@@ -274,6 +277,7 @@ func TestLinearWebhookNotConfigured(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			lh := newLinearHarness(t, tt.edit)
 			resp := lh.postSignedLinear(t, issueDelivery(t, issueUUID, "completed", testNow, nil), deliveryID(1))
 			want := map[string]any{"error": "Linear webhooks are not configured", "code": "not_configured"}
@@ -339,6 +343,7 @@ func TestLinearWebhookOrganization(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			lh := newLinearHarness(t, func(_ *Config, d *Deps) { d.Organization = tt.src })
 			resp := lh.postSignedLinear(t, issueDelivery(t, issueUUID, "started", testNow, nil), deliveryID(1))
 			if resp.status != tt.wantStatus {

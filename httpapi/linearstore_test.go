@@ -33,6 +33,7 @@ func TestLinearWebhookStoredBeforeTheAnswer(t *testing.T) {
 	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
+			t.Parallel()
 			ctx := context.Background()
 			url := dc.URL(t)
 			db := storetest.OpenURL(t, url)

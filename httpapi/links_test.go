@@ -64,6 +64,7 @@ func TestLinksAuth(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			links := &fakeLinks{}
 			h := newLinksHarness(t, tt.token, links)
 			hdr := map[string]string{}
@@ -173,6 +174,7 @@ func TestLinksErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			h := newLinksHarness(t, apiToken, tt.links)
 			resp := h.do(t, tt.method, tt.path, nil, auth)
 			if resp.status != tt.wantStatus || resp.body["code"] != tt.wantCode {

@@ -30,6 +30,7 @@ func TestProbes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			// A hanging check is cut off after ReadyTimeout, whatever it is.
 			const timeout = 100 * time.Millisecond
 			h := newHarness(t, Config{WebhookSecret: testSecret, ReadyTimeout: timeout}, Deps{Ready: tt.ready})
@@ -64,6 +65,7 @@ func TestRoutingErrorsAreJSON(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			h := defaultHarness(t)
 			resp := h.do(t, tt.method, tt.path, nil, nil)
 			if resp.status != tt.wantStatus {
@@ -94,6 +96,7 @@ func TestPanicRecovery(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			h := newHarness(t, Config{WebhookSecret: testSecret}, Deps{Routes: map[string]http.Handler{"GET /boom": tt.handler}})
 			resp := h.do(t, http.MethodGet, "/boom", nil, nil)
 			if resp.status != tt.wantStatus {

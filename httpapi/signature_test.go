@@ -61,6 +61,7 @@ func TestAlertAuthentication(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			h := defaultHarness(t)
 			headers := map[string]string{}
 			if tt.ts != "" {
