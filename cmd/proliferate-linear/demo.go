@@ -162,16 +162,7 @@ func startWorld(ctx context.Context, databaseURL string, log *slog.Logger, confi
 		w.Close()
 		return nil, err
 	}
-	if w.updateGap > 0 {
-		w.Main.DB.SetUpdateGap(w.updateGap)
-	}
-	if gap := w.retryGap; gap > 0 {
-		w.Main.Dispatcher.Backoff = func(int) time.Duration { return gap }
-		w.Main.Service.RetryBase = gap
-	}
-	if w.poll > 0 {
-		w.Main.Dispatcher.Poll = w.poll
-	}
+	w.applyPace(w.Main)
 	if w.onOpen != nil {
 		w.onOpen(w.Main)
 	}
@@ -179,6 +170,21 @@ func startWorld(ctx context.Context, databaseURL string, log *slog.Logger, confi
 	w.stop = stop
 	go func() { w.done <- w.Main.Run(runCtx) }()
 	return w, nil
+}
+
+// applyPace gives m, this world's Main or another replica opened from its
+// Config, the update gap, retry gap and poll the configure functions set.
+func (w *world) applyPace(m *Main) {
+	if w.updateGap > 0 {
+		m.DB.SetUpdateGap(w.updateGap)
+	}
+	if gap := w.retryGap; gap > 0 {
+		m.Dispatcher.Backoff = func(int) time.Duration { return gap }
+		m.Service.RetryBase = gap
+	}
+	if w.poll > 0 {
+		m.Dispatcher.Poll = w.poll
+	}
 }
 
 // Close stops the bot and the fakes and removes the temporary files.

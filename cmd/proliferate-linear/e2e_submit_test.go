@@ -54,12 +54,11 @@ func startReplica(t *testing.T, ctx context.Context, w *world) *Main {
 	if err := m.Open(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if w.updateGap > 0 {
-		// As for the world's Main: without it, a repeat this replica
-		// accepts queues its update 10 s later, which a test waiting for
-		// an empty queue then waits out.
-		m.DB.SetUpdateGap(w.updateGap)
-	}
+	// As for the world's Main: without it, a repeat this replica accepts
+	// queues its update 10 s later, which a test waiting for an empty
+	// queue then waits out, and its retries and polls keep production's
+	// seconds.
+	w.applyPace(m)
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan error, 1)
 	go func() { done <- m.Run(runCtx) }()

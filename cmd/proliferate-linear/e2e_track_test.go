@@ -391,6 +391,7 @@ func TestE2ETwoReplicasOneIssue(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer second.Close()
+			w.applyPace(second)
 			runCtx, stop := context.WithCancel(ctx)
 			done := make(chan error, 1)
 			go func() { done <- second.Run(runCtx) }()
