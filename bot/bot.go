@@ -123,6 +123,9 @@ type Bot struct {
 	// linkBudget and searchBudget bound the Linear calls whose outcome
 	// travels in the ack (see deferred.go).
 	linkBudget, searchBudget time.Duration
+	// findPage is findPageSize; tests that page through history set it
+	// lower rather than post hundreds of messages.
+	findPage int
 	// debounce is the search box's defaultSearchDebounce; tests that never
 	// type over their own queries set it to 0.
 	debounce time.Duration
@@ -211,6 +214,7 @@ func New(cfg Config, svc *alert.Service) (*Bot, error) {
 		linkBudget:   defaultAckBudget,
 		searchBudget: defaultAckBudget,
 		debounce:     defaultSearchDebounce,
+		findPage:     findPageSize,
 		search:       newSearcher(),
 		ackSlots:     make(chan struct{}, maxDeferredAcks),
 		connector:    cfg.Connector,

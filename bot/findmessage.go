@@ -53,11 +53,11 @@ func (b *Bot) FindAlertMessage(ctx context.Context, a alert.Alert) (string, erro
 		)
 		if a.ThreadTS != "" {
 			msgs, more, cursor, err = b.api.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
-				ChannelID: a.Channel, Timestamp: a.ThreadTS, Oldest: oldest, Cursor: cursor, Limit: findPageSize, IncludeAllMetadata: true})
+				ChannelID: a.Channel, Timestamp: a.ThreadTS, Oldest: oldest, Cursor: cursor, Limit: b.findPage, IncludeAllMetadata: true})
 		} else {
 			var h *slack.GetConversationHistoryResponse
 			h, err = b.api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{
-				ChannelID: a.Channel, Oldest: oldest, Cursor: cursor, Limit: findPageSize, IncludeAllMetadata: true})
+				ChannelID: a.Channel, Oldest: oldest, Cursor: cursor, Limit: b.findPage, IncludeAllMetadata: true})
 			if err == nil {
 				msgs, more, cursor = h.Messages, h.HasMore, h.ResponseMetaData.NextCursor
 			}
@@ -74,7 +74,7 @@ func (b *Bot) FindAlertMessage(ctx context.Context, a alert.Alert) (string, erro
 			return "", nil
 		}
 	}
-	return "", fmt.Errorf("look for alert %d's message in %s: more than %d messages since %s", a.ID, a.Channel, findPages*findPageSize, oldest)
+	return "", fmt.Errorf("look for alert %d's message in %s: more than %d messages since %s", a.ID, a.Channel, findPages*b.findPage, oldest)
 }
 
 // isAlertMessage reports whether m is this bot's message for alert id.

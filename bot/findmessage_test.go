@@ -13,6 +13,7 @@ func TestFindAlertMessage(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	b, fs := newFakeBot(t, nil)
+	b.findPage = 10
 	a := sampleAlert()
 	a.MessageTS, a.CreatedAt = "", time.Now()
 
@@ -27,7 +28,7 @@ func TestFindAlertMessage(t *testing.T) {
 		t.Fatalf("posted metadata = %s", m.Metadata)
 	}
 	// More than one page of newer messages, of other alerts.
-	for i := range findPageSize + 5 {
+	for i := range b.findPage + 5 {
 		o := a
 		o.ID = int64(1000 + i)
 		if _, err := b.PostAlert(ctx, o, nil); err != nil {
@@ -42,8 +43,8 @@ func TestFindAlertMessage(t *testing.T) {
 		t.Errorf("conversations.history calls = %d, want 3 (none, then two pages)", n)
 	}
 	for _, c := range fs.Calls("conversations.history") {
-		if c.Params.Get("include_all_metadata") != "1" || c.Params.Get("oldest") == "" {
-			t.Errorf("history call params = %v, want include_all_metadata=1 and oldest", c.Params)
+		if c.Params.Get("include_all_metadata") != "1" || c.Params.Get("oldest") == "" || c.Params.Get("limit") != "10" {
+			t.Errorf("history call params = %v, want include_all_metadata=1, oldest and limit=10", c.Params)
 		}
 	}
 
