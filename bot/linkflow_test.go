@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -385,4 +386,46 @@ func TestSearchSuggestions(t *testing.T) {
 			t.Errorf("ack = %s, want {\"options\":[]}", got)
 		}
 	})
+}
+
+// TestSearchDebounce: a query overtaken by a newer one from the same modal
+// within the debounce is answered with no options and never reaches
+// Linear; the newer one is searched.
+func TestSearchDebounce(t *testing.T) {
+	t.Parallel()
+	h := startHarness(t, "")
+	seedIssues(h)
+	// Long enough that the second query always arrives within it.
+	h.bot.debounce = time.Second
+	v := h.openLinkModal(t)
+	first := make(chan fakeslack.Ack, 1)
+	go func() {
+		ack, err := h.fs.Suggest(t.Context(), "U1", v.ID, actionIssueSearch, "checko")
+		if err != nil {
+			t.Errorf("first suggest: %v", err)
+		}
+		first <- ack
+	}()
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if err := h.fs.Wait(ctx, func() bool {
+		h.bot.search.mu.Lock()
+		defer h.bot.search.mu.Unlock()
+		return len(h.bot.search.latest) > 0
+	}); err != nil {
+		t.Fatal("the first query never reached its debounce")
+	}
+	second, err := h.fs.Suggest(t.Context(), "U1", v.ID, actionIssueSearch, "checkout")
+	if err != nil {
+		t.Fatalf("second suggest: %v", err)
+	}
+	if got := strings.TrimSpace(string((<-first).Payload)); got != `{"options":[]}` {
+		t.Errorf("overtaken query answered %s, want no options", got)
+	}
+	if !strings.Contains(string(second.Payload), "ENG-7") {
+		t.Errorf("newest query answered %s, want ENG-7 among the options", second.Payload)
+	}
+	if n := h.tracker.Calls("SearchIssues"); n != 1 {
+		t.Errorf("Linear searched %d times, want once, for the newest query", n)
+	}
 }
