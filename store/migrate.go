@@ -77,22 +77,36 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	key, err := db.migrationLockKey(ctx)
+	applied, err := db.appliedMigrations(ctx)
 	if err != nil {
 		return err
 	}
+	var (
+		key     int64
+		keyRead bool
+	)
 	for _, m := range migs {
-		applied, err := db.applyMigration(ctx, m, key)
+		if applied[m.version] {
+			continue
+		}
+		if !keyRead {
+			if key, err = db.migrationLockKey(ctx); err != nil {
+				return err
+			}
+			keyRead = true
+		}
+		done, err := db.applyMigration(ctx, m, key)
 		if err != nil {
 			return fmt.Errorf("migration %s (%s): %w", m.name, db.dialect, err)
 		}
-		if applied {
+		if done {
 			db.log.InfoContext(ctx, "migration applied", "dialect", db.dialect, "version", m.version, "name", m.name)
 		}
+		applied[m.version] = true
 	}
-	var newest int
-	if err := db.x.GetContext(ctx, &newest, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`); err != nil {
-		return fmt.Errorf("read schema version: %w", err)
+	newest := 0
+	for v := range applied {
+		newest = max(newest, v)
 	}
 	if len(migs) > 0 && newest > migs[len(migs)-1].version {
 		// A newer release migrated this database; running older code on it
@@ -101,6 +115,36 @@ func (db *DB) Migrate(ctx context.Context) error {
 			"schema_version", newest, "known_version", migs[len(migs)-1].version)
 	}
 	return nil
+}
+
+// appliedMigrations reads the versions schema_migrations records (none
+// before the first migration), without taking the migration lock: a
+// version recorded is applied for good, and applyMigration checks a
+// missing one again under the lock. So a database already up to date,
+// every start but the first after a release, costs two queries instead of
+// a locked transaction per migration.
+func (db *DB) appliedMigrations(ctx context.Context) (map[int]bool, error) {
+	exists := `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`
+	if db.dialect == DialectPostgres {
+		// Resolved through search_path, as the unqualified name below is.
+		exists = `SELECT COUNT(*) FROM (SELECT to_regclass('schema_migrations') AS t) AS r WHERE t IS NOT NULL`
+	}
+	var n int
+	if err := db.x.GetContext(ctx, &n, exists); err != nil {
+		return nil, fmt.Errorf("look for schema_migrations: %w", err)
+	}
+	applied := map[int]bool{}
+	if n == 0 {
+		return applied, nil
+	}
+	var versions []int
+	if err := db.x.SelectContext(ctx, &versions, `SELECT version FROM schema_migrations`); err != nil {
+		return nil, fmt.Errorf("read schema version: %w", err)
+	}
+	for _, v := range versions {
+		applied[v] = true
+	}
+	return applied, nil
 }
 
 // migrationLockKey is the PostgreSQL advisory lock key for migrations of
