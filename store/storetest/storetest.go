@@ -2,10 +2,11 @@
 // SQLite always and on PostgreSQL when PROLIFERATE_TEST_DATABASE_URL is set,
 // so one test suite runs against both dialects.
 //
-// Each PostgreSQL database is a fresh schema (CREATE SCHEMA with a random
-// name, reached through the connection's search_path) dropped when the test
-// ends, so tests run in parallel against one server and a rerun starts
-// clean.
+// Each PostgreSQL database is a schema of its own (reached through the
+// connection's search_path), so tests run in parallel against one server:
+// an unmigrated one is created for the test and dropped when it ends; a
+// migrated one comes from a pool of schemas emptied between tests (see
+// PostgresMigratedURL).
 package storetest
 
 import (
@@ -143,63 +144,63 @@ func SQLiteURL(t testing.TB) string {
 	return filepath.Join(t.TempDir(), "store.db")
 }
 
-// Postgres opens a migrated DB in a fresh schema; it skips t when
-// EnvDatabaseURL is unset.
+// Postgres opens a migrated DB in a schema of its own (see
+// PostgresMigratedURL); it skips t when EnvDatabaseURL is unset.
 func Postgres(t testing.TB) *store.DB {
 	t.Helper()
-	return OpenURL(t, PostgresURL(t))
+	return OpenURL(t, PostgresMigratedURL(t))
 }
 
-// PostgresURL creates a fresh schema and returns EnvDatabaseURL with its
-// search_path set to it; the schema is dropped when t ends. It skips t when
-// EnvDatabaseURL is unset.
+// PostgresURL creates a fresh, empty schema and returns EnvDatabaseURL with
+// its search_path set to it; the schema is dropped when t ends. It skips t
+// when EnvDatabaseURL is unset.
 func PostgresURL(t testing.TB) string {
 	t.Helper()
-	base := os.Getenv(EnvDatabaseURL)
-	if base == "" {
-		t.Skipf("%s is not set", EnvDatabaseURL)
-	}
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("parse %s: %v", EnvDatabaseURL, err)
-	}
+	base := postgresBase(t)
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	schema := "test_" + hex.EncodeToString(b[:])
-
-	admin, err := sql.Open("postgres", base)
+	admin, err := adminDB(base)
 	if err != nil {
 		t.Fatalf("open postgres: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
-		_ = admin.Close()
 		t.Fatalf("create schema: %v", err)
 	}
 	t.Cleanup(func() {
-		defer admin.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		// Two DROP SCHEMA ... CASCADE of parallel tests can deadlock on
-		// the catalog rows they both lock; PostgreSQL cancels one, which
-		// then simply goes again.
-		for attempt := 1; ; attempt++ {
-			_, err := admin.ExecContext(ctx, `DROP SCHEMA `+schema+` CASCADE`)
-			var pqErr *pq.Error
-			if err != nil && errors.As(err, &pqErr) && pqErr.Code == "40P01" && attempt < 5 {
-				continue
-			}
-			if err != nil {
-				t.Errorf("drop schema %s: %v", schema, err)
-			}
-			return
+		if err := dropSchema(admin, schema); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
 		}
 	})
+	return schemaURL(t, base, schema)
+}
+
+// postgresBase is EnvDatabaseURL; it skips t when that is unset.
+func postgresBase(t testing.TB) string {
+	t.Helper()
+	base := os.Getenv(EnvDatabaseURL)
+	if base == "" {
+		t.Skipf("%s is not set", EnvDatabaseURL)
+	}
+	return base
+}
+
+// schemaURL is base reaching schema.
+func schemaURL(t testing.TB, base, schema string) string {
+	t.Helper()
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("parse %s: %v", EnvDatabaseURL, err)
+	}
 	q := u.Query()
 	// lib/pq sends unknown URL parameters as run-time parameters at
 	// connection start-up, so every pooled connection gets the schema.
 	q.Set("search_path", schema)
+	// Every session on the schema carries its name, so the pool can tell
+	// when a test has let go of it (pg_stat_activity).
+	q.Set("application_name", schema)
 	// A test's commits need not wait for the WAL to reach the disk: what
 	// other sessions see, and when, is unchanged; only a crash of the
 	// server could lose them, and the schema is thrown away anyway.
@@ -209,24 +210,83 @@ func PostgresURL(t testing.TB) string {
 	return u.String()
 }
 
-// PostgresMigratedURL is PostgresURL, migrated.
-func PostgresMigratedURL(t testing.TB) string {
-	t.Helper()
-	u := PostgresURL(t)
+// dropSchema drops schema and everything in it.
+func dropSchema(admin *sql.DB, schema string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	db, err := store.Open(ctx, u, Logger(t))
+	return retryDeadlock(func() error {
+		_, err := admin.ExecContext(ctx, `DROP SCHEMA IF EXISTS `+schema+` CASCADE`)
+		return err
+	})
+}
+
+// retryDeadlock runs the transaction tx again when PostgreSQL cancelled it
+// as part of a deadlock, up to five times: DROP SCHEMA ... CASCADE and
+// TRUNCATE of parallel tests, on schemas of their own, can still deadlock
+// on the catalog rows they both lock.
+func retryDeadlock(tx func() error) error {
+	for attempt := 1; ; attempt++ {
+		err := tx()
+		var pqErr *pq.Error
+		if err != nil && errors.As(err, &pqErr) && pqErr.Code == "40P01" && attempt < 5 {
+			continue
+		}
+		return err
+	}
+}
+
+var admins struct {
+	sync.Mutex
+	m map[string]*sql.DB
+}
+
+// adminDB is the process's connection pool to base for creating, resetting
+// and dropping schemas: one pool for all tests, since every new PostgreSQL
+// session costs the server a process start and cold catalog caches.
+func adminDB(base string) (*sql.DB, error) {
+	admins.Lock()
+	defer admins.Unlock()
+	if db, ok := admins.m[base]; ok {
+		return db, nil
+	}
+	db, err := sql.Open("postgres", base)
 	if err != nil {
-		t.Fatalf("open store: %v", err)
+		return nil, err
 	}
-	err = db.Migrate(ctx)
-	if cerr := db.Close(); err == nil {
-		err = cerr
+	if admins.m == nil {
+		admins.m = map[string]*sql.DB{}
 	}
+	admins.m[base] = db
+	return db, nil
+}
+
+// PostgresMigratedURL returns EnvDatabaseURL reaching a migrated schema
+// that is t's alone until t ends. It skips t when EnvDatabaseURL is unset.
+//
+// Creating and migrating a schema costs the server about 0.1 s of CPU, most
+// of the PostgreSQL tests' cost, so the schemas come from a pool (pool.go):
+// when t ends and no session is left on its schema, the schema's tables are
+// emptied (TRUNCATE, which gives them new empty files and resets their
+// identities and planner figures, as fresh tables have) and it goes back
+// to the pool, unless its catalog no longer matches a freshly migrated one
+// (a test ran DDL or ANALYZE), in which case it is dropped.
+func PostgresMigratedURL(t testing.TB) string {
+	t.Helper()
+	base := postgresBase(t)
+	p, err := poolFor(base)
 	if err != nil {
-		t.Fatalf("migrate: %v", err)
+		t.Fatalf("postgres schema pool: %v", err)
 	}
-	return u
+	s, err := p.take(t)
+	if err != nil {
+		t.Fatalf("postgres schema: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := p.release(s); err != nil {
+			t.Errorf("release schema %s: %v", s.name, err)
+		}
+	})
+	return s.url
 }
 
 // OpenURL opens and migrates databaseURL, closing it when t ends (before
