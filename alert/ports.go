@@ -177,6 +177,12 @@ type ClaimPace struct {
 // ChannelKinds are the core's kinds that post in their alert's channel.
 var ChannelKinds = []JobKind{JobRenderAlert, JobThreadNote, JobThreadStatus}
 
+// MessageWaitKinds are the kinds that wait for their alert's Slack message
+// to be posted (they put themselves back until it is): a note or status in
+// its thread, and an automatic filing, whose issue links to that thread.
+// Recording the message (Store.SetAlertMessage) makes the queued ones due.
+var MessageWaitKinds = []JobKind{JobThreadNote, JobThreadStatus, JobAutoCreate}
+
 // StatusJob is the job that answers the message threadTS (a later message
 // for the error of alert id) with the alert's current state.
 func StatusJob(alertID int64, threadTS string) Job {
@@ -219,7 +225,8 @@ type Store interface {
 	Alert(ctx context.Context, id int64) (Alert, error)
 	// AlertsByError returns every alert (one per channel) of an error.
 	AlertsByError(ctx context.Context, errorID string) ([]Alert, error)
-	// SetAlertMessage records the Slack ts of the alert's message.
+	// SetAlertMessage records the Slack ts of the alert's message and
+	// makes the alert's queued jobs of MessageWaitKinds due now.
 	SetAlertMessage(ctx context.Context, alertID int64, ts string) error
 
 	// Link returns the issue link of an error; ErrNotFound if none.

@@ -218,11 +218,35 @@ func (db *DB) AlertsByError(ctx context.Context, errorID string) ([]alert.Alert,
 	return as, nil
 }
 
-// SetAlertMessage records the Slack ts of the alert's message.
+// SetAlertMessage records the Slack ts of the alert's message and makes the
+// alert's queued jobs of alert.MessageWaitKinds due now.
 func (db *DB) SetAlertMessage(ctx context.Context, alertID int64, ts string) error {
-	res, err := db.exec(ctx, nil, `UPDATE alerts SET message_ts = ?, updated_at = ? WHERE id = ?`,
-		ts, db.t(db.clock()), alertID)
-	return mustAffect(res, err, "set message of alert %d", alertID)
+	now := db.t(db.clock())
+	return db.inTx(ctx, func(tx *sqlx.Tx) error {
+		res, err := db.exec(ctx, tx, `UPDATE alerts SET message_ts = ?, updated_at = ? WHERE id = ?`, ts, now, alertID)
+		if err := mustAffect(res, err, "set message of alert %d", alertID); err != nil {
+			return err
+		}
+		// The alert's jobs that put themselves back until its message was
+		// out run now, not when they would have looked again.
+		_, err = db.exec(ctx, tx, messageWaitersDue, now, alertID, now)
+		return wrap(err, "jobs waiting for the message of alert %d", alertID)
+	})
+}
+
+// messageWaitersDue makes the queued jobs of alert.MessageWaitKinds of an
+// alert that are due later due now (jobs_alert finds them).
+var messageWaitersDue = `UPDATE jobs SET run_at = ? WHERE alert_id = ? AND status = 'queued' AND run_at > ? AND kind IN (` +
+	quotedKinds(alert.MessageWaitKinds) + `)`
+
+// quotedKinds is kinds as a list of SQL string literals (the kinds are
+// the core's constants, never input).
+func quotedKinds(kinds []alert.JobKind) string {
+	q := make([]string, len(kinds))
+	for i, k := range kinds {
+		q[i] = "'" + string(k) + "'"
+	}
+	return strings.Join(q, ", ")
 }
 
 // cleanAlert makes every text of a storable (see clean): an alert's text
