@@ -126,7 +126,7 @@ func (d *Dispatcher) threadNote(ctx context.Context, j Job) error {
 		case err == nil && r.Status == JobDead:
 			return Permanent(fmt.Errorf("the alert's message could not be posted (job %d is dead: %s)", r.ID, r.LastError))
 		case err == nil:
-			return Postpone(errors.New("alert message not posted yet"), noteRetry)
+			return Postpone(errors.New("alert message not posted yet"), d.MessageWait)
 		case errors.Is(err, ErrNotFound):
 			// Nothing will post the message: an attempt, so it ends.
 			return fmt.Errorf("alert %d has no message and no job to post it", a.ID)

@@ -114,6 +114,10 @@ type Dispatcher struct {
 	// claimed and waiting for a worker (at most a Batch beyond Workers),
 	// or waiting for their channel's turn. 0 means 4 × Workers.
 	MaxLeased int
+	// MessageWait is how long a thread note or status job whose alert's
+	// message is not posted yet is put off before it looks again
+	// (NewDispatcher: 2 s); tests make it short.
+	MessageWait time.Duration
 
 	// OnJobEnd, when set, is told how each run of a job ended (metrics):
 	// its kind, the outcome and how long the handler ran. Set it before Run.
@@ -145,8 +149,8 @@ const (
 	// second, whatever the intake's rate, and delays a post by at most
 	// that much (its channel's 1 s spacing is far longer).
 	DefaultWakeGap = 10 * time.Millisecond
-	// postponeAfterNote is how soon a thread note looks again for its
-	// alert's message.
+	// noteRetry is how soon a thread note looks again for its alert's
+	// message (Dispatcher.MessageWait).
 	noteRetry = 2 * time.Second
 )
 
@@ -181,10 +185,10 @@ func NewDispatcher(store DispatcherStore, poster Poster, log *slog.Logger) *Disp
 		store: store, poster: poster, log: log,
 		Workers: 16, Batch: 16, Lease: DefaultLease, Poll: time.Second, WakeGap: DefaultWakeGap, MaxAttempts: 10,
 		MaxAge: 24 * time.Hour, Grace: 5 * time.Second, ChannelGap: time.Second, MaxChannelWait: 10 * time.Second,
-		ClaimAhead: time.Second,
-		owner:      uuid.NewString(),
-		handlers:   map[JobKind]JobHandler{},
-		wake:       make(chan struct{}, 1), now: time.Now,
+		ClaimAhead: time.Second, MessageWait: noteRetry,
+		owner:    uuid.NewString(),
+		handlers: map[JobKind]JobHandler{},
+		wake:     make(chan struct{}, 1), now: time.Now,
 		running: map[int64]context.CancelCauseFunc{},
 	}
 	d.Handle(JobRenderAlert, d.renderAlert)

@@ -113,7 +113,7 @@ func (d *Dispatcher) threadStatus(ctx context.Context, j Job) error {
 		case err == nil && r.Status == JobDead:
 			return Permanent(fmt.Errorf("the alert's message could not be posted (job %d is dead: %s)", r.ID, r.LastError))
 		case err == nil:
-			return Postpone(errors.New("alert message not posted yet"), noteRetry)
+			return Postpone(errors.New("alert message not posted yet"), d.MessageWait)
 		default:
 			return fmt.Errorf("alert %d has no message to point at: %v", a.ID, err)
 		}

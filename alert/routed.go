@@ -456,7 +456,7 @@ func (s *Service) runAuto(ctx context.Context, j Job, sub Submission) error {
 	}
 	if a.Thread() == "" && s.now().Before(sub.SubmittedAt.Add(autoWaitForMessage)) {
 		// The issue links to the alert's thread: let its message go first.
-		return Postpone(errors.New("waiting for the alert's slack message"), time.Second)
+		return Postpone(errors.New("waiting for the alert's slack message"), s.messageWait())
 	}
 	link, err := s.runRouted(ctx, sub)
 	var linked *AlreadyLinkedError

@@ -47,6 +47,10 @@ type Service struct {
 	// of the same error, still in flight, to record its issue (5 s when
 	// 0); tests make it short.
 	LinkWait time.Duration
+	// MessageWait is how long an auto rule's filing is put off while the
+	// alert's message is not posted yet, so the issue can link to its
+	// thread (1 s when 0); tests make it short.
+	MessageWait time.Duration
 }
 
 // NewService builds a Service. tracker may be nil: Linear is not connected

@@ -272,6 +272,13 @@ func (s *Service) patience() time.Duration {
 	return DefaultPatience
 }
 
+func (s *Service) messageWait() time.Duration {
+	if s.MessageWait > 0 {
+		return s.MessageWait
+	}
+	return time.Second
+}
+
 func (s *Service) maxAttempts() int {
 	if s.MaxAttempts > 0 {
 		return s.MaxAttempts

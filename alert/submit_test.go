@@ -93,10 +93,14 @@ func (h *harness) replica(t *testing.T) *replica {
 	svc := alert.NewService(h.db, h.linear, storetest.Logger(t))
 	svc.RetryBase = 10 * time.Millisecond
 	svc.LinkWait = time.Second // a create in flight elsewhere answers well within it.
+	// An auto filing or a note that ran before the alert's message was
+	// posted looks again soon, not a second or two later.
+	svc.MessageWait = 10 * time.Millisecond
 	r := &replica{svc: svc, told: &reports{}, slack: &slackRecorder{}}
 	svc.Reporter = r.told
 	r.d = alert.NewDispatcher(h.db, r.slack, storetest.Logger(t))
 	r.d.ChannelGap = 0
+	r.d.MessageWait = 10 * time.Millisecond
 	svc.MaxAttempts = r.d.MaxAttempts
 	for _, k := range alert.SubmissionKinds {
 		r.d.Handle(k, svc.RunSubmission)
