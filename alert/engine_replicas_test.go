@@ -97,9 +97,9 @@ func (p *clockPoster) waitStart(t *testing.T) string {
 	}
 }
 
-// replicas opens n stores on one fresh database of dc, each a replica's.
+// replicas opens n stores on one migrated database of dc, each a replica's.
 func replicas(t *testing.T, dc storetest.Case, n int) []*store.DB {
-	url := dc.URL(t)
+	url := dc.MigratedURL(t)
 	dbs := make([]*store.DB, n)
 	for i := range dbs {
 		dbs[i] = storetest.OpenURL(t, url)

@@ -28,7 +28,7 @@ func TestWithConnectionLockSerialises(t *testing.T) {
 		t.Run(dc.Name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			url := dc.URL(t)
+			url := dc.MigratedURL(t)
 			kr := newKeyring(t, newKey(t, 1))
 			const replicas, perReplica = 3, 4
 			dbs := make([]*store.DB, replicas)

@@ -101,7 +101,7 @@ func TestRecordDeliveryConcurrent(t *testing.T) {
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			t.Parallel()
-			url := dc.URL(t)
+			url := dc.MigratedURL(t)
 			replicas := []*store.DB{storetest.OpenURL(t, url), storetest.OpenURL(t, url)}
 			ctx := context.Background()
 			for round := range rounds {

@@ -250,7 +250,7 @@ func TestClaimJobsConcurrent(t *testing.T) {
 		t.Run(dc.Name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			url := dc.URL(t)
+			url := dc.MigratedURL(t)
 			const replicas, workers, total = 3, 4, 300
 			dbs := make([]*store.DB, replicas)
 			for i := range dbs {

@@ -88,7 +88,7 @@ func TestRulesSharedByReplicas(t *testing.T) {
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
 			ctx := context.Background()
-			url := dc.URL(t)
+			url := dc.MigratedURL(t)
 			a, b := storetest.OpenURL(t, url), storetest.OpenURL(t, url)
 			lists := [][]alert.Rule{sampleRules[:1], sampleRules[1:]}
 			errs := make([]error, 2)
