@@ -216,17 +216,19 @@ func TestChannelPaceAcrossReplicas(t *testing.T) {
 
 // TestRetryAfterVoidsReservedSlots: replica 2's job has reserved the
 // channel's next slot and waits for it when Slack answers replica 1 with
-// 429 and Retry-After: 1 s. Replica 2 must not call before that second is
-// over.
+// 429 and Retry-After: 2 s. Replica 2 must not call before those seconds
+// are over. (The slots are a second apart: replica 2 must reserve its slot
+// within a gap of replica 1's, which a loaded machine missed at 300 ms.)
 func TestRetryAfterVoidsReservedSlots(t *testing.T) {
 	t.Parallel()
 	for _, dc := range storetest.Dialects(t) {
 		t.Run(dc.Name, func(t *testing.T) {
+			t.Parallel() // the dialects' seconds of Retry-After overlap
 			ctx := context.Background()
 			dbs := replicas(t, dc, 2)
 			svc := alert.NewService(dbs[0], nil, nil)
 			p := newClockPoster()
-			const retryAfter = time.Second
+			const gap, retryAfter = time.Second, 2 * time.Second
 			gate := make(chan struct{})
 			var answered time.Time // when Slack said 429
 			p.hook = func(_ context.Context, method string, a alert.Alert) error {
@@ -241,7 +243,7 @@ func TestRetryAfterVoidsReservedSlots(t *testing.T) {
 			s2 := signalStore{DB: dbs[1], reserved: make(chan time.Duration, 10)}
 			d2 := alert.NewDispatcher(s2, p, storetest.Logger(t))
 			for _, d := range []*alert.Dispatcher{d1, d2} {
-				d.Batch, d.ChannelGap, d.Lease = 1, 300*time.Millisecond, 10*time.Second
+				d.Batch, d.ChannelGap, d.Lease = 1, gap, 10*time.Second
 			}
 			accept(t, svc, "e1", 1)
 			accept(t, svc, "e2", 1) // same channel
