@@ -129,6 +129,7 @@ type Dispatcher struct {
 	owner    string
 	handlers map[JobKind]JobHandler
 	wake     chan struct{}
+	wakes    wakes // at the due times of the jobs this dispatcher put back
 	now      func() time.Time
 
 	mu      sync.Mutex
@@ -191,6 +192,7 @@ func NewDispatcher(store DispatcherStore, poster Poster, log *slog.Logger) *Disp
 		wake:     make(chan struct{}, 1), now: time.Now,
 		running: map[int64]context.CancelCauseFunc{},
 	}
+	d.wakes.fire = d.Wake
 	d.Handle(JobRenderAlert, d.renderAlert)
 	d.Handle(JobThreadNote, d.threadNote)
 	d.Handle(JobThreadStatus, d.threadStatus) // intake.go
@@ -241,6 +243,8 @@ func stopping(ctx context.Context) <-chan struct{} {
 // rest and hands them back to the queue, so a restarted process picks
 // them up at once rather than after their lease.
 func (d *Dispatcher) Run(ctx context.Context) error {
+	d.wakes.start()
+	defer d.wakes.stop()
 	stop := make(chan struct{})
 	work, cancelWork := context.WithCancel(context.WithValue(context.WithoutCancel(ctx), stopKey{}, stop))
 	defer cancelWork()
@@ -605,7 +609,7 @@ func (d *Dispatcher) settle(ctx, jobCtx context.Context, log *slog.Logger, j Job
 // returns stored.
 func (d *Dispatcher) wakeAfter(after time.Duration, stored error) error {
 	if stored == nil {
-		time.AfterFunc(after, d.Wake)
+		d.wakes.add(time.Now().Add(after))
 	}
 	return stored
 }
