@@ -51,15 +51,7 @@ func TestWakesCoalesce(t *testing.T) {
 				defer mu.Unlock()
 				return len(ran) == n
 			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- d.Run(ctx) }()
-			defer func() {
-				cancel()
-				if err := <-done; err != nil {
-					t.Errorf("Run: %v", err)
-				}
-			}()
+			runDispatcher(t, d)
 			waitUntil(t, 10*time.Second, "the first claim", func() bool { return cs.claims.Load() >= 1 })
 
 			before := cs.claims.Load()
@@ -129,15 +121,7 @@ func TestPutBackJobsRunWhenDue(t *testing.T) {
 				}
 				return nil
 			})
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- d.Run(ctx) }()
-			defer func() {
-				cancel()
-				if err := <-done; err != nil {
-					t.Errorf("Run: %v", err)
-				}
-			}()
+			runDispatcher(t, d)
 			for name := range fails {
 				if err := db.Enqueue(context.Background(), alert.Job{Kind: "flaky", Payload: name}); err != nil {
 					t.Fatal(err)
@@ -156,4 +140,18 @@ func TestPutBackJobsRunWhenDue(t *testing.T) {
 			})
 		})
 	}
+}
+
+// runDispatcher runs d until t ends, and fails t if Run fails.
+func runDispatcher(t *testing.T, d *alert.Dispatcher) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
 }

@@ -318,21 +318,13 @@ func (p *pgPool) catalog(ctx context.Context, s *pooledSchema) error {
 }
 
 // oids is an oid[] literal.
-func oids(list []uint32) string {
-	var b strings.Builder
-	b.WriteString("'{")
-	for i, o := range list {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprint(&b, o)
-	}
-	b.WriteString("}'::oid[]")
-	return b.String()
-}
+func oids(list []uint32) string { return arrayLiteral(list, "oid[]") }
 
 // int64s is a bigint[] literal.
-func int64s(list []int64) string {
+func int64s(list []int64) string { return arrayLiteral(list, "bigint[]") }
+
+// arrayLiteral is list as a PostgreSQL array literal of type typ.
+func arrayLiteral[T uint32 | int64](list []T, typ string) string {
 	var b strings.Builder
 	b.WriteString("'{")
 	for i, v := range list {
@@ -341,7 +333,7 @@ func int64s(list []int64) string {
 		}
 		fmt.Fprint(&b, v)
 	}
-	b.WriteString("}'::bigint[]")
+	b.WriteString("}'::" + typ)
 	return b.String()
 }
 
