@@ -333,8 +333,11 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			})
 		}
 		wait := d.Poll
-		if want > 0 && len(jobs) == want {
+		switch {
+		case want > 0 && len(jobs) == want:
 			wait = 0 // more may be due right now.
+		case want > 0:
+			wait = d.untilNextDue(ctx, wait)
 		}
 		resetTimer(wait)
 	}
@@ -601,6 +604,34 @@ func (d *Dispatcher) settle(ctx, jobCtx context.Context, log *slog.Logger, j Job
 	}
 	log.WarnContext(ctx, "job will be retried", "err", err, "in", after)
 	return JobRetried, d.wakeAfter(after, d.store.RetryJob(ctx, j.ID, d.now().Add(after), err.Error()))
+}
+
+// nextDuer is what a store tells of the queue's next due time (store.DB
+// has it).
+type nextDuer interface {
+	NextDue(ctx context.Context) (time.Time, bool, error)
+}
+
+// untilNextDue is how long an idle dispatcher sleeps: until the next
+// queued job falls due, if that is sooner than limit (the poll). So a job
+// another replica put back, or a repeat's update the store paced, runs
+// when due rather than up to a poll later.
+func (d *Dispatcher) untilNextDue(ctx context.Context, limit time.Duration) time.Duration {
+	q, ok := d.store.(nextDuer)
+	if !ok {
+		return limit
+	}
+	at, ok, err := q.NextDue(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.log.DebugContext(ctx, "next due job", "err", err)
+		}
+		return limit
+	}
+	if !ok {
+		return limit
+	}
+	return min(limit, max(at.Sub(d.now()), 0))
 }
 
 // wakeAfter, once a job is back in the queue (stored is nil), wakes the

@@ -155,3 +155,27 @@ func runDispatcher(t *testing.T, d *alert.Dispatcher) {
 		}
 	})
 }
+
+// TestQueuedForLaterRunsWhenDue: a job queued to run later by someone else
+// (another replica's retry, a repeat's paced update) runs when it falls
+// due, not at the next poll (an hour here): an idle dispatcher sleeps
+// until the queue's next due time.
+func TestQueuedForLaterRunsWhenDue(t *testing.T) {
+	t.Parallel()
+	for _, dc := range storetest.Dialects(t) {
+		t.Run(dc.Name, func(t *testing.T) {
+			db := dc.Open(t)
+			d := alert.NewDispatcher(db, &recordingPoster{}, storetest.Logger(t))
+			d.ChannelGap, d.Lease, d.Poll = 0, 10*time.Second, time.Hour
+			var ran atomic.Int64
+			d.Handle("later", func(context.Context, alert.Job) error { ran.Add(1); return nil })
+			runDispatcher(t, d)
+			// Queued as another replica would: no Wake for this dispatcher.
+			if err := db.Enqueue(context.Background(), alert.Job{Kind: "later", RunAt: time.Now().Add(300 * time.Millisecond)}); err != nil {
+				t.Fatal(err)
+			}
+			d.Wake() // a claim that finds nothing due yet, as an idle poll would
+			waitUntil(t, 10*time.Second, "the job queued for later to run", func() bool { return ran.Load() == 1 })
+		})
+	}
+}

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -297,6 +299,22 @@ const claimLockPostgres = `SELECT pg_advisory_xact_lock(
 // holds it.
 func (db *DB) ClaimJobs(ctx context.Context, owner string, limit int, lease time.Duration) ([]alert.Job, error) {
 	return db.ClaimPacedJobs(ctx, owner, limit, lease, alert.ClaimPace{Kinds: alert.ChannelKinds, PerChannel: limit})
+}
+
+// NextDue returns when the next queued job falls due after now, false if
+// none is queued for later: one step along jobs_queue. The dispatcher
+// sleeps until then instead of until its next poll, so a job another
+// replica put back, or a repeat's update the store paced, runs when due.
+func (db *DB) NextDue(ctx context.Context) (time.Time, bool, error) {
+	var at time.Time
+	err := db.get(ctx, nil, &at, `SELECT run_at FROM jobs WHERE status = 'queued' AND run_at > ? ORDER BY run_at LIMIT 1`, db.t(db.clock()))
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, wrap(err, "next due job")
+	}
+	return at.UTC(), true, nil
 }
 
 // ClaimPacedJobs is ClaimJobs keeping Slack's channel pace: jobs of
