@@ -162,6 +162,9 @@ func TestBrowserPages(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			// Each page has its own server, profile and screenshot: the
+			// Chromium runs (about 2.5 s each, mostly start-up) overlap.
+			t.Parallel()
 			complete := tc.complete
 			if complete == nil {
 				complete = func() (alert.Connection, error) { return alert.Connection{}, errors.New("not called") }
