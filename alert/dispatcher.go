@@ -62,8 +62,6 @@ func (d *Dispatcher) renderAlert(ctx context.Context, j Job) error {
 		// may post a second message: a duplicate beats a lost alert.
 		return fmt.Errorf("record message ts %s: %w", ts, err)
 	}
-	// Jobs that were waiting for the message (MessageWaitKinds) are due.
-	d.Wake()
 	if d.OnAlertPosted != nil && !a.CreatedAt.IsZero() {
 		d.OnAlertPosted(d.now().Sub(a.CreatedAt))
 	}

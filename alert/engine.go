@@ -129,7 +129,6 @@ type Dispatcher struct {
 	owner    string
 	handlers map[JobKind]JobHandler
 	wake     chan struct{}
-	wakes    wakes // at the due times of the jobs this dispatcher put back
 	now      func() time.Time
 
 	mu      sync.Mutex
@@ -192,7 +191,6 @@ func NewDispatcher(store DispatcherStore, poster Poster, log *slog.Logger) *Disp
 		wake:     make(chan struct{}, 1), now: time.Now,
 		running: map[int64]context.CancelCauseFunc{},
 	}
-	d.wakes.fire = d.Wake
 	d.Handle(JobRenderAlert, d.renderAlert)
 	d.Handle(JobThreadNote, d.threadNote)
 	d.Handle(JobThreadStatus, d.threadStatus) // intake.go
@@ -243,8 +241,6 @@ func stopping(ctx context.Context) <-chan struct{} {
 // rest and hands them back to the queue, so a restarted process picks
 // them up at once rather than after their lease.
 func (d *Dispatcher) Run(ctx context.Context) error {
-	d.wakes.start()
-	defer d.wakes.stop()
 	stop := make(chan struct{})
 	work, cancelWork := context.WithCancel(context.WithValue(context.WithoutCancel(ctx), stopKey{}, stop))
 	defer cancelWork()
@@ -299,6 +295,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			want = min(d.Batch, d.maxLeased()-d.inFlight())
 		}
 		var jobs []Job
+		claimFrom := d.now() // no later than the claim's own now
 		if want > 0 {
 			var err error
 			jobs, err = d.claim(ctx, want)
@@ -337,7 +334,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		case want > 0 && len(jobs) == want:
 			wait = 0 // more may be due right now.
 		case want > 0:
-			wait = d.untilNextDue(ctx, wait)
+			wait = d.untilNextDue(ctx, claimFrom, wait)
 		}
 		resetTimer(wait)
 	}
@@ -590,7 +587,7 @@ func (d *Dispatcher) settle(ctx, jobCtx context.Context, log *slog.Logger, j Job
 			return JobBuried, d.store.BuryJob(ctx, j.ID, fmt.Sprintf("still waiting after %s: %v", age.Round(time.Second), err))
 		}
 		log.DebugContext(ctx, "job postponed", "reason", err, "in", post.After)
-		return JobPostponed, d.wakeAfter(post.After, d.store.PostponeJob(ctx, j.ID, d.now().Add(post.After), err.Error()))
+		return JobPostponed, d.store.PostponeJob(ctx, j.ID, d.now().Add(post.After), err.Error())
 	case errors.As(err, &tmp) && tmp.After > 0:
 		after = tmp.After
 	case d.Backoff != nil:
@@ -603,25 +600,29 @@ func (d *Dispatcher) settle(ctx, jobCtx context.Context, log *slog.Logger, j Job
 		return JobBuried, d.store.BuryJob(ctx, j.ID, fmt.Sprintf("gave up after %d attempts: %v", j.Attempts+1, err))
 	}
 	log.WarnContext(ctx, "job will be retried", "err", err, "in", after)
-	return JobRetried, d.wakeAfter(after, d.store.RetryJob(ctx, j.ID, d.now().Add(after), err.Error()))
+	return JobRetried, d.store.RetryJob(ctx, j.ID, d.now().Add(after), err.Error())
 }
 
 // nextDuer is what a store tells of the queue's next due time (store.DB
 // has it).
 type nextDuer interface {
-	NextDue(ctx context.Context) (time.Time, bool, error)
+	NextDue(ctx context.Context, after time.Time) (time.Time, bool, error)
 }
 
 // untilNextDue is how long an idle dispatcher sleeps: until the next
-// queued job falls due, if that is sooner than limit (the poll). So a job
-// another replica put back, or a repeat's update the store paced, runs
-// when due rather than up to a poll later.
-func (d *Dispatcher) untilNextDue(ctx context.Context, limit time.Duration) time.Duration {
+// queued job falls due, if that is sooner than limit (the poll). A job
+// ends with a claim, so a job this dispatcher put back, one another
+// replica put back, and a repeat's update the store paced all run when
+// due rather than up to a poll later. claimFrom is when the claim before
+// began: a job that fell due while it ran comes back as due now (sleep 0),
+// while one due before it that it left (its channel or serial key held)
+// does not keep the dispatcher spinning.
+func (d *Dispatcher) untilNextDue(ctx context.Context, claimFrom time.Time, limit time.Duration) time.Duration {
 	q, ok := d.store.(nextDuer)
 	if !ok {
 		return limit
 	}
-	at, ok, err := q.NextDue(ctx)
+	at, ok, err := q.NextDue(ctx, claimFrom)
 	if err != nil {
 		if ctx.Err() == nil {
 			d.log.DebugContext(ctx, "next due job", "err", err)
@@ -632,17 +633,6 @@ func (d *Dispatcher) untilNextDue(ctx context.Context, limit time.Duration) time
 		return limit
 	}
 	return min(limit, max(at.Sub(d.now()), 0))
-}
-
-// wakeAfter, once a job is back in the queue (stored is nil), wakes the
-// dispatcher when the job falls due, so it runs then rather than up to
-// Poll later. Jobs put back by other replicas are found by Poll. It
-// returns stored.
-func (d *Dispatcher) wakeAfter(after time.Duration, stored error) error {
-	if stored == nil {
-		d.wakes.add(time.Now().Add(after))
-	}
-	return stored
 }
 
 // backoff is 1s, 2s, 4s … capped at 5 minutes, with ±20% jitter so a burst

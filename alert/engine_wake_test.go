@@ -95,7 +95,9 @@ func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool
 
 // TestPutBackJobsRunWhenDue: a job the dispatcher retries, postpones or
 // backs off from runs again when it falls due, not at the next poll (an
-// hour here): the dispatcher that put it back wakes itself then.
+// hour here): the claim its end prompts finds when it is due, and the
+// dispatcher sleeps until then. (Three at once: one may fall due while a
+// claim runs, which must not be missed.)
 func TestPutBackJobsRunWhenDue(t *testing.T) {
 	t.Parallel()
 	const after = 50 * time.Millisecond

@@ -301,13 +301,15 @@ func (db *DB) ClaimJobs(ctx context.Context, owner string, limit int, lease time
 	return db.ClaimPacedJobs(ctx, owner, limit, lease, alert.ClaimPace{Kinds: alert.ChannelKinds, PerChannel: limit})
 }
 
-// NextDue returns when the next queued job falls due after now, false if
-// none is queued for later: one step along jobs_queue. The dispatcher
-// sleeps until then instead of until its next poll, so a job another
-// replica put back, or a repeat's update the store paced, runs when due.
-func (db *DB) NextDue(ctx context.Context) (time.Time, bool, error) {
+// NextDue returns when the first queued job due after after falls due,
+// false if there is none: one step along jobs_queue. The dispatcher sleeps
+// until then instead of until its next poll, so a job another replica put
+// back, or a repeat's update the store paced, runs when due. after is when
+// its last claim began, so a job that fell due during that claim is not
+// missed.
+func (db *DB) NextDue(ctx context.Context, after time.Time) (time.Time, bool, error) {
 	var at time.Time
-	err := db.get(ctx, nil, &at, `SELECT run_at FROM jobs WHERE status = 'queued' AND run_at > ? ORDER BY run_at LIMIT 1`, db.t(db.clock()))
+	err := db.get(ctx, nil, &at, `SELECT run_at FROM jobs WHERE status = 'queued' AND run_at > ? ORDER BY run_at LIMIT 1`, db.t(after))
 	if errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, false, nil
 	}
