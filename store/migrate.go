@@ -3,9 +3,11 @@ package store
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"io/fs"
+	"os"
 	"path"
 	"sort"
 	"strconv"
@@ -201,4 +203,26 @@ func (db *DB) applyMigration(ctx context.Context, m migration, lockKey int64) (b
 		return nil
 	})
 	return applied, err
+}
+
+// MigratedSQLiteFile migrates a new SQLite database at file, closes it and
+// returns the file's bytes: a whole migrated database, for the tests and
+// the bench to copy wherever a database should start migrated. Closing the
+// last connection checkpoints the WAL into the file and removes it, so the
+// one file is the whole database.
+func MigratedSQLiteFile(ctx context.Context, file string) ([]byte, error) {
+	db, err := Open(ctx, file, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		return nil, errors.Join(err, db.Close())
+	}
+	if err := db.Close(); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(file + "-wal"); err == nil {
+		return nil, fmt.Errorf("sqlite %s: the WAL outlived Close", file)
+	}
+	return os.ReadFile(file)
 }

@@ -239,7 +239,7 @@ func benchDatabase(ctx context.Context, dialect, base string) (func(name string)
 			return nil, nil, err
 		}
 		cleanups = append(cleanups, func() error { return os.RemoveAll(dir) })
-		tmpl, err := migratedSQLite(ctx, filepath.Join(dir, "template.db"))
+		tmpl, err := store.MigratedSQLiteFile(ctx, filepath.Join(dir, "template.db"))
 		if err != nil {
 			return nil, nil, errors.Join(err, drop())
 		}
@@ -328,24 +328,4 @@ func thousands(n int64) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return s
-}
-
-// migratedSQLite migrates a new SQLite database at path and returns its
-// bytes: closing the last connection checkpoints the WAL into the file,
-// so the one file is the whole database.
-func migratedSQLite(ctx context.Context, path string) ([]byte, error) {
-	db, err := store.Open(ctx, path, nil)
-	if err != nil {
-		return nil, err
-	}
-	if err := db.Migrate(ctx); err != nil {
-		return nil, errors.Join(err, db.Close())
-	}
-	if err := db.Close(); err != nil {
-		return nil, err
-	}
-	if _, err := os.Stat(path + "-wal"); err == nil {
-		return nil, errors.New("bench: the template's WAL outlived its Close")
-	}
-	return os.ReadFile(path)
 }

@@ -111,26 +111,9 @@ func sqliteTemplate() ([]byte, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	path := filepath.Join(dir, "template.db")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	db, err := store.Open(ctx, path, nil)
-	if err != nil {
-		return nil, err
-	}
-	if err := db.Migrate(ctx); err != nil {
-		_ = db.Close()
-		return nil, err
-	}
-	// Closing the last connection checkpoints the WAL into the file and
-	// removes it, so the one file is the whole database.
-	if err := db.Close(); err != nil {
-		return nil, err
-	}
-	if _, err := os.Stat(path + "-wal"); err == nil {
-		return nil, errors.New("template's WAL outlived Close")
-	}
-	b, err := os.ReadFile(path)
+	b, err := store.MigratedSQLiteFile(ctx, filepath.Join(dir, "template.db"))
 	if err != nil {
 		return nil, err
 	}
