@@ -104,8 +104,8 @@ type world struct {
 	// (alert.Service.RetryBase) of this Main, before onOpen runs.
 	retryGap time.Duration
 	// poll, when a configure function sets it, replaces how often the
-	// idle job engine looks for due jobs (alert.Dispatcher.Poll, 1 s): a
-	// paced update of a repeated alert falls due with no wake.
+	// idle job engine looks for work (alert.Dispatcher.Poll, 1 s): a job
+	// whose lease ran out falls due with no wake.
 	poll time.Duration
 }
 

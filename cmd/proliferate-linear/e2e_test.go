@@ -56,9 +56,9 @@ func databaseURLs(t *testing.T) map[string]func(t *testing.T) string {
 // TestRepeatUpdatesPaced and the bench's storm row test that one);
 // testRetryGap for the job engine's 1 s, 2 s … between attempts of a
 // failing job (alert's TestEngineRetryPolicy tests those); testPoll for
-// the engine's idle look for due jobs each second, which is what finds a
-// paced update when it falls due (each look is a claim: more often would
-// cost the tests more CPU than they wait).
+// the engine's idle look for work each second, which is what finds a job
+// whose lease ran out when its replica died (each look is a claim: more
+// often would cost the tests more CPU than they wait).
 const (
 	testChannelGap = 10 * time.Millisecond
 	testUpdateGap  = 200 * time.Millisecond
