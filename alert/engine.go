@@ -334,7 +334,10 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		case want > 0 && len(jobs) == want:
 			wait = 0 // more may be due right now.
 		case want > 0:
-			wait = d.untilNextDue(ctx, claimFrom, wait)
+			// A job due already (it fell due while the claim ran) waits
+			// out WakeGap like a prompt would: a busy intake still makes
+			// one claim per gap, not one after another.
+			wait = max(d.untilNextDue(ctx, claimFrom, wait), min(d.WakeGap, wait))
 		}
 		resetTimer(wait)
 	}
