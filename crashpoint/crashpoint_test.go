@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/proliferate/proliferate-linear/internal/testmain"
 )
 
 // childEnv makes the test binary act as the crashing child of TestHit.
@@ -24,7 +26,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	testmain.Exit(m.Run())
 }
 
 func TestHit(t *testing.T) {

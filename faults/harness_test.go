@@ -26,6 +26,7 @@ import (
 
 	"github.com/proliferate/proliferate-linear/bot/fakeslack"
 	"github.com/proliferate/proliferate-linear/httpapi"
+	"github.com/proliferate/proliferate-linear/internal/testmain"
 	"github.com/proliferate/proliferate-linear/linear/fakelinear"
 	"github.com/proliferate/proliferate-linear/store/storetest"
 )
@@ -50,17 +51,12 @@ var (
 const parallelScenarios = 16
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	set := false
-	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
-	if !set {
-		_ = flag.Set("test.parallel", strconv.Itoa(parallelScenarios))
-	}
+	testmain.Parallel(parallelScenarios)
 	code := m.Run()
 	if buildDir != "" {
 		os.RemoveAll(buildDir)
 	}
-	os.Exit(code)
+	testmain.Exit(code)
 }
 
 // binary returns the path of the built proliferate-linear.

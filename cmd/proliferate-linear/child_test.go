@@ -1,10 +1,10 @@
 package main
 
 import (
-	"flag"
 	"os"
-	"strconv"
 	"testing"
+
+	"github.com/proliferate/proliferate-linear/internal/testmain"
 )
 
 // parallelTests is how many parallel tests run at once unless
@@ -23,11 +23,6 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	flag.Parse()
-	set := false
-	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
-	if !set {
-		_ = flag.Set("test.parallel", strconv.Itoa(parallelTests))
-	}
-	os.Exit(m.Run())
+	testmain.Parallel(parallelTests)
+	testmain.Exit(m.Run())
 }

@@ -29,7 +29,8 @@ const poolPrefix = "testpool_"
 type pgPool struct {
 	base  string // EnvDatabaseURL
 	admin *sql.DB
-	owner *sql.Conn // holds the token's advisory lock until the process exits.
+	proxy *sessionProxy // nil when base is not a TCP address
+	owner *sql.Conn     // holds the token's advisory lock until the process exits.
 	token string
 
 	mu   sync.Mutex
@@ -80,6 +81,12 @@ func poolFor(base string) (*pgPool, error) {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	p := &pgPool{base: base, admin: admin, owner: owner, token: hex.EncodeToString(b[:])}
+	if upstream := tcpAddress(base); upstream != "" {
+		if p.proxy, err = proxyFor(upstream); err != nil {
+			_ = owner.Close()
+			return nil, fmt.Errorf("session proxy: %w", err)
+		}
+	}
 	if _, err := owner.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, poolLockKey(p.token)); err != nil {
 		_ = owner.Close()
 		return nil, fmt.Errorf("lock pool token: %w", err)
@@ -168,6 +175,9 @@ func (p *pgPool) create(t testing.TB) (*pooledSchema, error) {
 	_, _ = rand.Read(b[:])
 	s := &pooledSchema{name: poolPrefix + p.token + "_" + hex.EncodeToString(b[:])}
 	s.url = schemaURL(t, p.base, s.name)
+	if p.proxy != nil {
+		s.url = viaProxy(s.url, p.proxy.addr())
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := p.admin.ExecContext(ctx, `CREATE SCHEMA `+s.name); err != nil {
@@ -198,7 +208,7 @@ func (p *pgPool) create(t testing.TB) (*pooledSchema, error) {
 		return err
 	}()
 	if err != nil {
-		if derr := dropSchema(p.admin, s.name); derr != nil {
+		if derr := p.drop(s); derr != nil {
 			t.Logf("drop schema %s: %v", s.name, derr)
 		}
 		return nil, err
@@ -212,7 +222,7 @@ func (p *pgPool) release(s *pooledSchema) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := p.reset(ctx, s); err != nil {
-		return dropSchema(p.admin, s.name)
+		return p.drop(s)
 	}
 	p.mu.Lock()
 	p.free = append(p.free, s)
@@ -220,10 +230,30 @@ func (p *pgPool) release(s *pooledSchema) error {
 	return nil
 }
 
+// drop drops s and closes the parked sessions on it.
+func (p *pgPool) drop(s *pooledSchema) error {
+	err := dropSchema(p.admin, s.name)
+	if p.proxy != nil {
+		p.proxy.forget(s.name)
+	}
+	return err
+}
+
 // sessionsGoneWithin is how long release waits for the sessions of a
-// test's closed stores to end: the server ends one a moment after its
-// client hangs up.
+// test's closed stores to end: the server (or the proxy) ends one a moment
+// after its client hangs up.
 const sessionsGoneWithin = 2 * time.Second
+
+// sessionsOn is how many sessions are on s: those the proxy has lent out
+// (a parked one is idle and emptied) or, without a proxy, the server's.
+func (p *pgPool) sessionsOn(ctx context.Context, s *pooledSchema) (int, error) {
+	if p.proxy != nil {
+		return p.proxy.inUseOn(s.name), nil
+	}
+	var n int
+	err := p.admin.QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name = $1`, s.name).Scan(&n)
+	return n, err
+}
 
 var errNotReusable = errors.New("schema not reusable")
 
@@ -234,8 +264,8 @@ var errNotReusable = errors.New("schema not reusable")
 func (p *pgPool) reset(ctx context.Context, s *pooledSchema) error {
 	deadline := time.Now().Add(sessionsGoneWithin)
 	for pause := time.Millisecond; ; pause = min(2*pause, 50*time.Millisecond) {
-		var n int
-		if err := p.admin.QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name = $1`, s.name).Scan(&n); err != nil {
+		n, err := p.sessionsOn(ctx, s)
+		if err != nil {
 			return err
 		}
 		if n == 0 {

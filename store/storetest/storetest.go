@@ -16,6 +16,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -190,6 +191,29 @@ func schemaURL(t testing.TB, base, schema string) string {
 	// https://www.postgresql.org/docs/current/wal-async-commit.html
 	q.Set("synchronous_commit", "off")
 	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// tcpAddress is base's host:port, or "" when base reaches the server
+// another way (a Unix socket).
+func tcpAddress(base string) string {
+	u, err := url.Parse(base)
+	if err != nil || u.Host == "" || u.Query().Get("host") != "" {
+		return ""
+	}
+	if u.Port() == "" {
+		return net.JoinHostPort(u.Hostname(), "5432")
+	}
+	return u.Host
+}
+
+// viaProxy is databaseURL reaching the server through the proxy at addr.
+func viaProxy(databaseURL, addr string) string {
+	u, err := url.Parse(databaseURL)
+	if err != nil {
+		return databaseURL // schemaURL parsed it already.
+	}
+	u.Host = addr
 	return u.String()
 }
 

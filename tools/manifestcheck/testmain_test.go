@@ -1,0 +1,9 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/proliferate/proliferate-linear/internal/testmain"
+)
+
+func TestMain(m *testing.M) { testmain.Run(m) }
