@@ -50,29 +50,6 @@ func artifactsDir(t *testing.T) string {
 	return dir
 }
 
-// runChromium runs headless Chromium on pageURL with extra flags and
-// returns its standard output. Each run gets its own profile, and nothing
-// reaches beyond the test server (no updates, sync or QUIC probes).
-func runChromium(t *testing.T, bin, pageURL string, extra ...string) []byte {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	args := append([]string{
-		"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--disable-dev-shm-usage", "--hide-scrollbars",
-		"--user-data-dir=" + t.TempDir(),
-	}, extra...)
-	cmd := exec.CommandContext(ctx, bin, append(args, pageURL)...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.WaitDelay = 5 * time.Second // chromium's helpers may hold the pipes open.
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("chromium %s: %v\nstderr:\n%s", strings.Join(extra, " "), err, lastLines(stderr.String(), 20))
-	}
-	return stdout.Bytes()
-}
-
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	if len(lines) > n {
@@ -109,7 +86,7 @@ func replaceWith(proposed string) func() (alert.Connection, error) {
 // the artifacts directory for a human to look at.
 func TestBrowserPages(t *testing.T) {
 	t.Parallel()
-	bin := chromium(t)
+	browser := startDevtools(t, chromium(t))
 	out := artifactsDir(t)
 	cases := []struct {
 		name     string
@@ -162,17 +139,19 @@ func TestBrowserPages(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			// Each page has its own server, profile and screenshot: the
-			// Chromium runs (about 2.5 s each, mostly start-up) overlap.
+			// Each page has its own server and tab: the pages load at once.
 			t.Parallel()
 			complete := tc.complete
 			if complete == nil {
 				complete = func() (alert.Connection, error) { return alert.Connection{}, errors.New("not called") }
 			}
 			srv, _ := newPageServer(t, browserIntegration{newFakeIntegration(), complete}, nil)
-			pageURL := srv.URL + tc.path
-
-			dom := string(runChromium(t, bin, pageURL, "--dump-dom"))
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			dom, shot, err := browser.page(ctx, srv.URL+tc.path, 1000, 700)
+			if err != nil {
+				t.Fatal(err)
+			}
 			for _, s := range tc.want {
 				if !strings.Contains(dom, s) {
 					t.Errorf("rendered DOM lacks %q:\n%s", s, dom)
@@ -184,22 +163,18 @@ func TestBrowserPages(t *testing.T) {
 				}
 			}
 
-			shot := filepath.Join(out, "linear-callback-"+tc.name+".png")
-			_ = os.Remove(shot)
-			runChromium(t, bin, pageURL, "--screenshot="+shot, "--window-size=1000,700")
-			f, err := os.Open(shot)
-			if err != nil {
-				t.Fatalf("no screenshot: %v", err)
+			file := filepath.Join(out, "linear-callback-"+tc.name+".png")
+			if err := os.WriteFile(file, shot, 0o644); err != nil {
+				t.Fatal(err)
 			}
-			defer f.Close()
-			cfg, err := png.DecodeConfig(f)
+			cfg, err := png.DecodeConfig(bytes.NewReader(shot))
 			if err != nil {
-				t.Fatalf("screenshot %s is not a PNG: %v", shot, err)
+				t.Fatalf("screenshot %s is not a PNG: %v", file, err)
 			}
 			if cfg.Width != 1000 || cfg.Height != 700 {
 				t.Errorf("screenshot is %dx%d, want 1000x700", cfg.Width, cfg.Height)
 			}
-			t.Logf("screenshot: %s", shot)
+			t.Logf("screenshot: %s", file)
 		})
 	}
 }
