@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -370,11 +371,18 @@ func relay(client net.Conn, cr *bufio.Reader, s *serverSession) error {
 		rest   bool // stopped between two messages
 	}
 	down := make(chan downResult, 1)
+	var stopping atomic.Bool // set once the client has said goodbye
 	go func() {
 		w := bufio.NewWriter(client)
 		status := byte('I')
 		for {
 			if _, err := s.r.Peek(1); err != nil {
+				if !stopping.Load() {
+					// The server side ended (the server or the test
+					// ended the session): the client must see its
+					// connection end too, not wait for an answer.
+					_ = client.Close()
+				}
 				down <- downResult{err: err, status: status, rest: s.r.Buffered() == 0}
 				return
 			}
@@ -389,6 +397,7 @@ func relay(client net.Conn, cr *bufio.Reader, s *serverSession) error {
 				err = w.Flush()
 			}
 			if err != nil {
+				_ = client.Close()
 				down <- downResult{err: err, status: status}
 				return
 			}
@@ -423,6 +432,7 @@ func relay(client net.Conn, cr *bufio.Reader, s *serverSession) error {
 	}
 	// The client has said goodbye after its last answer: stop copying
 	// at the next message boundary, where the server is waiting.
+	stopping.Store(true)
 	_ = s.conn.SetReadDeadline(time.Now())
 	res := <-down
 	_ = s.conn.SetReadDeadline(time.Time{})
