@@ -6,7 +6,8 @@
 // connection's search_path), so tests run in parallel against one server:
 // an unmigrated one is created for the test and dropped when it ends; a
 // migrated one comes from a pool of schemas emptied between tests (see
-// PostgresMigratedURL).
+// PostgresMigratedURL), reached through a proxy in the test process that
+// keeps the server sessions of closed stores for the next (sessions.go).
 package storetest
 
 import (
@@ -183,7 +184,8 @@ func schemaURL(t testing.TB, base, schema string) string {
 	// connection start-up, so every pooled connection gets the schema.
 	q.Set("search_path", schema)
 	// Every session on the schema carries its name, so the pool can tell
-	// when a test has let go of it (pg_stat_activity).
+	// when a test has let go of it: the session proxy counts its sessions
+	// by search_path, and without the proxy pg_stat_activity shows them.
 	q.Set("application_name", schema)
 	// A test's commits need not wait for the WAL to reach the disk: what
 	// other sessions see, and when, is unchanged; only a crash of the
