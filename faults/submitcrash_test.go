@@ -89,10 +89,17 @@ func TestKillWhileCreateAnswerInFlight(t *testing.T) {
 		msg := w.postOne(ctx, t, r, errorID, w.channels[0])
 		v := w.openCreate(ctx, t, userAda, msg)
 		w.pickTeam(ctx, t, userAda, v)
+		// The submission is stored, then acked, while the create job may
+		// already be running: a Linear answering at once can kill the
+		// replica before its ack is out (CI saw it once). A slow Linear
+		// keeps the scenario this test is about: the ack is out, the
+		// issue made, its answer lost.
+		w.Linear.SetLatency(300 * time.Millisecond)
 		if _, err := w.Slack.SubmitView(ctx, userAda, v.ID); err != nil {
 			t.Fatalf("submit: %v", err)
 		}
 		r.waitCrash(t, point, 20*time.Second)
+		w.Linear.SetLatency(0)
 		if n := len(w.issuesFor(errorID)); n != 1 {
 			t.Fatalf("at the crash Linear has %d issues for the error, want the 1 whose answer was lost", n)
 		}
