@@ -4,9 +4,9 @@
 //
 // A binary built with -race sleeps GORACE's atexit_sleep_ms, 1 s by
 // default, before a successful exit, so that reports from goroutines still
-// running can be printed. `go test -race ./...` runs this module's 19 test
-// binaries two at a time on a 2-core machine, so those pauses alone are
-// about a tenth of the whole run. The testing package already fails a run
+// running can be printed. `go test -race ./...` runs this module's twenty
+// test binaries two at a time on a 2-core machine, so those pauses alone
+// were about a tenth of the whole run. The testing package already fails a run
 // with a race in it, inside a test or outside one, so the pause adds
 // nothing to what a passing run proves; Exit skips it. A failing run, or
 // one that writes a coverage profile, exits through os.Exit as usual.
