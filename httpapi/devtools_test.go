@@ -28,6 +28,7 @@ type devtools struct {
 	stderr *syncBuffer
 	done   chan struct{} // closed when the reader stops
 
+	wmu     sync.Mutex // one command at a time on the pipe
 	mu      sync.Mutex
 	nextID  int
 	calls   map[int]chan devtoolsReply
@@ -166,6 +167,7 @@ func (d *devtools) call(ctx context.Context, session, method string, params any)
 	d.nextID++
 	id := d.nextID
 	d.calls[id] = reply
+	d.mu.Unlock()
 	cmd := map[string]any{"id": id, "method": method}
 	if session != "" {
 		cmd["sessionId"] = session
@@ -175,10 +177,16 @@ func (d *devtools) call(ctx context.Context, session, method string, params any)
 	}
 	msg, err := json.Marshal(cmd)
 	if err == nil {
+		// Not under mu: the reader needs mu to hand out answers while a
+		// write waits for Chromium to read its end of the pipe.
+		d.wmu.Lock()
 		_, err = d.in.Write(append(msg, 0))
+		d.wmu.Unlock()
 	}
-	d.mu.Unlock()
 	if err != nil {
+		d.mu.Lock()
+		delete(d.calls, id)
+		d.mu.Unlock()
 		return nil, fmt.Errorf("%s: %w", method, err)
 	}
 	select {
